@@ -1,0 +1,417 @@
+"""config.toml -> a typed, validated Config; every problem is reported at once."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from digest.errors import ConfigError
+
+DEFAULT_CONFIG = "config.toml"
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class CategoryConfig:
+    slug: str
+    title: str
+    feeds: tuple[str, ...]
+    url: str | None = None  # the category's page on the site, for "More in …"
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    sender: str  # "Name <addr>" as written in `from`
+    sender_address: str
+    sender_name: str
+    transport: str = "file"
+    outbox: Path = Path("outbox")
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
+    reply_to: str | None = None
+    list_id: str | None = None
+    subject: str = "{title} — {date}"
+    retry_days: int = 3
+
+    @property
+    def domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 25
+    security: str = "none"
+    username: str = ""
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    timeout: float = 30.0
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) if self.password_env else None
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    deadline: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    concurrency: int = 8
+    per_host: int = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    title: str
+    link: str
+    public_url: str
+    description: str
+    language: str
+    timezone: zoneinfo.ZoneInfo
+    state: Path
+    output: Path
+    lookback_hours: float
+    categories: tuple[CategoryConfig, ...]
+    email: EmailConfig
+    smtp: SmtpConfig
+    fetch: FetchConfig = field(default_factory=FetchConfig)
+    max_per_category: int = 10
+    feed_editions: int = 30
+    templates: Path | None = None
+    about: str = ""
+    contact: str | None = None
+    privacy_url: str | None = None
+    terms_url: str | None = None
+
+    def category(self, slug: str) -> CategoryConfig | None:
+        return next((c for c in self.categories if c.slug == slug), None)
+
+    @property
+    def category_slugs(self) -> tuple[str, ...]:
+        return tuple(c.slug for c in self.categories)
+
+
+# The keys each table accepts: used to flag unknown keys with the nearest known one.
+KNOWN_KEYS: dict[str, set[str]] = {
+    "": {"digest", "categories", "email", "smtp", "fetch", "feeds"},
+    "digest": {
+        "title", "link", "public_url", "description", "language", "timezone", "state",
+        "output", "lookback_hours", "max_per_category", "templates", "about", "contact",
+        "privacy_url", "terms_url",
+    },
+    "categories": {"slug", "title", "feeds", "url"},
+    "email": {
+        "from", "transport", "outbox", "unsubscribe_url", "unsubscribe_mailto", "reply_to",
+        "list_id", "subject", "retry_days",
+    },
+    "smtp": {"host", "port", "security", "username", "password_env", "timeout"},
+    "fetch": {
+        "connect_timeout", "read_timeout", "deadline", "max_bytes", "concurrency", "per_host",
+    },
+    "feeds": {"editions"},
+}
+
+
+def config_path(option: str | None) -> Path:
+    """Where the config is: --config, else $DIGEST_CONFIG, else ./config.toml."""
+    return Path(option or os.environ.get("DIGEST_CONFIG") or DEFAULT_CONFIG)
+
+
+class _Reader:
+    """Pulls typed values out of the parsed TOML and collects problems with line numbers."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.file = path
+        self.lines = text.splitlines()
+        self.problems: list[str] = []
+
+    def line_of(self, table: str, key: str, index: int | None = None) -> int | None:
+        """The line of `key` inside `[table]` (the index-th `[[table]]`), best effort."""
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(table) + r"\s*\]\]?\s*(#.*)?$")
+        keyre = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        seen = -1
+        inside = table == ""
+        for number, line in enumerate(self.lines, start=1):
+            if line.lstrip().startswith("["):
+                if header.match(line):
+                    seen += 1
+                    inside = index is None or seen == index
+                else:
+                    inside = False
+                continue
+            if inside and keyre.match(line):
+                return number
+        return None
+
+    def problem(self, table: str, key: str, message: str, index: int | None = None) -> None:
+        line = self.line_of(table, key, index) if key else None
+        where = f"line {line}: " if line else ""
+        name = f"[{table}]" if index is None else f"[[{table}]] #{(index or 0) + 1}"
+        label = f"{name} {key}" if key else name
+        self.problems.append(f"{where}{label}: {message}")
+
+    def unknown(self, table: str, data: dict[str, Any], index: int | None = None) -> None:
+        known = KNOWN_KEYS[table]
+        for key in data:
+            if table == "smtp" and key == "password":
+                continue  # reported on its own, with what to do instead
+            if key not in known:
+                near = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                self.problem(table, key, f"unknown key{hint}", index)
+
+    def text(self, table: str, data: dict[str, Any], key: str, default: str | None = None,
+             *, required: bool = False, index: int | None = None) -> str:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.problem(table, key, "is required", index)
+            return default or ""
+        if not isinstance(value, str):
+            self.problem(table, key, f"must be a string, got {value!r}", index)
+            return default or ""
+        if required and not value.strip():
+            self.problem(table, key, "must not be empty", index)
+        return value
+
+    def optional_text(self, table: str, data: dict[str, Any], key: str) -> str | None:
+        value = self.text(table, data, key)
+        return value or None
+
+    def number(self, table: str, data: dict[str, Any], key: str, default: float,
+               *, minimum: float, maximum: float | None = None, integer: bool = False) -> float:
+        value = data.get(key, default)
+        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok_type:
+            kind = "an integer" if integer else "a number"
+            self.problem(table, key, f"must be {kind}, got {value!r}")
+            return default
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and {maximum:g}" if maximum is not None else ""
+            relation = "between" if maximum is not None else "at least"
+            self.problem(table, key, f"must be {relation} {minimum:g}{upper}, got {value!r}")
+            return default
+        return float(value)
+
+    def url(self, table: str, data: dict[str, Any], key: str, *, required: bool = False,
+            https_only: bool = False) -> str:
+        value = self.text(table, data, key, required=required)
+        if value:
+            parts = urlsplit(value)
+            schemes = {"https"} if https_only else {"http", "https"}
+            if parts.scheme not in schemes or not parts.netloc:
+                allowed = " or ".join(sorted(schemes))
+                self.problem(table, key, f"must be an absolute {allowed} URL, got {value!r}")
+        return value
+
+    def path(self, table: str, data: dict[str, Any], key: str, default: str) -> Path:
+        value = self.text(table, data, key, default)
+        return (self.file.parent / value).resolve()
+
+    def table(self, root: dict[str, Any], name: str, *, required: bool = False) -> dict[str, Any]:
+        value = root.get(name)
+        if value is None:
+            if required:
+                self.problems.append(f"[{name}]: the table is missing")
+            return {}
+        if not isinstance(value, dict):
+            self.problems.append(f"[{name}]: must be a table")
+            return {}
+        return value
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config at `path`; raise ConfigError listing every problem."""
+    if not path.is_file():
+        raise ConfigError(
+            str(path),
+            [
+                "the file does not exist; pass --config PATH, set DIGEST_CONFIG, "
+                "or run from the folder holding config.toml"
+            ],
+        )
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+    r = _Reader(path, text)
+    r.unknown("", root)
+
+    d = r.table(root, "digest", required=True)
+    r.unknown("digest", d)
+    title = r.text("digest", d, "title", required=True)
+    link = r.url("digest", d, "link", required=True)
+    public_url = r.url("digest", d, "public_url", required=True)
+    if public_url and not public_url.endswith("/"):
+        public_url += "/"
+    language = r.text("digest", d, "language", "en")
+    tz_name = r.text("digest", d, "timezone", "UTC")
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        r.problem("digest", "timezone", f"unknown time zone {tz_name!r} (try 'Asia/Baku' or 'UTC')")
+        tz = zoneinfo.ZoneInfo("UTC")
+    templates_value = r.text("digest", d, "templates")
+    contact = r.optional_text("digest", d, "contact")
+
+    categories = _categories(r, root)
+
+    e = r.table(root, "email", required=True)
+    r.unknown("email", e)
+    sender = r.text("email", e, "from", required=True)
+    name, address = parseaddr(sender)
+    if sender and ("@" not in address or any(c in sender for c in "\r\n")):
+        r.problem("email", "from",
+                  f"must be an address like 'Name <digest@example.org>', got {sender!r}")
+    transport = r.text("email", e, "transport", "smtp")
+    if transport not in ("smtp", "file"):
+        r.problem("email", "transport", f"must be 'smtp' or 'file', got {transport!r}")
+    unsubscribe_url = r.url("email", e, "unsubscribe_url") or None
+    mailto = r.optional_text("email", e, "unsubscribe_mailto")
+    if mailto and "@" not in mailto:
+        r.problem("email", "unsubscribe_mailto", f"must be an email address, got {mailto!r}")
+    subject = r.text("email", e, "subject", "{title} — {date}")
+    try:
+        subject.format(title="", date="")
+    except (KeyError, IndexError, ValueError):
+        r.problem("email", "subject", "may only use the fields {title} and {date}")
+    email = EmailConfig(
+        sender=sender,
+        sender_address=address,
+        sender_name=name,
+        transport=transport,
+        outbox=r.path("email", e, "outbox", "outbox"),
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=mailto,
+        reply_to=r.optional_text("email", e, "reply_to"),
+        list_id=r.optional_text("email", e, "list_id"),
+        subject=subject,
+        retry_days=int(r.number("email", e, "retry_days", 3, minimum=0, integer=True)),
+    )
+
+    s = r.table(root, "smtp", required=transport == "smtp")
+    r.unknown("smtp", s)
+    security = r.text("smtp", s, "security", "none")
+    if security not in ("none", "starttls", "tls"):
+        r.problem("smtp", "security", f"must be 'none', 'starttls' or 'tls', got {security!r}")
+    if "password" in s:
+        r.problem("smtp", "password", "passwords never go in the file: put it in the "
+                  "environment variable named by password_env (default DIGEST_SMTP_PASSWORD)")
+    smtp = SmtpConfig(
+        host=r.text("smtp", s, "host", "localhost"),
+        port=int(r.number("smtp", s, "port", 25, minimum=1, maximum=65535, integer=True)),
+        security=security,
+        username=r.text("smtp", s, "username", ""),
+        password_env=r.text("smtp", s, "password_env", "DIGEST_SMTP_PASSWORD"),
+        timeout=r.number("smtp", s, "timeout", 30, minimum=1),
+    )
+
+    f = r.table(root, "fetch")
+    r.unknown("fetch", f)
+    fetch = FetchConfig(
+        connect_timeout=r.number("fetch", f, "connect_timeout", 10, minimum=0.1),
+        read_timeout=r.number("fetch", f, "read_timeout", 30, minimum=0.1),
+        deadline=r.number("fetch", f, "deadline", 60, minimum=0.1),
+        max_bytes=int(r.number("fetch", f, "max_bytes", 10 * 1024 * 1024, minimum=1024,
+                               integer=True)),
+        concurrency=int(r.number("fetch", f, "concurrency", 8, minimum=1, maximum=64,
+                                 integer=True)),
+        per_host=int(r.number("fetch", f, "per_host", 2, minimum=1, maximum=16, integer=True)),
+    )
+    fd = r.table(root, "feeds")
+    r.unknown("feeds", fd)
+
+    config = Config(
+        path=path.resolve(),
+        title=title,
+        link=link,
+        public_url=public_url,
+        description=r.text("digest", d, "description", ""),
+        language=language,
+        timezone=tz,
+        state=r.path("digest", d, "state", "digest.sqlite3"),
+        output=r.path("digest", d, "output", "public"),
+        lookback_hours=r.number("digest", d, "lookback_hours", 48, minimum=1),
+        categories=categories,
+        email=email,
+        smtp=smtp,
+        fetch=fetch,
+        max_per_category=int(r.number("digest", d, "max_per_category", 10, minimum=1,
+                                      integer=True)),
+        feed_editions=int(r.number("feeds", fd, "editions", 30, minimum=1, integer=True)),
+        templates=(path.parent / templates_value).resolve() if templates_value else None,
+        about=r.text("digest", d, "about", ""),
+        contact=contact,
+        privacy_url=r.url("digest", d, "privacy_url") or None,
+        terms_url=r.url("digest", d, "terms_url") or None,
+    )
+    if config.templates is not None and not config.templates.is_dir():
+        r.problem("digest", "templates", f"folder {str(config.templates)!r} does not exist")
+    if contact:
+        try:
+            Address(addr_spec=contact)
+        except (ValueError, IndexError):
+            r.problem("digest", "contact", f"must be an email address, got {contact!r}")
+    if r.problems:
+        raise ConfigError(str(path), r.problems)
+    return config
+
+
+def _categories(r: _Reader, root: dict[str, Any]) -> tuple[CategoryConfig, ...]:
+    raw = root.get("categories")
+    if not isinstance(raw, list) or not raw:
+        r.problems.append("[[categories]]: at least one category is required "
+                          "(slug, title and feeds)")
+        return ()
+    result = []
+    seen: set[str] = set()
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            r.problems.append(f"[[categories]] #{index + 1}: must be a table")
+            continue
+        r.unknown("categories", item, index)
+        slug = r.text("categories", item, "slug", required=True, index=index)
+        if slug and not SLUG_RE.match(slug):
+            r.problem("categories", "slug", f"must be lowercase letters, digits, '-' or '_', "
+                      f"got {slug!r}", index)
+        if slug in seen:
+            r.problem("categories", "slug", f"{slug!r} is used by another category", index)
+        seen.add(slug)
+        title = r.text("categories", item, "title", slug, index=index)
+        feeds = item.get("feeds")
+        if not isinstance(feeds, list) or not feeds or not all(
+            isinstance(x, str) and x.strip() for x in feeds
+        ):
+            r.problem("categories", "feeds", "must be a non-empty list of feed URLs or paths",
+                      index)
+            feeds = []
+        resolved = tuple(_feed_location(r.file, x) for x in feeds)
+        url = item.get("url")
+        if url is not None and (not isinstance(url, str)
+                                or urlsplit(url).scheme not in ("http", "https")):
+            r.problem("categories", "url", f"must be an absolute http(s) URL, got {url!r}", index)
+            url = None
+        result.append(CategoryConfig(slug=slug, title=title or slug, feeds=resolved, url=url))
+    return tuple(result)
+
+
+def _feed_location(config_file: Path, value: str) -> str:
+    """URLs stay as they are; local paths become absolute, relative to the config file."""
+    scheme = urlsplit(value).scheme
+    if scheme in ("http", "https"):
+        return value
+    if scheme == "file":
+        return value
+    return str((config_file.parent / value).resolve())

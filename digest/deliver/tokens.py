@@ -1,0 +1,46 @@
+"""Signed, opaque unsubscribe tokens: HMAC over the subscriber id, never the address."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+from digest.store import Store
+
+TAG_BYTES = 16
+
+
+def secret_for(store: Store) -> bytes:
+    """DIGEST_SECRET from the environment, else a random secret kept in the state file."""
+    env = os.environ.get("DIGEST_SECRET")
+    if env:
+        return env.encode()
+    return store.secret()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_token(secret: bytes, subscriber_id: int) -> str:
+    body = subscriber_id.to_bytes(8, "big").lstrip(b"\0") or b"\0"
+    tag = hmac.new(secret, b"unsubscribe:" + body, hashlib.sha256).digest()[:TAG_BYTES]
+    return _b64(body) + "." + _b64(tag)
+
+
+def read_token(secret: bytes, token: str) -> int | None:
+    """The subscriber id a token was made for, or None if it is forged or malformed."""
+    try:
+        body_text, tag_text = token.strip().split(".")
+        body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
+        tag = base64.urlsafe_b64decode(tag_text + "=" * (-len(tag_text) % 4))
+    except (ValueError, TypeError):
+        return None
+    if not body or len(body) > 8:
+        return None
+    expected = hmac.new(secret, b"unsubscribe:" + body, hashlib.sha256).digest()[:TAG_BYTES]
+    if not hmac.compare_digest(tag, expected):
+        return None
+    return int.from_bytes(body, "big")

@@ -1,0 +1,101 @@
+"""The data that moves between the steps: small frozen dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as normalised from a source, ready for the store."""
+
+    key: str  # stable identity: guid/id, else canonical link, else a content hash
+    link: str
+    title: str  # plain text
+    summary_html: str  # sanitised HTML
+    excerpt: str  # plain text, short
+    author: str | None
+    published: dt.datetime | None  # aware UTC, None when the source gives no date
+    image: str | None
+    reading_minutes: int | None  # None when only a truncated excerpt was available
+    feed_url: str
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """An article as kept in the store, with the categories whose feeds carried it."""
+
+    id: int
+    key: str
+    link: str
+    title: str
+    summary_html: str
+    excerpt: str
+    author: str | None
+    published: dt.datetime | None
+    first_seen: dt.datetime
+    image: str | None
+    reading_minutes: int | None
+    categories: frozenset[str]
+
+    @property
+    def when(self) -> dt.datetime:
+        """The time the digest orders and selects by: published, else first seen."""
+        return self.published or self.first_seen
+
+
+@dataclass(frozen=True)
+class Section:
+    """One category's part of an edition."""
+
+    slug: str
+    title: str
+    articles: tuple[StoredArticle, ...]
+
+
+@dataclass(frozen=True)
+class Edition:
+    """One day's digest: its sections in config order, articles newest first."""
+
+    date: dt.date
+    sections: tuple[Section, ...]
+    created_at: dt.datetime  # aware UTC; the edition's publication time in feeds
+    frozen: bool = False  # True once delivery began: it never changes again
+    id: int | None = None
+
+    @property
+    def article_count(self) -> int:
+        return sum(len(s.articles) for s in self.sections)
+
+    def for_categories(self, slugs: frozenset[str]) -> Edition:
+        """The edition as seen by a subscriber who chose these categories (empty: all)."""
+        if not slugs:
+            return self
+        kept = tuple(s for s in self.sections if s.slug in slugs)
+        return Edition(self.date, kept, self.created_at, self.frozen, self.id)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    id: int
+    email: str
+    name: str
+    categories: frozenset[str] = field(default_factory=frozenset)
+    status: str = "active"  # active, unsubscribed, bounced
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What the store remembers about one feed between runs."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    moved_to: str | None = None
+    gone: bool = False
+    retry_after: dt.datetime | None = None
+    last_success: dt.datetime | None = None
+    last_error: str | None = None
+    failing_since: dt.datetime | None = None

@@ -1,0 +1,204 @@
+"""Downloading feeds politely: conditional GET, redirects, limits, retry-after, local files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+import requests
+
+from digest import __version__
+from digest.config import FetchConfig
+from digest.models import FeedState
+
+PROJECT_URL = "https://github.com/digest-news/digest"
+MAX_REDIRECTS = 5
+
+
+def user_agent() -> str:
+    return f"digest/{__version__} (+{PROJECT_URL})"
+
+
+@dataclass(frozen=True)
+class Download:
+    """What one fetch of one feed came to."""
+
+    url: str  # as configured
+    outcome: str  # "ok", "not_modified", "error", "gone", "waiting"
+    body: bytes = b""
+    final_url: str | None = None  # where the body came from, for relative links
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    moved_to: str | None = None  # set after a 301/308
+    retry_after: dt.datetime | None = None
+    error: str | None = None
+    http_status: int | None = None
+
+
+def is_local(location: str) -> bool:
+    return urlsplit(location).scheme not in ("http", "https")
+
+
+def _local_path(location: str) -> Path:
+    parts = urlsplit(location)
+    if parts.scheme == "file":
+        return Path(url2pathname(parts.path))
+    return Path(location)
+
+
+def read_local(location: str, limits: FetchConfig) -> Download:
+    path = _local_path(location)
+    try:
+        with path.open("rb") as f:
+            body = f.read(limits.max_bytes + 1)
+    except OSError as exc:
+        return Download(location, "error", error=f"cannot read the file: {exc.strerror or exc}")
+    if len(body) > limits.max_bytes:
+        return Download(location, "error",
+                        error=f"larger than the {limits.max_bytes} byte limit ([fetch] max_bytes)")
+    return Download(location, "ok", body=body, final_url=path.resolve().as_uri())
+
+
+def _retry_after(value: str | None, now: dt.datetime) -> dt.datetime:
+    """When to ask again: the header's seconds or date, else in an hour."""
+    if value:
+        value = value.strip()
+        if value.isdigit():
+            return now + dt.timedelta(seconds=min(int(value), 7 * 86400))
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            return max(when, now)
+        except (TypeError, ValueError):
+            pass
+    return now + dt.timedelta(hours=1)
+
+
+class HostLimiter:
+    """At most `per_host` requests in flight to any one host."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self.lock = threading.Lock()
+        self.semaphores: dict[str, threading.Semaphore] = {}
+
+    def __call__(self, url: str) -> threading.Semaphore:
+        host = urlsplit(url).netloc.lower()
+        with self.lock:
+            if host not in self.semaphores:
+                self.semaphores[host] = threading.BoundedSemaphore(self.per_host)
+            return self.semaphores[host]
+
+
+def download(session: requests.Session, state: FeedState, limits: FetchConfig,
+             now: dt.datetime, limiter: HostLimiter | None = None) -> Download:
+    """Fetch one feed, honouring what the store remembers about it."""
+    if is_local(state.url):
+        return read_local(state.url, limits)
+    if state.gone:
+        return Download(state.url, "gone",
+                        error="the server said 410 Gone; re-enable the feed to fetch it again")
+    if state.retry_after and state.retry_after > now:
+        until = f"{state.retry_after:%Y-%m-%d %H:%M} UTC"
+        return Download(state.url, "waiting", retry_after=state.retry_after,
+                        error=f"the server asked us to wait until {until}")
+    start = state.moved_to or state.url
+    if limiter is None:
+        return _get(session, state, start, limits, now)
+    with limiter(start):
+        return _get(session, state, start, limits, now)
+
+
+def _get(session: requests.Session, state: FeedState, start: str, limits: FetchConfig,
+         now: dt.datetime) -> Download:
+    headers = {
+        "User-Agent": user_agent(),
+        "Accept-Encoding": "gzip, deflate",
+        "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                  "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
+    }
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    deadline = time.monotonic() + limits.deadline
+    url = start
+    moved_to = state.moved_to
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            response = session.get(url, headers=headers, allow_redirects=False, stream=True,
+                                   timeout=(limits.connect_timeout, limits.read_timeout))
+        except requests.exceptions.ConnectTimeout:
+            return _error(state, f"no connection within {limits.connect_timeout:g} s "
+                                 "([fetch] connect_timeout)")
+        except requests.exceptions.ReadTimeout:
+            return _error(state, f"no answer within {limits.read_timeout:g} s "
+                                 "([fetch] read_timeout)")
+        except requests.exceptions.RequestException as exc:
+            return _error(state, f"cannot connect: {_short(exc)}")
+        with response:
+            status = response.status_code
+            if status in (301, 302, 303, 307, 308) and "location" in response.headers:
+                url = urljoin(url, response.headers["location"])
+                if status in (301, 308):
+                    moved_to = url
+                continue
+            if status == 304:
+                return Download(state.url, "not_modified", http_status=304, moved_to=moved_to,
+                                etag=state.etag, last_modified=state.last_modified)
+            if status == 410:
+                return Download(state.url, "gone", http_status=410, moved_to=moved_to,
+                                error="410 Gone: the feed was removed; it will not be fetched "
+                                      "again until re-enabled")
+            if status in (429, 503):
+                retry = _retry_after(response.headers.get("retry-after"), now)
+                return Download(state.url, "waiting", http_status=status, retry_after=retry,
+                                moved_to=moved_to,
+                                error=f"HTTP {status}; not asking again before "
+                                      f"{retry:%Y-%m-%d %H:%M} UTC")
+            if status >= 400 or status < 200:
+                return _error(state, f"HTTP {status} {response.reason or ''}".strip(), status,
+                              moved_to)
+            body = bytearray()
+            try:
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > limits.max_bytes:
+                        return _error(state, f"larger than the {limits.max_bytes} byte limit "
+                                             "([fetch] max_bytes)", status, moved_to)
+                    if time.monotonic() > deadline:
+                        return _error(state, f"took longer than {limits.deadline:g} s "
+                                             "([fetch] deadline)", status, moved_to)
+            except requests.exceptions.RequestException as exc:
+                return _error(state, f"the download broke off: {_short(exc)}", status,
+                              moved_to)
+            return Download(
+                state.url, "ok", body=bytes(body), final_url=url, http_status=status,
+                content_type=response.headers.get("content-type"),
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                moved_to=moved_to,
+            )
+    return _error(state, f"more than {MAX_REDIRECTS} redirects", None, moved_to)
+
+
+def _error(state: FeedState, message: str, status: int | None = None,
+           moved_to: str | None = None) -> Download:
+    return Download(state.url, "error", error=message, http_status=status, moved_to=moved_to)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return "unknown host name"
+    return text[:200]

@@ -1,0 +1,165 @@
+"""Gathering: every configured feed, fetched concurrently, parsed and put in the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import requests
+
+from digest.config import Config
+from digest.models import FeedState
+from digest.sources.fetch import Download, HostLimiter, download
+from digest.sources.parse import FeedParseError, ParsedFeed, parse_feed
+from digest.store import Store, utcnow
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """One feed's result in a gathering run."""
+
+    url: str
+    categories: tuple[str, ...]
+    outcome: str  # "ok", "not_modified", "error", "gone", "waiting"
+    entries: int = 0
+    new: int = 0
+    message: str | None = None  # the error, or a warning worth telling the editor
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("error", "gone", "waiting")
+
+
+@dataclass(frozen=True)
+class GatherReport:
+    feeds: tuple[FeedReport, ...]
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.feeds)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(1 for f in self.feeds if f.outcome == "not_modified")
+
+    @property
+    def failed(self) -> tuple[FeedReport, ...]:
+        return tuple(f for f in self.feeds if f.failed)
+
+    @property
+    def all_failed(self) -> bool:
+        return bool(self.feeds) and len(self.failed) == len(self.feeds)
+
+    def summary(self) -> str:
+        return (f"{len(self.feeds)} feeds: {self.new} new articles, "
+                f"{self.unchanged} unchanged, {len(self.failed)} failed")
+
+
+def feed_categories(config: Config) -> dict[str, list[str]]:
+    """Each distinct feed location with the categories (in config order) that list it."""
+    feeds: dict[str, list[str]] = {}
+    for category in config.categories:
+        for url in category.feeds:
+            feeds.setdefault(url, []).append(category.slug)
+    return feeds
+
+
+def _fetch_and_parse(session_for: Callable[[], requests.Session], state: FeedState,
+                     config: Config, now: dt.datetime, limiter: HostLimiter
+                     ) -> tuple[Download, ParsedFeed | None, str | None]:
+    result = download(session_for(), state, config.fetch, now, limiter)
+    if result.outcome != "ok":
+        return result, None, result.error
+    try:
+        base = result.final_url or state.url
+        parsed = parse_feed(result.body, base, content_type=result.content_type, now=now)
+    except FeedParseError as exc:
+        return result, None, str(exc)
+    except Exception as exc:  # a parser bug must cost one feed, never the run
+        return result, None, f"could not be parsed ({type(exc).__name__}: {exc})"
+    return result, parsed, None
+
+
+def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
+           on_feed: Callable[[FeedReport], None] | None = None) -> GatherReport:
+    """Fetch every feed of every category and store what is new. Never raises for a feed."""
+    now = now or utcnow()
+    feeds = feed_categories(config)
+    states = {url: store.feed_state(url) for url in feeds}
+    limiter = HostLimiter(config.fetch.per_host)
+    local = threading.local()
+    sessions: list[requests.Session] = []
+
+    def session_for() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            sessions.append(local.session)
+        session: requests.Session = local.session
+        return session
+
+    reports = []
+    workers = max(1, min(config.fetch.concurrency, len(feeds)))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            futures = {
+                url: pool.submit(_fetch_and_parse, session_for, states[url], config, now,
+                                 limiter)
+                for url in feeds
+            }
+            for url, future in futures.items():
+                result, parsed, error = future.result()
+                report = _record(store, states[url], tuple(feeds[url]), result, parsed,
+                                 error, now)
+                reports.append(report)
+                if on_feed:
+                    on_feed(report)
+    finally:
+        for session in sessions:
+            session.close()
+    return GatherReport(tuple(reports))
+
+
+def _record(store: Store, state: FeedState, categories: tuple[str, ...], result: Download,
+            parsed: ParsedFeed | None, error: str | None, now: dt.datetime) -> FeedReport:
+    moved = result.moved_to if result.moved_to and result.moved_to != state.moved_to else None
+    notes = []
+    if moved:
+        notes.append(f"moved permanently to {moved}; update the config")
+    if result.outcome == "gone":
+        store.save_feed_state(replace(
+            state, gone=True, last_error=error, failing_since=state.failing_since or now,
+            moved_to=result.moved_to or state.moved_to))
+        return FeedReport(state.url, categories, "gone", message=error)
+    if result.outcome == "waiting":
+        store.save_feed_state(replace(
+            state, retry_after=result.retry_after, last_error=error,
+            moved_to=result.moved_to or state.moved_to))
+        return FeedReport(state.url, categories, "waiting", message=error)
+    if error is not None or (result.outcome == "ok" and parsed is None):
+        store.save_feed_state(replace(
+            state, last_error=error, failing_since=state.failing_since or now,
+            moved_to=result.moved_to or state.moved_to))
+        return FeedReport(state.url, categories, "error", message="; ".join([*notes, error or ""]))
+    new = 0
+    entries = 0
+    if parsed is not None:
+        entries = len(parsed.articles)
+        for slug in categories:
+            new += store.add_articles(parsed.articles, slug, now)
+        if parsed.warning:
+            notes.append(parsed.warning)
+    store.save_feed_state(replace(
+        state,
+        etag=result.etag if result.outcome == "ok" else state.etag,
+        last_modified=result.last_modified if result.outcome == "ok" else state.last_modified,
+        moved_to=result.moved_to or state.moved_to,
+        retry_after=None,
+        last_success=now,
+        last_error=None,
+        failing_since=None,
+    ))
+    return FeedReport(state.url, categories, result.outcome, entries=entries, new=new,
+                      message="; ".join(notes) or None)

@@ -1,0 +1,507 @@
+"""SQLite state: the schema with numbered migrations, and every query the digest makes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from digest.errors import DigestError
+from digest.models import Article, Edition, FeedState, Section, StoredArticle, Subscriber
+
+# Each migration moves the schema from version N to N+1; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE feeds (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        moved_to TEXT,
+        gone INTEGER NOT NULL DEFAULT 0,
+        retry_after TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        failing_since TEXT
+    );
+    CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        link TEXT NOT NULL,
+        title TEXT NOT NULL,
+        summary_html TEXT NOT NULL,
+        excerpt TEXT NOT NULL,
+        author TEXT,
+        published TEXT,
+        first_seen TEXT NOT NULL,
+        image TEXT,
+        reading_minutes INTEGER,
+        feed_url TEXT NOT NULL
+    );
+    CREATE INDEX articles_when ON articles (coalesce(published, first_seen));
+    CREATE TABLE article_categories (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        category TEXT NOT NULL,
+        PRIMARY KEY (article_id, category)
+    );
+    CREATE TABLE editions (
+        id INTEGER PRIMARY KEY,
+        date TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        frozen_at TEXT,
+        completed_at TEXT
+    );
+    CREATE TABLE edition_articles (
+        edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+        article_id INTEGER NOT NULL UNIQUE REFERENCES articles (id),
+        category TEXT NOT NULL,
+        category_title TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (edition_id, article_id)
+    );
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        categories TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        edition_id INTEGER NOT NULL REFERENCES editions (id),
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        reply TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (edition_id, subscriber_id)
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+
+
+def _ts(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _dt(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+class Store:
+    """The digest's state in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except (OSError, sqlite3.Error) as exc:
+            raise DigestError(
+                f"cannot open the state file {path}: {exc}. "
+                "Check that its folder exists and is writable ([digest] state)."
+            ) from None
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- schema ---------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise DigestError(
+                f"the state file {self.path} has schema version {version}, newer than this "
+                f"digest knows ({len(MIGRATIONS)}). Upgrade digest."
+            )
+        for number in range(version, len(MIGRATIONS)):
+            with self.transaction() as db:
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number + 1}")
+
+    # -- meta -----------------------------------------------------------------
+
+    def secret(self) -> bytes:
+        """A random secret made on first use and kept here (for unsubscribe tokens)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+        if row:
+            return bytes.fromhex(row[0])
+        value = secrets.token_bytes(32)
+        self.db.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('secret', ?)", (value.hex(),)
+        )
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'secret'").fetchone()
+        return bytes.fromhex(row[0])
+
+    # -- feeds ----------------------------------------------------------------
+
+    def feed_state(self, url: str) -> FeedState:
+        row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
+        if row is None:
+            return FeedState(url=url)
+        return FeedState(
+            url=row["url"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            moved_to=row["moved_to"],
+            gone=bool(row["gone"]),
+            retry_after=_dt(row["retry_after"]),
+            last_success=_dt(row["last_success"]),
+            last_error=row["last_error"],
+            failing_since=_dt(row["failing_since"]),
+        )
+
+    def feed_states(self) -> list[FeedState]:
+        urls = [r[0] for r in self.db.execute("SELECT url FROM feeds ORDER BY url")]
+        return [self.feed_state(u) for u in urls]
+
+    def save_feed_state(self, state: FeedState) -> None:
+        self.db.execute(
+            """INSERT INTO feeds (url, etag, last_modified, moved_to, gone, retry_after,
+                                  last_success, last_error, failing_since)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (url) DO UPDATE SET
+                 etag = excluded.etag, last_modified = excluded.last_modified,
+                 moved_to = excluded.moved_to, gone = excluded.gone,
+                 retry_after = excluded.retry_after, last_success = excluded.last_success,
+                 last_error = excluded.last_error, failing_since = excluded.failing_since""",
+            (
+                state.url, state.etag, state.last_modified, state.moved_to, int(state.gone),
+                _ts(state.retry_after), _ts(state.last_success), state.last_error,
+                _ts(state.failing_since),
+            ),
+        )
+
+    # -- articles -------------------------------------------------------------
+
+    def add_articles(self, articles: Iterable[Article], category: str, seen: dt.datetime) -> int:
+        """Store articles found in `category`'s feed; return how many were new."""
+        new = 0
+        with self.transaction() as db:
+            for a in articles:
+                row = db.execute("SELECT id FROM articles WHERE key = ?", (a.key,)).fetchone()
+                values = (a.link, a.title, a.summary_html, a.excerpt, a.author,
+                          _ts(a.published), a.image, a.reading_minutes)
+                if row is None:
+                    cur = db.execute(
+                        """INSERT INTO articles (link, title, summary_html, excerpt, author,
+                               published, image, reading_minutes, key, first_seen, feed_url)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        (*values, a.key, _ts(seen), a.feed_url),
+                    )
+                    article_id = cur.lastrowid
+                    new += 1
+                else:
+                    article_id = row[0]
+                    # Corrections reach the store until the article is in an edition;
+                    # after that the edition keeps what it showed.
+                    db.execute(
+                        """UPDATE articles SET link = ?, title = ?, summary_html = ?,
+                               excerpt = ?, author = ?, published = ?, image = ?,
+                               reading_minutes = ?
+                           WHERE id = ? AND id NOT IN (SELECT article_id FROM edition_articles)""",
+                        (*values, article_id),
+                    )
+                db.execute(
+                    "INSERT OR IGNORE INTO article_categories (article_id, category) VALUES (?, ?)",
+                    (article_id, category),
+                )
+        return new
+
+    def candidate_articles(self, since: dt.datetime, until: dt.datetime,
+                           edition_date: str) -> list[StoredArticle]:
+        """Articles dated in (since, until] that no other edition holds."""
+        rows = self.db.execute(
+            """SELECT a.*, group_concat(c.category, ' ') AS cats FROM articles a
+               JOIN article_categories c ON c.article_id = a.id
+               WHERE coalesce(a.published, a.first_seen) > ?
+                 AND coalesce(a.published, a.first_seen) <= ?
+                 AND a.id NOT IN (
+                    SELECT ea.article_id FROM edition_articles ea
+                    JOIN editions e ON e.id = ea.edition_id WHERE e.date != ?)
+               GROUP BY a.id""",
+            (_ts(since), _ts(until), edition_date),
+        )
+        return [self._article(r, frozenset(r["cats"].split())) for r in rows]
+
+    @staticmethod
+    def _article(row: sqlite3.Row, categories: frozenset[str]) -> StoredArticle:
+        return StoredArticle(
+            id=row["id"], key=row["key"], link=row["link"], title=row["title"],
+            summary_html=row["summary_html"], excerpt=row["excerpt"], author=row["author"],
+            published=_dt(row["published"]), first_seen=_dt(row["first_seen"]) or utcnow(),
+            image=row["image"], reading_minutes=row["reading_minutes"], categories=categories,
+        )
+
+    def article_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    # -- editions -------------------------------------------------------------
+
+    def edition(self, date: dt.date) -> Edition | None:
+        row = self.db.execute("SELECT * FROM editions WHERE date = ?", (date.isoformat(),))
+        found = row.fetchone()
+        return self._edition(found) if found else None
+
+    def _edition(self, row: sqlite3.Row) -> Edition:
+        rows = self.db.execute(
+            """SELECT a.*, ea.category, ea.category_title FROM edition_articles ea
+               JOIN articles a ON a.id = ea.article_id
+               WHERE ea.edition_id = ? ORDER BY ea.position""",
+            (row["id"],),
+        ).fetchall()
+        sections: list[Section] = []
+        for r in rows:
+            article = self._article(r, frozenset([r["category"]]))
+            if sections and sections[-1].slug == r["category"]:
+                last = sections[-1]
+                sections[-1] = Section(last.slug, last.title, (*last.articles, article))
+            else:
+                sections.append(Section(r["category"], r["category_title"], (article,)))
+        return Edition(
+            date=dt.date.fromisoformat(row["date"]),
+            sections=tuple(sections),
+            created_at=_dt(row["created_at"]) or utcnow(),
+            frozen=row["frozen_at"] is not None,
+            id=row["id"],
+        )
+
+    def editions(self, limit: int | None = None) -> list[Edition]:
+        """Editions with articles, newest date first."""
+        sql = "SELECT * FROM editions ORDER BY date DESC"
+        params: tuple[int, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (limit,)
+        return [self._edition(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def save_edition(self, edition: Edition) -> Edition:
+        """Write an edition (replacing an unfrozen one of the same date); return it stored."""
+        date = edition.date.isoformat()
+        with self.transaction() as db:
+            row = db.execute("SELECT id, frozen_at FROM editions WHERE date = ?", (date,))
+            found = row.fetchone()
+            if found is not None and found["frozen_at"] is not None:
+                raise DigestError(f"the edition of {date} was already sent and cannot change")
+            if found is None:
+                cur = db.execute(
+                    "INSERT INTO editions (date, created_at) VALUES (?, ?)",
+                    (date, _ts(edition.created_at)),
+                )
+                edition_id = cur.lastrowid
+            else:
+                edition_id = found["id"]
+                db.execute("DELETE FROM edition_articles WHERE edition_id = ?", (edition_id,))
+            position = 0
+            for section in edition.sections:
+                for article in section.articles:
+                    db.execute(
+                        """INSERT INTO edition_articles
+                             (edition_id, article_id, category, category_title, position)
+                           VALUES (?, ?, ?, ?, ?)""",
+                        (edition_id, article.id, section.slug, section.title, position),
+                    )
+                    position += 1
+        stored = self.edition(edition.date)
+        assert stored is not None
+        return stored
+
+    def delete_edition(self, date: dt.date) -> None:
+        """Drop an unfrozen edition that no longer has any article."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM editions WHERE date = ? AND frozen_at IS NULL", (date.isoformat(),)
+            )
+
+    def freeze_edition(self, edition_id: int, when: dt.datetime) -> None:
+        self.db.execute(
+            "UPDATE editions SET frozen_at = coalesce(frozen_at, ?) WHERE id = ?",
+            (_ts(when), edition_id),
+        )
+
+    def frozen_at(self, edition_id: int) -> dt.datetime | None:
+        row = self.db.execute("SELECT frozen_at FROM editions WHERE id = ?", (edition_id,))
+        return _dt(row.fetchone()[0])
+
+    def complete_edition(self, edition_id: int, when: dt.datetime) -> None:
+        self.db.execute(
+            "UPDATE editions SET completed_at = coalesce(completed_at, ?) WHERE id = ?",
+            (_ts(when), edition_id),
+        )
+
+    def unfinished_editions(self, since: dt.date) -> list[Edition]:
+        """Editions whose delivery began on or after `since` and has not finished."""
+        rows = self.db.execute(
+            """SELECT * FROM editions WHERE frozen_at IS NOT NULL AND completed_at IS NULL
+               AND date >= ? ORDER BY date""",
+            (since.isoformat(),),
+        ).fetchall()
+        return [self._edition(r) for r in rows]
+
+    # -- subscribers ----------------------------------------------------------
+
+    @staticmethod
+    def _subscriber(row: sqlite3.Row) -> Subscriber:
+        return Subscriber(
+            id=row["id"], email=row["email"], name=row["name"],
+            categories=frozenset(row["categories"].split()), status=row["status"],
+            created_at=_dt(row["created_at"]),
+        )
+
+    def upsert_subscriber(self, email: str, name: str, categories: Iterable[str],
+                          *, reactivate: bool = True) -> tuple[Subscriber, str]:
+        """Add or update a subscriber; return it and 'added', 'updated' or 'unchanged'."""
+        cats = " ".join(sorted(set(categories)))
+        now = _ts(utcnow())
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+            if row is None:
+                db.execute(
+                    """INSERT INTO subscribers (email, name, categories, status, created_at,
+                           updated_at) VALUES (?, ?, ?, 'active', ?, ?)""",
+                    (email, name, cats, now, now),
+                )
+                outcome = "added"
+            else:
+                status = "active" if reactivate else row["status"]
+                if (row["name"], row["categories"], row["status"]) == (name, cats, status):
+                    outcome = "unchanged"
+                else:
+                    db.execute(
+                        """UPDATE subscribers SET name = ?, categories = ?, status = ?,
+                               updated_at = ? WHERE id = ?""",
+                        (name, cats, status, now, row["id"]),
+                    )
+                    outcome = "updated"
+        found = self.subscriber(email)
+        assert found is not None
+        return found, outcome
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        row = self.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+        return self._subscriber(row) if row else None
+
+    def subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
+        row = self.db.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,))
+        found = row.fetchone()
+        return self._subscriber(found) if found else None
+
+    def set_subscriber_status(self, email: str, status: str) -> bool:
+        cur = self.db.execute(
+            "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ?",
+            (status, _ts(utcnow()), email),
+        )
+        return cur.rowcount > 0
+
+    def subscribers(self, status: str | None = None) -> Iterator[Subscriber]:
+        """Stream subscribers in id order, optionally of one status."""
+        sql = "SELECT * FROM subscribers"
+        params: tuple[str, ...] = ()
+        if status:
+            sql += " WHERE status = ?"
+            params = (status,)
+        for row in self.db.execute(sql + " ORDER BY id", params):
+            yield self._subscriber(row)
+
+    def subscriber_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
+        for status, n in self.db.execute(
+            "SELECT status, count(*) FROM subscribers GROUP BY status"
+        ):
+            counts[status] = n
+        return counts
+
+    # -- deliveries -----------------------------------------------------------
+
+    def pending_recipients(self, edition_id: int, audience_until: dt.datetime,
+                           after_id: int = 0, limit: int = 500
+                           ) -> list[tuple[Subscriber, str | None]]:
+        """A page of active subscribers from before `audience_until` still owed this edition.
+
+        Returns (subscriber, previous delivery status or None) with ids above
+        `after_id`; those already sent or hard-failed are left out. Paging keeps
+        memory flat however long the list.
+        """
+        rows = self.db.execute(
+            """SELECT s.*, d.status AS delivery FROM subscribers s
+               LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
+               WHERE s.status = 'active' AND s.created_at <= ? AND s.id > ?
+                 AND coalesce(d.status, '') NOT IN ('sent', 'failed')
+               ORDER BY s.id LIMIT ?""",
+            (edition_id, _ts(audience_until), after_id, limit),
+        ).fetchall()
+        return [(self._subscriber(row), row["delivery"]) for row in rows]
+
+    def hard_failures_in_a_row(self, subscriber_id: int) -> int:
+        """How many of the subscriber's latest deliveries failed permanently, in a row."""
+        rows = self.db.execute(
+            """SELECT d.status FROM deliveries d JOIN editions e ON e.id = d.edition_id
+               WHERE d.subscriber_id = ? ORDER BY e.date DESC LIMIT 10""",
+            (subscriber_id,),
+        ).fetchall()
+        count = 0
+        for (status,) in rows:
+            if status != "failed":
+                break
+            count += 1
+        return count
+
+    def record_delivery(self, edition_id: int, subscriber_id: int, status: str,
+                        reply: str | None = None) -> None:
+        """Record one recipient's outcome at once, so a crash never loses a success."""
+        self.db.execute(
+            """INSERT INTO deliveries (edition_id, subscriber_id, status, attempts, reply,
+                   updated_at) VALUES (?, ?, ?, 1, ?, ?)
+               ON CONFLICT (edition_id, subscriber_id) DO UPDATE SET
+                 status = excluded.status, attempts = deliveries.attempts + 1,
+                 reply = excluded.reply, updated_at = excluded.updated_at""",
+            (edition_id, subscriber_id, status, reply, _ts(utcnow())),
+        )
+
+    def delivery_counts(self, edition_id: int) -> dict[str, int]:
+        counts = {"sent": 0, "deferred": 0, "failed": 0}
+        for status, n in self.db.execute(
+            "SELECT status, count(*) FROM deliveries WHERE edition_id = ? GROUP BY status",
+            (edition_id,),
+        ):
+            counts[status] = n
+        return counts

@@ -1,0 +1,98 @@
+"""Subscriber lists: checking addresses and importing CSV files, line by line."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from digest.sources.sanitize import one_line
+from digest.store import Store
+
+LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+MAX_NAME = 100
+
+
+def normalise_address(raw: str) -> str:
+    """A deliverable address (domain lower-cased and IDNA-encoded), or ValueError why not."""
+    address = raw.strip()
+    if not address:
+        raise ValueError("the address is empty")
+    if any(c.isspace() or ord(c) < 32 for c in address) or "<" in address or "," in address:
+        raise ValueError("an address holds no spaces, commas, brackets or control characters")
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        raise ValueError("an address looks like name@example.org")
+    if len(local) > 64 or not LOCAL_PART.match(local) or ".." in local or \
+            local.startswith(".") or local.endswith("."):
+        raise ValueError(f"{local!r} is not a valid mailbox name")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ValueError(f"{domain!r} is not a valid domain") from None
+    labels = ascii_domain.rstrip(".").split(".")
+    if len(labels) < 2 or not all(DOMAIN_LABEL.match(label) for label in labels):
+        raise ValueError(f"{domain!r} is not a valid domain")
+    return f"{local}@{ascii_domain.rstrip('.')}"
+
+
+def normalise_name(raw: str) -> str:
+    return one_line(raw)[:MAX_NAME]
+
+
+def check_categories(wanted: Iterable[str], known: Iterable[str]) -> frozenset[str]:
+    """The categories, or ValueError naming the unknown ones and the known ones."""
+    wanted_set = frozenset(w.strip() for w in wanted if w.strip())
+    known_set = set(known)
+    unknown = sorted(wanted_set - known_set)
+    if unknown:
+        raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+                         f"{', '.join(unknown)} (known: {', '.join(sorted(known_set))})")
+    return wanted_set
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    line: int
+    email: str
+    outcome: str  # "added", "updated", "unchanged", "rejected"
+    reason: str | None = None
+
+
+def import_csv(path: Path, store: Store, categories: Iterable[str]) -> list[ImportLine]:
+    """Import `email,name,categories` rows; each line's outcome, nothing lost silently.
+
+    Existing addresses are updated (name, categories) but an unsubscribed or
+    bounced address is not re-activated by an import.
+    """
+    known = list(categories)
+    results: list[ImportLine] = []
+    seen: set[str] = set()
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        fields = [x.strip().lower() for x in reader.fieldnames or []]
+        if "email" not in fields:
+            raise ValueError(f"{path}: the first line must name the columns "
+                             "email,name,categories")
+        reader.fieldnames = fields
+        for row in reader:
+            line = reader.line_num
+            raw = (row.get("email") or "").strip()
+            try:
+                address = normalise_address(raw)
+                cats = check_categories((row.get("categories") or "").split(), known)
+            except ValueError as exc:
+                results.append(ImportLine(line, raw, "rejected", str(exc)))
+                continue
+            if address.lower() in seen:
+                results.append(ImportLine(line, address, "rejected",
+                                          "duplicate of an earlier line"))
+                continue
+            seen.add(address.lower())
+            _, outcome = store.upsert_subscriber(address, normalise_name(row.get("name") or ""),
+                                                 cats, reactivate=False)
+            results.append(ImportLine(line, address, outcome))
+    return results
