@@ -30,6 +30,10 @@ TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue r
 APPEARED_FIRST = re.compile(r"\s*The post .{1,300} appeared first on .{1,200}\.?\s*$")
 
 
+# Complaints about the HTTP headers, not the document: the entries are read correctly.
+BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+
+
 class FeedParseError(Exception):
     """The document is not a feed that can be read."""
 
@@ -129,7 +133,7 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
         if article is not None:
             articles.append(article)
     warning = None
-    if parsed.get("bozo"):
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), BENIGN):
         warning = f"malformed, read what could be read ({_reason(parsed.get('bozo_exception'))})"
     return ParsedFeed(
         title=plain_text(feed.get("title") or ""),
