@@ -20,7 +20,7 @@ from digest.config import Config
 from digest.models import Edition, StoredArticle
 from digest.render.catalogue import category_feed, digest_feed
 from digest.render.context import preheader, subject, web_url
-from digest.render.site import edition_body
+from digest.render.site import edition_body, presentable
 from digest.render.syndication import (
     FeedInfo,
     FeedItem,
@@ -74,6 +74,7 @@ def _within_budget(info: FeedInfo, items: list[FeedItem]) -> dict[str, bytes]:
 def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
                   words: Words) -> FeedItem:
     url = web_url(config, edition)
+    edition = presentable(edition)
     titles = [a.title for s in edition.sections for a in s.articles]
     return FeedItem(
         id=url,
@@ -106,7 +107,7 @@ def render_category_feeds(config: Config,
             author_url=config.link,
         )
         items = [_article_item(config, a) for a in articles.get(slug, ())]
-        rendered = render_feed(info, [i for i in items if i is not None])
+        rendered = _within_budget(info, [i for i in items if i is not None])
         files.update({feed.path(name): data for name, data in rendered.items()})
     return files
 

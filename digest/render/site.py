@@ -7,16 +7,17 @@ the sitemap use `public_url`, as search engines require absolute URLs there.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
 
 import jinja2
 
 from digest.config import Config
-from digest.models import Edition
+from digest.models import Edition, Section, StoredArticle
 from digest.render.catalogue import published_feeds
 from digest.render.context import edition_path, preheader, sections_view, site_view, web_url
+from digest.render.syndication import published_text
 from digest.render.words import Words
 
 INDEX_EDITIONS = 10
@@ -52,7 +53,22 @@ class SectionLink:
 def edition_body(config: Config, edition: Edition, env: jinja2.Environment) -> str:
     """The edition's articles as an HTML fragment with absolute links (pages and feeds)."""
     words = Words(config.language, config.timezone)
-    return env.get_template("edition_body.html").render(_edition_context(config, edition, words))
+    context = _edition_context(config, presentable(edition), words)
+    return env.get_template("edition_body.html").render(context)
+
+
+def presentable(edition: Edition) -> Edition:
+    """The edition with its text fields as published: no markup a source smuggled into
+    titles, authors or excerpts (escaped, it would still show as text), no controls."""
+
+    def article(a: StoredArticle) -> StoredArticle:
+        return replace(a, title=published_text(a.title) or a.link,
+                       author=published_text(a.author or "") or None,
+                       excerpt=published_text(a.excerpt))
+
+    return replace(edition, sections=tuple(
+        Section(s.slug, published_text(s.title) or s.slug, tuple(article(a) for a in s.articles))
+        for s in edition.sections))
 
 
 def _edition_context(config: Config, edition: Edition, words: Words) -> dict[str, Any]:
@@ -90,6 +106,7 @@ def feed_views(config: Config) -> tuple[FeedView, ...]:
 def render_site(config: Config, editions: list[Edition],
                 env: jinja2.Environment) -> dict[str, str]:
     """Every page of the site: {relative path: HTML}. `editions` newest first."""
+    editions = [presentable(e) for e in editions]
     words = Words(config.language, config.timezone)
     common: dict[str, Any] = {
         "site": site_view(config, words),
