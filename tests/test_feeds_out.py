@@ -214,6 +214,60 @@ def test_rebuilding_gives_identical_bytes_until_content_changes(
     assert b"Ferry timetable changes" in after["rss.xml"]
 
 
+def test_a_rebuilt_edition_is_dated_by_its_content(tmp_path: Path, feed_server: FeedServer):
+    from digest.config import load_config
+    from digest.pipeline import build, fetch
+    from digest.store import Store
+
+    day = dt.date(2026, 11, 20)
+    morning = dt.datetime(2026, 11, 20, 5, 0, tzinfo=dt.UTC)  # 09:00 in Baku
+    items = [Item(1, "Morning story", morning - dt.timedelta(hours=1))]
+    feed_server.routes["/news/"] = Route(200, {}, rss("news", items))
+    config = load_config(write_config(tmp_path, [("news", "News", [feed_server.url("/news/")])],
+                                      transport="file"))
+    with Store(config.state) as store:
+        fetch(config, store, now=morning)
+        build(config, store, day, now=morning + dt.timedelta(minutes=1))
+        first = no_bozo((config.output / "atom.xml").read_bytes()).entries[0]
+        assert first.updated_parsed[:6] == (2026, 11, 20, 5, 1, 0)
+        assert first.published_parsed == first.updated_parsed
+
+        items.insert(0, Item(2, "Noon story", morning + dt.timedelta(hours=3)))
+        feed_server.routes["/news/"] = Route(200, {}, rss("news", items))
+        noon = morning + dt.timedelta(hours=3, minutes=20)
+        fetch(config, store, now=noon)
+        build(config, store, day, now=noon + dt.timedelta(minutes=5))
+        [entry] = no_bozo((config.output / "atom.xml").read_bytes()).entries
+        assert entry.published_parsed[:6] == (2026, 11, 20, 5, 1, 0)
+        assert entry.updated_parsed[:6] == noon.timetuple()[:6]  # when the new story came
+        check_feed_folder(config.output, "", PUBLIC)
+        rss_doc = etree.fromstring((config.output / "rss.xml").read_bytes())
+        assert rss_doc.findtext("channel/lastBuildDate") == "Fri, 20 Nov 2026 08:20:00 +0000"
+
+
+def test_an_empty_digest_publishes_valid_empty_feeds_and_pages(tmp_path: Path,
+                                                               feed_server: FeedServer):
+    old = NOW - dt.timedelta(days=30)
+    feed_server.routes["/old/"] = Route(200, {"Content-Type": "application/rss+xml"},
+                                        rss("news", [Item(1, "Old", old)]))
+    config = write_config(tmp_path, [("news", "News", [feed_server.url("/old/")]),
+                                     ("sport", "Sport", [feed_server.url("/old/")])],
+                          transport="file")
+    run(config, "fetch")
+    assert "no edition" in run(config, "build")
+    output = tmp_path / "public"
+    check_feed_folder(output, "", PUBLIC)
+    check_feed_folder(output, "categories/news/", PUBLIC)
+    assert no_bozo((output / "rss.xml").read_bytes()).entries == []
+    # The category feed still carries the article: it is not tied to an edition.
+    assert [e.title for e in no_bozo((output / "categories/sport/rss.xml").read_bytes())
+            .entries] == ["Old"]
+    assert "No editions yet." in (output / "index.html").read_text(encoding="utf-8")
+    before = snapshot(output)
+    run(config, "build")
+    assert snapshot(output) == before
+
+
 def test_opml_lists_every_published_feed(built: Path):
     output = built.parent / "public"
     opml = etree.fromstring((output / "feeds.opml").read_bytes())

@@ -84,7 +84,10 @@ def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
         summary_text=preheader(edition, 500),
         content_html=edition_body(config, edition, env),
         published=edition.created_at,
-        updated=edition.created_at,
+        # An unsent edition rebuilt later in the day can gain articles: the time the
+        # newest of them was first seen dates the change (stored, never the clock).
+        updated=max([edition.created_at, *(a.first_seen for s in edition.sections
+                                           for a in s.articles)]),
         categories=tuple(s.title for s in edition.sections),
         permalink=True,
     )
