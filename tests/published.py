@@ -24,6 +24,7 @@ RFC822 = re.compile(r"^(?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?\d{1,2} "
                     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
                     r"\d{2}:\d{2}(:\d{2})? ([+-]\d{4}|GMT|UT)$")
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+PLAIN_ELEMENT = re.compile(r"<(title|category|dc:creator|author)>([^<]*)</")
 TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
 DANGEROUS_TAGS = {"script", "style", "iframe", "object", "embed", "form", "svg", "math",
                   "link", "meta", "base", "frame", "frameset", "applet", "noscript", "template"}
@@ -68,6 +69,9 @@ def check_rss(data: bytes, self_url: str) -> etree._Element:
     """The RSS Best Practices Profile, rule by rule (see docs/feeds.md)."""
     assert not XML_FORBIDDEN.search(data.decode("utf-8"))
     no_bozo(data)
+    # Profile: "&", "<" and ">" in plain text as hexadecimal character references.
+    for name, text in PLAIN_ELEMENT.findall(data.decode("utf-8")):
+        assert not re.search("&(amp|lt|gt);", text), f"{name}: {text!r}"
     rss = etree.fromstring(data)
     assert rss.tag == "rss" and rss.get("version") == "2.0"
     channel = rss.find("channel")

@@ -21,6 +21,7 @@ import datetime as dt
 import html
 import json
 import mimetypes
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -228,10 +229,37 @@ def _generator(info: FeedInfo, items: Sequence[FeedItem], self_url: str,
     return fg
 
 
+# An element holding only text: any name but the item's HTML ones.
+_TEXT_ELEMENT = re.compile(r"<(?!description>|content:encoded>)([\w:]+)>([^<]*)</\1>")
+_HEX_REFERENCES = {"&amp;": "&#x26;", "&lt;": "&#x3C;", "&gt;": "&#x3E;"}
+
+
 def _rss(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
     fg = _generator(info, items, info.links.rss, "application/rss+xml")
     data: bytes = fg.rss_str(pretty=True)
-    return data
+    return _plain_text_references(data.decode("utf-8")).encode("utf-8")
+
+
+def _plain_text_references(xml: str) -> str:
+    """The profile's advice for plain text: "&", "<" and ">" as hexadecimal references.
+
+    Readers disagree on whether RSS titles hold HTML; &#x26; and &#x3C; read
+    the same in all of them. The channel's description is plain text too; the
+    items' description and content:encoded are HTML and keep their escaping.
+    """
+
+    def hex_references(value: str) -> str:
+        return re.sub("&(amp|lt|gt);", lambda m: _HEX_REFERENCES[m.group(0)], value)
+
+    def element(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        return f"<{name}>{hex_references(value)}</{name}>"
+
+    channel, item, items = xml.partition("<item>")
+    channel = re.sub(r"<description>([^<]*)</description>",
+                     lambda m: f"<description>{hex_references(m.group(1))}</description>",
+                     channel, count=1)
+    return _TEXT_ELEMENT.sub(element, channel) + item + _TEXT_ELEMENT.sub(element, items)
 
 
 def _atom(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
