@@ -20,6 +20,9 @@ def write_atomic(path: Path, data: bytes | str) -> bool:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
+            # On disk before the rename, so a crash never leaves an empty file in place.
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
