@@ -391,3 +391,16 @@ def test_feeds_stay_under_the_size_readers_accept(tmp_path: Path, feed_server: F
         size = os.path.getsize(output / name)
         assert size <= MAX_FEED_BYTES or len(feedparser.parse(
             (output / name).read_bytes()).entries) == 1, (name, size)
+
+
+def test_feed_sizes_are_checked_in_the_config(tmp_path: Path):
+    from digest.config import load_config
+    from digest.errors import ConfigError
+
+    path = write_config(tmp_path, [("news", "News", ["https://news.example.org/feed/"])],
+                        extra="[feeds]\narticles = 0")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "articles" in str(caught.value) and "[feeds]" in str(caught.value)
+    path = write_config(tmp_path, [("news", "News", ["https://news.example.org/feed/"])])
+    assert load_config(path).feed_articles == 50
