@@ -24,7 +24,7 @@ from digest.models import Edition, Subscriber
 from digest.render.email import render_email
 from digest.render.feeds import render_category_feeds, render_feeds
 from digest.render.opml import OPML_PATH, render_opml
-from digest.render.output import write_atomic
+from digest.render.output import prune, write_atomic
 from digest.render.site import render_site
 from digest.render.templates import environment
 from digest.sources.gather import FeedReport, GatherReport, gather
@@ -84,6 +84,7 @@ def publish(config: Config, store: Store) -> tuple[Path, ...]:
         path = config.output / name
         if write_atomic(path, data):
             written.append(path)
+    written.extend(prune(config.output, set(files)))
     return tuple(written)
 
 

@@ -268,6 +268,25 @@ def test_an_empty_digest_publishes_valid_empty_feeds_and_pages(tmp_path: Path,
     assert snapshot(output) == before
 
 
+def test_files_no_longer_published_are_removed_and_others_kept(built: Path):
+    output = built.parent / "public"
+    (output / "robots.txt").write_text("User-agent: *\n", encoding="utf-8")
+    (output / "editions" / "notes.txt").write_text("mine", encoding="utf-8")
+    # An edition page the store no longer has (its edition was deleted).
+    (output / "editions" / "2020-01-01.html").write_text("stale", encoding="utf-8")
+    # The energy category leaves the config.
+    text = built.read_text(encoding="utf-8")
+    start = text.index('[[categories]]\nslug = "energy"')
+    built.write_text(text[:start] + text[text.index("[email]"):], encoding="utf-8")
+    run(built, "build", "--date", TODAY.isoformat())
+    assert not (output / "categories" / "energy").exists()
+    assert not (output / "editions" / "2020-01-01.html").exists()
+    assert (output / "categories" / "news" / "rss.xml").is_file()
+    assert (output / "robots.txt").is_file() and (output / "editions" / "notes.txt").is_file()
+    assert all((output / "editions" / f"{day}.html").is_file() for day in DAYS)
+    assert "categories/energy/" not in (output / "feeds.opml").read_text(encoding="utf-8")
+
+
 def test_opml_lists_every_published_feed(built: Path):
     output = built.parent / "public"
     opml = etree.fromstring((output / "feeds.opml").read_bytes())
