@@ -43,9 +43,13 @@ def run(config: Path, *args: str) -> str:
 
 
 def late_on(day: dt.date) -> dt.datetime:
-    """Two hours before the end of a local day (or an hour ago, for today)."""
+    """Two hours before the end of a local day; for today, a moment that has passed."""
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=BAKU)
-    return min(end.astimezone(dt.UTC) - dt.timedelta(hours=2), NOW - dt.timedelta(hours=1))
+    if day < TODAY:
+        return end.astimezone(dt.UTC) - dt.timedelta(hours=2)
+    start = dt.datetime.combine(day, dt.time(), tzinfo=BAKU).astimezone(dt.UTC)
+    # Halfway between local midnight and now: today, whatever the time of day.
+    return (start + (NOW - start) / 2).replace(microsecond=0)
 
 
 def snapshot(output: Path) -> dict[str, bytes]:
