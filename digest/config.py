@@ -88,6 +88,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     max_per_category: int = 10
     feed_editions: int = 30
+    feed_articles: int = 50  # per category feed
     templates: Path | None = None
     about: str = ""
     contact: str | None = None
@@ -119,7 +120,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "fetch": {
         "connect_timeout", "read_timeout", "deadline", "max_bytes", "concurrency", "per_host",
     },
-    "feeds": {"editions"},
+    "feeds": {"editions", "articles"},
 }
 
 
@@ -351,6 +352,7 @@ def load_config(path: Path) -> Config:
         max_per_category=int(r.number("digest", d, "max_per_category", 10, minimum=1,
                                       integer=True)),
         feed_editions=int(r.number("feeds", fd, "editions", 30, minimum=1, integer=True)),
+        feed_articles=int(r.number("feeds", fd, "articles", 50, minimum=1, integer=True)),
         templates=(path.parent / templates_value).resolve() if templates_value else None,
         about=r.text("digest", d, "about", ""),
         contact=contact,

@@ -22,8 +22,9 @@ from digest.edition import edition_cutoff, select_edition
 from digest.errors import DeliveryError
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
-from digest.render.feeds import render_feeds
-from digest.render.output import write_atomic
+from digest.render.feeds import render_category_feeds, render_feeds
+from digest.render.opml import OPML_PATH, render_opml
+from digest.render.output import prune, write_atomic
 from digest.render.site import render_site
 from digest.render.templates import environment
 from digest.sources.gather import FeedReport, GatherReport, gather
@@ -74,11 +75,16 @@ def publish(config: Config, store: Store) -> tuple[Path, ...]:
     files: dict[str, bytes | str] = {}
     files.update(render_feeds(config, editions, env))
     files.update(render_site(config, editions, env))
+    files.update(render_category_feeds(config, {
+        slug: store.category_articles(slug, config.feed_articles)
+        for slug in config.category_slugs}))
+    files[OPML_PATH] = render_opml(config, env)
     written = []
     for name, data in files.items():
         path = config.output / name
         if write_atomic(path, data):
             written.append(path)
+    written.extend(prune(config.output, set(files)))
     return tuple(written)
 
 

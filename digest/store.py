@@ -272,6 +272,21 @@ class Store:
             image=row["image"], reading_minutes=row["reading_minutes"], categories=categories,
         )
 
+    def category_articles(self, category: str, limit: int) -> list[StoredArticle]:
+        """The newest `limit` articles any of `category`'s feeds carried, newest first.
+
+        An article can belong to several categories; each keeps all of them.
+        """
+        rows = self.db.execute(
+            """SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
+                            WHERE c2.article_id = a.id) AS cats
+               FROM articles a JOIN article_categories c ON c.article_id = a.id
+               WHERE c.category = ?
+               ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?""",
+            (category, limit),
+        )
+        return [self._article(r, frozenset(r["cats"].split())) for r in rows]
+
     def article_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 

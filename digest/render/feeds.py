@@ -1,102 +1,144 @@
-"""The digest as feeds: RSS 2.0, Atom 1.0 and JSON Feed 1.1, one entry per edition.
+"""What the digest publishes as feeds: the digest itself and one feed per category.
 
-Everything in them comes from the editions themselves (never the clock), so
-rebuilding unchanged editions gives byte-identical files.
+- The digest: one entry per edition, its content the edition's web body, its
+  summary the list of titles; the newest `[feeds] editions` editions.
+- Each category: one entry per article (title, link to the original, summary,
+  author, categories, image, date); the newest `[feeds] articles` articles.
+
+Everything comes from stored content, never the clock, so rebuilding unchanged
+editions and articles gives byte-identical files.
 """
 
 from __future__ import annotations
 
-import json
-from html import escape
-from typing import Any
+import uuid
+from collections.abc import Mapping, Sequence
 
 import jinja2
-from feedgen.feed import FeedGenerator
 
 from digest.config import Config
-from digest.models import Edition
+from digest.models import Edition, StoredArticle
+from digest.render.catalogue import category_feed, digest_feed
 from digest.render.context import preheader, subject, web_url
-from digest.render.site import edition_body
+from digest.render.site import edition_body, presentable
+from digest.render.syndication import (
+    FeedInfo,
+    FeedItem,
+    published_url,
+    render_feed,
+)
 from digest.render.words import Words
-from digest.sources.sanitize import xml_safe
 
-
-def _summary_html(edition: Edition) -> str:
-    items = "".join(f"<li>{escape(a.title)}</li>" for s in edition.sections for a in s.articles)
-    return f"<ul>{items}</ul>"
+# Some readers refuse large feeds (Kill the Newsletter caps at 500 kB): the
+# oldest editions leave the digest feeds first when the newest would not fit.
+MAX_FEED_BYTES = 500_000
 
 
 def render_feeds(config: Config, editions: list[Edition],
                  env: jinja2.Environment) -> dict[str, bytes]:
-    """rss.xml, atom.xml and feed.json for the newest editions (`editions` newest first)."""
+    """rss.xml, atom.xml and feed.json of the digest (`editions` newest first)."""
     words = Words(config.language, config.timezone)
-    recent = editions[: config.feed_editions]
-    bodies = {e.date: xml_safe(edition_body(config, e, env)) for e in recent}
-    return {
-        "rss.xml": _feedgen(config, recent, bodies, words, "rss"),
-        "atom.xml": _feedgen(config, recent, bodies, words, "atom"),
-        "feed.json": _json_feed(config, recent, bodies, words),
-    }
+    feed = digest_feed(config)
+    info = FeedInfo(
+        id=config.public_url,
+        title=config.title,
+        description=config.description,
+        home_url=config.public_url,
+        links=feed.links,
+        language=config.language,
+        author=config.title,
+        author_url=config.link,
+    )
+    items = [_edition_item(config, e, env, words) for e in editions[: config.feed_editions]]
+    return _within_budget(info, items)
 
 
-def _feedgen(config: Config, editions: list[Edition], bodies: dict[Any, str], words: Words,
-             kind: str) -> bytes:
-    fg = FeedGenerator()
-    self_url = config.public_url + ("rss.xml" if kind == "rss" else "atom.xml")
-    mime = "application/rss+xml" if kind == "rss" else "application/atom+xml"
-    fg.id(config.public_url)
-    fg.title(xml_safe(config.title))
-    fg.subtitle(xml_safe(config.description or config.title))
-    # feedgen takes the RSS <link> from the last link added: self first, then alternate.
-    fg.link(href=self_url, rel="self", type=mime)
-    fg.link(href=config.public_url, rel="alternate", type="text/html")
-    fg.language(config.language)
-    fg.author(name=xml_safe(config.title), email=None)
-    fg.generator("digest", uri="https://github.com/digest-news/digest")
-    if editions:
-        newest = max(e.created_at for e in editions)
-        fg.updated(newest)
-        fg.lastBuildDate(newest)
-    else:
-        fg.updated("1970-01-01T00:00:00+00:00")
-        fg.lastBuildDate("1970-01-01T00:00:00+00:00")
-    for edition in editions:
-        url = web_url(config, edition)
-        fe = fg.add_entry(order="append")
-        fe.id(url)
-        fe.guid(url, permalink=True)
-        fe.title(xml_safe(subject(config, edition, words)))
-        fe.link(href=url, rel="alternate", type="text/html")
-        fe.published(edition.created_at)
-        fe.updated(edition.created_at)
-        fe.description(xml_safe(_summary_html(edition)))
-        fe.content(bodies[edition.date], type="html")
-    data: bytes = fg.rss_str(pretty=True) if kind == "rss" else fg.atom_str(pretty=True)
-    return data
+def _within_budget(info: FeedInfo, items: list[FeedItem]) -> dict[str, bytes]:
+    """The feed with as many of the newest items as fit in MAX_FEED_BYTES (at least one)."""
+    # Escaping grows HTML by about a fifth in XML: start from a count that
+    # probably fits, then check the real files.
+    budget = MAX_FEED_BYTES * 0.8
+    count, used = 0, 0.0
+    for item in items:
+        used += len(item.summary_html) + len(item.content_html or "") + 2000
+        if used > budget and count:
+            break
+        count += 1
+    while True:
+        files = render_feed(info, items[:count])
+        if count <= 1 or max(len(b) for b in files.values()) <= MAX_FEED_BYTES:
+            return files
+        count -= 1
 
 
-def _json_feed(config: Config, editions: list[Edition], bodies: dict[Any, str],
-               words: Words) -> bytes:
-    feed: dict[str, Any] = {
-        "version": "https://jsonfeed.org/version/1.1",
-        "title": config.title,
-        "home_page_url": config.public_url,
-        "feed_url": config.public_url + "feed.json",
-        "description": config.description,
-        "language": config.language,
-        "authors": [{"name": config.title, "url": config.link}],
-        "items": [
-            {
-                "id": web_url(config, e),
-                "url": web_url(config, e),
-                "title": subject(config, e, words),
-                "summary": preheader(e, 500),
-                "content_html": bodies[e.date],
-                "date_published": e.created_at.isoformat(),
-                "date_modified": e.created_at.isoformat(),
-                "tags": [s.title for s in e.sections],
-            }
-            for e in editions
-        ],
-    }
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
+                  words: Words) -> FeedItem:
+    url = web_url(config, edition)
+    edition = presentable(edition)
+    titles = [a.title for s in edition.sections for a in s.articles]
+    return FeedItem(
+        id=url,
+        url=url,
+        title=subject(config, edition, words),
+        summary_html=env.get_template("feed_summary.html").render(titles=titles),
+        summary_text=preheader(edition, 500),
+        content_html=edition_body(config, edition, env),
+        published=edition.created_at,
+        # An unsent edition rebuilt later in the day can gain articles: the time the
+        # newest of them was first seen dates the change (stored, never the clock).
+        updated=max([edition.created_at, *(a.first_seen for s in edition.sections
+                                           for a in s.articles)]),
+        categories=tuple(s.title for s in edition.sections),
+        permalink=True,
+    )
+
+
+def render_category_feeds(config: Config,
+                          articles: Mapping[str, Sequence[StoredArticle]]) -> dict[str, bytes]:
+    """categories/SLUG/{rss.xml,atom.xml,feed.json} for each category's newest articles."""
+    files: dict[str, bytes] = {}
+    for slug in config.category_slugs:
+        feed = category_feed(config, slug)
+        info = FeedInfo(
+            id=config.public_url + feed.folder,
+            title=feed.title,
+            description=f"{feed.label} · {config.description or config.title}",
+            home_url=feed.home_url,
+            links=feed.links,
+            language=config.language,
+            author=config.title,
+            author_url=config.link,
+        )
+        items = [_article_item(config, a) for a in articles.get(slug, ())]
+        rendered = _within_budget(info, [i for i in items if i is not None])
+        files.update({feed.path(name): data for name, data in rendered.items()})
+    return files
+
+
+def article_id(article: StoredArticle) -> str:
+    """A stable id for an article, the same in every category feed.
+
+    The source's guid can be any string (and is not always the link), so it is
+    turned into a name-based UUID: valid in RSS, Atom and JSON Feed alike.
+    """
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, article.key)}"
+
+
+def _article_item(config: Config, article: StoredArticle) -> FeedItem | None:
+    link = published_url(article.link)
+    if link is None:  # nothing to link to: a feed entry would lead nowhere
+        return None
+    titles = [c.title for c in config.categories if c.slug in article.categories]
+    return FeedItem(
+        id=article_id(article),
+        url=link,
+        title=article.title,
+        summary_html=article.summary_html,
+        summary_text=article.excerpt,
+        content_html=None,
+        published=article.when,
+        updated=article.when,
+        authors=(article.author,) if article.author else (),
+        categories=tuple(titles),
+        image=article.image,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -20,9 +21,34 @@ def write_atomic(path: Path, data: bytes | str) -> bool:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(payload)
+            # On disk before the rename, so a crash never leaves an empty file in place.
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+# Files the digest itself publishes and may therefore remove when they are no
+# longer wanted (an edition deleted, a category dropped from the config).
+# Anything else in the output folder is the editor's and is never touched.
+_OWNED = re.compile(
+    r"editions/\d{4}-\d{2}-\d{2}\.html|categories/[a-z0-9_-]+/(rss\.xml|atom\.xml|feed\.json)")
+
+
+def prune(output: Path, keep: set[str]) -> list[Path]:
+    """Remove published files not in `keep` (paths relative to `output`); return them."""
+    removed = []
+    for folder in ("editions", "categories"):
+        for path in sorted((output / folder).rglob("*")):
+            name = path.relative_to(output).as_posix()
+            if path.is_file() and _OWNED.fullmatch(name) and name not in keep:
+                path.unlink()
+                removed.append(path)
+    for path in sorted((output / "categories").glob("*"), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return removed

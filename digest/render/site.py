@@ -1,16 +1,23 @@
-"""The web version: one page per edition, an index of the latest and an archive by month."""
+"""The web version: one page per edition, an index of the latest and an archive by month.
+
+Links between pages and to the feeds are relative, so the folder works from
+file:// and from any static host; only canonical links, Open Graph tags and
+the sitemap use `public_url`, as search engines require absolute URLs there.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from typing import Any
 
 import jinja2
 
 from digest.config import Config
-from digest.models import Edition
+from digest.models import Edition, Section, StoredArticle
+from digest.render.catalogue import published_feeds
 from digest.render.context import edition_path, preheader, sections_view, site_view, web_url
+from digest.render.syndication import published_text
 from digest.render.words import Words
 
 INDEX_EDITIONS = 10
@@ -22,12 +29,46 @@ class EditionLink:
     iso: str
     path: str
     count: str
+    url: str  # absolute, for the sitemap
+
+
+@dataclass(frozen=True)
+class FeedView:
+    """One published feed as pages link it: paths relative to the output folder."""
+
+    title: str
+    label: str
+    rss: str
+    atom: str
+    json: str
+
+
+@dataclass(frozen=True)
+class SectionLink:
+    slug: str
+    title: str
+    count: int
 
 
 def edition_body(config: Config, edition: Edition, env: jinja2.Environment) -> str:
     """The edition's articles as an HTML fragment with absolute links (pages and feeds)."""
     words = Words(config.language, config.timezone)
-    return env.get_template("edition_body.html").render(_edition_context(config, edition, words))
+    context = _edition_context(config, presentable(edition), words)
+    return env.get_template("edition_body.html").render(context)
+
+
+def presentable(edition: Edition) -> Edition:
+    """The edition with its text fields as published: no markup a source smuggled into
+    titles, authors or excerpts (escaped, it would still show as text), no controls."""
+
+    def article(a: StoredArticle) -> StoredArticle:
+        return replace(a, title=published_text(a.title) or a.link,
+                       author=published_text(a.author or "") or None,
+                       excerpt=published_text(a.excerpt))
+
+    return replace(edition, sections=tuple(
+        Section(s.slug, published_text(s.title) or s.slug, tuple(article(a) for a in s.articles))
+        for s in edition.sections))
 
 
 def _edition_context(config: Config, edition: Edition, words: Words) -> dict[str, Any]:
@@ -37,51 +78,71 @@ def _edition_context(config: Config, edition: Edition, words: Words) -> dict[str
         "date": words.date(edition.date, "full"),
         "iso": edition.date.isoformat(),
         "sections": sections_view(config, edition, words, None),
+        "contents": [SectionLink(s.slug, s.title, len(s.articles)) for s in edition.sections],
         "web_url": web_url(config, edition),
         "summary": preheader(edition, 300),
+        "count": words("articles", n=edition.article_count),
     }
 
 
-def _link(edition: Edition, words: Words, root: str) -> EditionLink:
+def _link(config: Config, edition: Edition, words: Words, root: str) -> EditionLink:
     return EditionLink(
         date=words.date(edition.date, "full"),
         iso=edition.date.isoformat(),
         path=root + edition_path(edition),
         count=words("articles", n=edition.article_count),
+        url=web_url(config, edition),
+    )
+
+
+def feed_views(config: Config) -> tuple[FeedView, ...]:
+    return tuple(
+        FeedView(title=f.title, label=f.label, rss=f.path("rss.xml"), atom=f.path("atom.xml"),
+                 json=f.path("feed.json"))
+        for f in published_feeds(config)
     )
 
 
 def render_site(config: Config, editions: list[Edition],
                 env: jinja2.Environment) -> dict[str, str]:
     """Every page of the site: {relative path: HTML}. `editions` newest first."""
+    editions = [presentable(e) for e in editions]
     words = Words(config.language, config.timezone)
-    site = site_view(config, words)
+    common: dict[str, Any] = {
+        "site": site_view(config, words),
+        "t": words,
+        "feeds": feed_views(config),
+        "opml": "feeds.opml",
+    }
     pages: dict[str, str] = {}
     page = env.get_template("edition.html")
     for i, edition in enumerate(editions):
         newer = editions[i - 1] if i > 0 else None
         older = editions[i + 1] if i + 1 < len(editions) else None
-        context = _edition_context(config, edition, words)
+        context = {**common, **_edition_context(config, edition, words)}
         context.update(
             root="../",
             title=words("edition_of", date=words.date(edition.date, "long")),
-            newer=_link(newer, words, "../") if newer else None,
-            older=_link(older, words, "../") if older else None,
+            newer=_link(config, newer, words, "../") if newer else None,
+            older=_link(config, older, words, "../") if older else None,
         )
         pages[edition_path(edition)] = page.render(context)
     latest = editions[0] if editions else None
     index_context: dict[str, Any] = {
-        "site": site, "t": words, "root": "",
+        **common, "root": "",
         "latest": _edition_context(config, latest, words) if latest else None,
-        "latest_link": _link(latest, words, "") if latest else None,
-        "earlier": [_link(e, words, "") for e in editions[1:INDEX_EDITIONS]],
+        "latest_link": _link(config, latest, words, "") if latest else None,
+        "earlier": [_link(config, e, words, "") for e in editions[1:INDEX_EDITIONS]],
+        "more_in_archive": len(editions) > INDEX_EDITIONS,
     }
     pages["index.html"] = env.get_template("index.html").render(index_context)
     months = [
-        (words.date(group[0].date, "LLLL y"), [_link(e, words, "") for e in group])
+        (words.date(group[0].date, "LLLL y"), [_link(config, e, words, "") for e in group])
         for _, grouped in groupby(editions, key=lambda e: (e.date.year, e.date.month))
         for group in [list(grouped)]
     ]
     pages["archive.html"] = env.get_template("archive.html").render(
-        {"site": site, "t": words, "root": "", "months": months})
+        {**common, "root": "", "months": months, "total": len(editions)})
+    pages["sitemap.xml"] = env.get_template("sitemap.xml").render(
+        site=common["site"], editions=[_link(config, e, words, "") for e in editions])
     return pages

@@ -1,0 +1,330 @@
+"""One feed in three formats: RSS 2.0, Atom 1.0 and JSON Feed 1.1 from the same items.
+
+The callers describe a feed with plain frozen dataclasses; this module is the
+only place that knows feedgen and its traps (see docs/feeds.md):
+
+- `add_entry()` prepends unless `order="append"`;
+- the RSS `<link>` is the last `link()` added, so rel="self" goes first;
+- Atom entry links lose `rel` and `type` (feedgen issue #135): they are
+  rewritten here after feedgen has serialised the feed;
+- `lastBuildDate` and Atom `updated` default to the clock: both are always set
+  from the items, so rebuilding unchanged content gives identical bytes.
+
+Everything that reaches a feed passes `published_text`, `published_html` or
+`published_url` first: whatever the sources held, the feeds carry no
+executable HTML, no relative URLs and no character XML 1.0 forbids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import mimetypes
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import nh3
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from digest.sources.sanitize import (
+    ALLOWED_ATTRIBUTES,
+    ALLOWED_SCHEMES,
+    ALLOWED_TAGS,
+    DROP_WITH_CONTENT,
+    URL_ATTRIBUTES,
+    absolute_url,
+    one_line,
+    xml_safe,
+)
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+# The date of a feed with no items: fixed, so an empty feed is stable too.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+# Our own edition markup adds layout elements and presentational attributes to
+# what feed summaries may hold; scripts, styles, handlers and forms stay out.
+PUBLISHED_TAGS = ALLOWED_TAGS | {"div", "span", "section", "article", "header", "h1"}
+PUBLISHED_ATTRIBUTES: dict[str, set[str]] = {
+    **ALLOWED_ATTRIBUTES, "*": {"class", "dir", "lang"},
+}
+
+
+@dataclass(frozen=True)
+class FeedLinks:
+    """Where the three files of one feed are published (absolute URLs)."""
+
+    rss: str
+    atom: str
+    json: str
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """What a feed says about itself."""
+
+    id: str  # stable: an absolute URL
+    title: str
+    description: str
+    home_url: str  # the web page the feed is about
+    links: FeedLinks
+    language: str
+    author: str
+    author_url: str
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One entry, the same in every format."""
+
+    id: str  # stable and unique in the feed: a URL or a URN
+    url: str  # the item's page
+    title: str  # plain text
+    summary_html: str  # HTML
+    summary_text: str  # plain text (JSON Feed's summary)
+    content_html: str | None  # HTML; None when the summary is all there is
+    published: dt.datetime  # aware
+    updated: dt.datetime  # aware
+    authors: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    image: str | None = None
+    permalink: bool = False  # the id is the item's own page (RSS isPermaLink)
+
+
+def published_text(text: str) -> str:
+    """Plain text for a feed element: one line, no XML-forbidden characters, no markup.
+
+    Titles are plain text in our store, but a source may have escaped markup
+    twice; some readers render RSS titles as HTML, so anything that would parse
+    as a tag is removed (entity-like text such as "&lt;" is kept as written).
+    """
+    text = one_line(text)
+    if "<" not in text:
+        return text
+    cleaned = nh3.clean(text.replace("&", "&amp;"), tags=set(),
+                        clean_content_tags=set(DROP_WITH_CONTENT))
+    return one_line(html.unescape(cleaned))
+
+
+def published_url(value: str | None) -> str | None:
+    """An absolute http(s) URL safe for a feed, or None."""
+    if not value:
+        return None
+    url = absolute_url(value, None)
+    if url is None or urlsplit(url).scheme not in ("http", "https"):
+        return None
+    if any(c.isspace() for c in url):
+        return None
+    return url
+
+
+def published_html(fragment: str) -> str:
+    """HTML for a feed: allow-listed markup, absolute URLs only, nothing executable.
+
+    The summaries were sanitised when fetched and the editions come from our
+    own templates; this second pass is what lets the feeds promise safety
+    whatever reached the store.
+    """
+
+    def attribute_filter(element: str, attribute: str, value: str) -> str | None:
+        if attribute in URL_ATTRIBUTES:
+            return absolute_url(value, None)
+        return value
+
+    return xml_safe(nh3.clean(
+        xml_safe(fragment),
+        tags=set(PUBLISHED_TAGS),
+        clean_content_tags=set(DROP_WITH_CONTENT),
+        attributes=PUBLISHED_ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        url_schemes=set(ALLOWED_SCHEMES),
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )).strip()
+
+
+def image_type(url: str) -> str:
+    """The MIME type of an image URL from its extension (JPEG when it has none)."""
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return guessed if guessed and guessed.startswith("image/") else "image/jpeg"
+
+
+def last_updated(items: Sequence[FeedItem]) -> dt.datetime:
+    """The feed's own date: its newest item's, never the clock."""
+    return max((i.updated for i in items), default=EPOCH)
+
+
+def render_feed(info: FeedInfo, items: Sequence[FeedItem]) -> dict[str, bytes]:
+    """The feed as {"rss.xml", "atom.xml", "feed.json"}: bytes ready to publish."""
+    clean = [_published_item(i) for i in items]
+    return {
+        "rss.xml": _rss(info, clean),
+        "atom.xml": _atom(info, clean),
+        "feed.json": _json_feed(info, clean),
+    }
+
+
+def _published_item(item: FeedItem) -> FeedItem:
+    url = published_url(item.url)
+    if url is None:
+        raise ValueError(f"feed item {item.id!r} has no absolute http(s) link: {item.url!r}")
+    return FeedItem(
+        id=one_line(item.id),
+        url=url,
+        title=published_text(item.title) or url,
+        summary_html=published_html(item.summary_html),
+        summary_text=published_text(item.summary_text),
+        content_html=published_html(item.content_html) if item.content_html else None,
+        published=item.published,
+        updated=max(item.updated, item.published),
+        authors=tuple(a for a in (published_text(x) for x in item.authors) if a),
+        categories=tuple(c for c in (published_text(x) for x in item.categories) if c),
+        image=published_url(item.image),
+        permalink=item.permalink and item.id == url,
+    )
+
+
+def _generator(info: FeedInfo, items: Sequence[FeedItem], self_url: str,
+               mime: str) -> FeedGenerator:
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
+    fg.id(info.id)
+    fg.title(published_text(info.title))
+    fg.subtitle(published_text(info.description) or published_text(info.title))
+    # feedgen takes the RSS <link> from the last link added: self first, then alternate.
+    fg.link(href=self_url, rel="self", type=mime)
+    fg.link(href=info.home_url, rel="alternate", type="text/html")
+    fg.language(info.language)
+    fg.author(name=published_text(info.author), uri=info.author_url)
+    fg.generator("digest", uri="https://github.com/digest-news/digest")
+    newest = last_updated(items)
+    fg.updated(newest)
+    fg.lastBuildDate(newest)
+    for item in items:
+        fe = fg.add_entry(order="append")
+        fe.id(item.id)
+        fe.guid(item.id, permalink=item.permalink)
+        fe.title(item.title)
+        fe.link(href=item.url, rel="alternate", type="text/html")
+        if item.image:
+            fe.enclosure(item.image, "0", image_type(item.image))
+        fe.published(item.published)
+        fe.updated(item.updated)
+        # summary() also fills the RSS description; description() would overwrite
+        # Atom's content with it.
+        fe.summary(item.summary_html, type="html")
+        if item.content_html:
+            fe.content(item.content_html, type="html")
+        for name in item.authors:
+            fe.author(name=name)
+            # RSS <author> must be an email address; names go in dc:creator.
+            fe.dc.dc_creator(name)
+        for category in item.categories:
+            fe.category(term=category)
+    return fg
+
+
+# An element holding only text: any name but the item's HTML ones.
+_TEXT_ELEMENT = re.compile(r"<(?!description>|content:encoded>)([\w:]+)>([^<]*)</\1>")
+_HEX_REFERENCES = {"&amp;": "&#x26;", "&lt;": "&#x3C;", "&gt;": "&#x3E;"}
+
+
+def _rss(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
+    fg = _generator(info, items, info.links.rss, "application/rss+xml")
+    data: bytes = fg.rss_str(pretty=True)
+    return _plain_text_references(data.decode("utf-8")).encode("utf-8")
+
+
+def _plain_text_references(xml: str) -> str:
+    """The profile's advice for plain text: "&", "<" and ">" as hexadecimal references.
+
+    Readers disagree on whether RSS titles hold HTML; &#x26; and &#x3C; read
+    the same in all of them. The channel's description is plain text too; the
+    items' description and content:encoded are HTML and keep their escaping.
+    """
+
+    def hex_references(value: str) -> str:
+        return re.sub("&(amp|lt|gt);", lambda m: _HEX_REFERENCES[m.group(0)], value)
+
+    def element(match: re.Match[str]) -> str:
+        name, value = match.group(1), match.group(2)
+        return f"<{name}>{hex_references(value)}</{name}>"
+
+    channel, item, items = xml.partition("<item>")
+    channel = re.sub(r"<description>([^<]*)</description>",
+                     lambda m: f"<description>{hex_references(m.group(1))}</description>",
+                     channel, count=1)
+    return _TEXT_ELEMENT.sub(element, channel) + item + _TEXT_ELEMENT.sub(element, items)
+
+
+def _atom(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
+    fg = _generator(info, items, info.links.atom, "application/atom+xml")
+    tree = etree.fromstring(fg.atom_str(pretty=False),
+                            etree.XMLParser(remove_blank_text=True, resolve_entities=False))
+    by_id = {item.id: item for item in items}
+    for entry in tree.iterfind(f"{{{ATOM_NS}}}entry"):
+        item = by_id[entry.findtext(f"{{{ATOM_NS}}}id") or ""]
+        _fix_entry_links(entry, item)
+    data: bytes = etree.tostring(tree, xml_declaration=True, encoding="UTF-8",
+                                 pretty_print=True)
+    return data
+
+
+def _fix_entry_links(entry: Any, item: FeedItem) -> None:
+    """Put back the rel and type feedgen drops from Atom entry links (its issue #135)."""
+    old = entry.findall(f"{{{ATOM_NS}}}link")
+    position = entry.index(old[0]) if old else len(entry)
+    for link in old:
+        entry.remove(link)
+    links = [{"rel": "alternate", "type": "text/html", "href": item.url}]
+    if item.image:
+        links.append({"rel": "enclosure", "type": image_type(item.image),
+                      "href": item.image})
+    for offset, attributes in enumerate(links):
+        element = etree.Element(f"{{{ATOM_NS}}}link", attrib=attributes)
+        entry.insert(position + offset, element)
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json_feed(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": published_text(info.title),
+        "home_page_url": info.home_url,
+        "feed_url": info.links.json,
+        "description": published_text(info.description),
+        "language": info.language,
+        "authors": [{"name": published_text(info.author), "url": info.author_url}],
+        "items": [_json_item(i) for i in items],
+    }
+    if not feed["description"]:
+        del feed["description"]
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _json_item(item: FeedItem) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": item.id,
+        "url": item.url,
+        "title": item.title,
+        "content_html": item.content_html or item.summary_html,
+    }
+    if item.summary_text:
+        entry["summary"] = item.summary_text
+    if item.image:
+        entry["image"] = item.image
+    entry["date_published"] = _rfc3339(item.published)
+    entry["date_modified"] = _rfc3339(item.updated)
+    if item.authors:
+        entry["authors"] = [{"name": a} for a in item.authors]
+    if item.categories:
+        entry["tags"] = list(item.categories)
+    return entry
