@@ -18,7 +18,7 @@ from digest.render.words import Words
 THUMB_WIDTH = 120
 THUMB_RATIOS = (0.4, 1.25)  # height/width kept: wide photos to a little taller than square
 THUMB_TYPES = (".jpg", ".jpeg", ".png", ".gif")  # what every client shows (no WebP, no SVG)
-EMAIL_EXCERPT_WORDS = 32  # a short excerpt keeps the largest edition under the size budget
+EMAIL_EXCERPT_WORDS = 25  # a short excerpt keeps the largest edition under the size budget
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,10 @@ def thumbnail(src: str | None, fragment: str) -> Thumbnail | None:
 
 
 def shorten(text: str, words: int) -> str:
+    """The first `words` words of `text`, with an ellipsis when cut."""
     parts = text.split()
+    if words <= 0:
+        return ""
     if len(parts) <= words:
         return text
     return " ".join(parts[:words]).rstrip(" ,;:—-…") + "…"
