@@ -198,8 +198,12 @@ def test_headers_are_complete_ascii_and_short(largest: tuple[bytes, EmailMessage
 def test_feed_text_never_adds_a_header(tmp_path: Path, feed_server: FeedServer,
                                        smtp_server: SmtpServer) -> None:
     """EMAIL.md 6: a title or name holding line breaks or encoded words stays text."""
-    hostile = {1000: long_item(1000, "news", 0,
-                               title="Budget vote\r\nBcc: evil@example.com =?UTF-8?Q?=0A?=Bcc: x")}
+    hostile = {1000: replace(
+        long_item(1000, "news", 0,
+                  title="Budget vote\r\nBcc: evil@example.com =?UTF-8?Q?=0A?=Bcc: x"),
+        content='<p onclick="steal()">Text <script>alert(1)</script><a href="javascript:x">'
+                'link</a> <iframe src="https://x.org/"></iframe><b style="color:var(--x)">'
+                "bold</b></p>")}
     config = site_config(tmp_path, feed_server, categories=1, per_category=2,
                          smtp_port=smtp_server.port, replace=hostile)
     run(config, "subscribers", "add", "evil@example.net",
@@ -212,7 +216,11 @@ def test_feed_text_never_adds_a_header(tmp_path: Path, feed_server: FeedServer,
     names = [line.split(b":")[0].lower() for line in raw.split(b"\r\n\r\n")[0].split(b"\r\n")
              if line and line[:1] not in b" \t"]
     assert b"bcc" not in names and names.count(b"to") == 1
-    assert "Budget vote" in part(message, "html") and "Bcc: evil" in part(message, "plain")
+    html = part(message, "html")
+    assert "Budget vote" in html and "Bcc: evil" in part(message, "plain")
+    # EMAIL.md 15, 22: feed markup reaches the email only as escaped, sanitised text.
+    for bad in ("<script", "alert(1)", "onclick", "javascript:", "<iframe", "var(--x)"):
+        assert bad not in html, bad
 
 
 def test_parts_and_the_text_part_carry_every_link(largest: tuple[bytes, EmailMessage]) -> None:
@@ -373,7 +381,8 @@ def test_words_dates_and_numbers_follow_the_language() -> None:
     assert Words("pt_BR", baku)("new_articles") == "New articles"
 
 
-def edition_of(count: int, sections: int = 1, title: str = "Title") -> Edition:
+def edition_of(count: int, sections: int = 1, title: str = "Title",
+               image: str | None = None) -> Edition:
     when = dt.datetime(2026, 11, 25, 6, tzinfo=dt.UTC)
 
     def articles(s: int) -> tuple[StoredArticle, ...]:
@@ -381,7 +390,7 @@ def edition_of(count: int, sections: int = 1, title: str = "Title") -> Edition:
             StoredArticle(id=i, key=str(i), link=f"https://news.example.org/{s}/{i}/",
                           title=f"{title} {i}", summary_html="<p>x</p>",
                           excerpt="Short text. " * 20, author=None, published=when,
-                          first_seen=when, image=None, reading_minutes=3,
+                          first_seen=when, image=image, reading_minutes=3,
                           categories=frozenset({f"c{s}"}))
             for i in range(1, count + 1))
     return Edition(dt.date(2026, 11, 25),
@@ -483,6 +492,19 @@ def test_an_edition_too_big_for_the_budget_shows_fewer_articles_per_category(
     assert sum(int(re.search(r"\((\d+)\)", m).group(1)) for m in more) == 120 - shown
     small = render_email(config, edition_of(5), environment(None))
     assert small.html.count('class="excerpt"') == 5  # room to spare: full detail
+
+
+def test_thumbnails_can_be_turned_off(tmp_path: Path, feed_server: FeedServer) -> None:
+    config = load_config(site_config(tmp_path, feed_server, categories=1, per_category=2,
+                                     extra="thumbnails = false"))
+    assert config.thumbnails is False
+    pictured = edition_of(2, image="https://news.example.org/p-1200x800.jpg")
+    assert 'class="thumb"' in render_email(replace(config, thumbnails=True), pictured,
+                                           environment(None)).html
+    assert "<img" not in render_email(config, pictured, environment(None)).html
+    bad = site_config(tmp_path, feed_server, categories=1, extra='thumbnails = "no"')
+    with pytest.raises(ConfigError, match=r"\[digest\] thumbnails: must be true or false"):
+        load_config(bad)
 
 
 def test_preview_writes_html_and_text_and_records_nothing(

@@ -73,15 +73,18 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The demo edition (config.toml, sample/, 2026-11-25) and the largest the caps allow."""
     found: dict[str, Path] = {}
-    demo = tmp_path_factory.mktemp("demo")
-    shutil.copytree(SAMPLE, demo / "sample")
-    config = demo / "config.toml"
-    config.write_text((ROOT / "config.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    run(config, "subscribers", "import", str(demo / "sample" / "subscribers.csv"))
-    run(config, "send", "--date", "2026-11-25")
-    eml = demo / "outbox" / "2026-11-25" / "aysel.karimova@example.org.eml"
-    found["demo"] = demo / "demo.html"
-    found["demo"].write_text(html_of(eml), encoding="utf-8")
+    for name, language in (("demo", "en"), ("demo-ru", "ru")):
+        demo = tmp_path_factory.mktemp(name)
+        shutil.copytree(SAMPLE, demo / "sample")
+        config = demo / "config.toml"
+        text = (ROOT / "config.toml").read_text(encoding="utf-8")
+        config.write_text(text.replace('language = "en"', f'language = "{language}"'),
+                          encoding="utf-8")
+        run(config, "subscribers", "import", str(demo / "sample" / "subscribers.csv"))
+        run(config, "send", "--date", "2026-11-25")
+        eml = demo / "outbox" / "2026-11-25" / "aysel.karimova@example.org.eml"
+        found[name] = demo / f"{name}.html"
+        found[name].write_text(html_of(eml), encoding="utf-8")
 
     big = tmp_path_factory.mktemp("largest")
     server = FeedServer()
@@ -165,6 +168,25 @@ def test_reads_well_without_any_style_block(browser: Chromium, pages: dict[str, 
     m = browser.render(pages[f"{page}-nostyle"], width=width, height=top(page),
                        screenshot=shots / f"{page}-{width}-nostyle.png")
     check_reads_well(m, width, f"{page} {width}px without <style>")
+
+
+def test_on_a_desktop_the_column_stays_600px_and_centred(
+        browser: Chromium, pages: dict[str, Path], shots: Path) -> None:
+    """The screenshots in docs/ (email-light.png, email-dark.png) are these two."""
+    for dark, name in ((False, "email-light.png"), (True, "email-dark.png")):
+        m = browser.render(pages["demo"], width=760, dark=dark, screenshot=shots / name)
+        check_reads_well(m, 760, f"demo 760px {'dark' if dark else 'light'}")
+        title = next(t for t in m["texts"] if t["cls"] == "brand")
+        assert title["right"] < 760 - 80  # centred in a column, margins either side
+        assert max(t["right"] for t in m["texts"]) <= (760 + 600) / 2
+
+
+def test_longer_russian_words_still_fit_a_phone(browser: Chromium, pages: dict[str, Path],
+                                                shots: Path) -> None:
+    m = browser.render(pages["demo-ru"], width=320, height=1800,
+                       screenshot=shots / "demo-ru-320.png")
+    check_reads_well(m, 320, "demo in Russian, 320px")
+    assert any("Новые статьи" in t["text"] for t in m["texts"])
 
 
 @pytest.mark.parametrize("width", WIDTHS)
