@@ -257,11 +257,12 @@ def preview(settings: Settings, date_text: str | None, folder: Path | None,
     click.echo(str(result.text))
     if open_it:
         try:
-            webbrowser.get()
+            shown = webbrowser.open(result.html.resolve().as_uri())
         except webbrowser.Error:
-            settings.warn("no web browser found here; open the HTML file above yourself")
-            return
-        webbrowser.open(result.html.resolve().as_uri())
+            shown = False
+        if not shown:
+            settings.warn("no web browser could be started here; open the HTML file above "
+                          "yourself (or set $BROWSER)")
 
 
 @cli.group()

@@ -11,8 +11,11 @@ import datetime as dt
 import email
 import email.policy
 import itertools
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
@@ -524,6 +527,33 @@ def test_preview_writes_html_and_text_and_records_nothing(
     assert db.execute("SELECT COUNT(*) FROM editions").fetchone() == (0,)
     assert not (tmp_path / "outbox").exists()
     run(config, "preview", "--date", "2001-01-01", code=1)
+
+
+def test_preview_open_hands_the_html_to_the_browser(tmp_path: Path,
+                                                    feed_server: FeedServer) -> None:
+    """`--open` runs the browser named by $BROWSER (Python's webbrowser) on the HTML file."""
+    config = site_config(tmp_path, feed_server, categories=1, per_category=2,
+                         transport="file")
+    run(config, "fetch")
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\necho "$1" > {opened}\n', encoding="utf-8")
+    browser.chmod(0o755)
+    env = {**os.environ, "BROWSER": f"{browser} %s"}
+    done = subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "preview",
+                           "--open"], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    html = Path(done.stdout.splitlines()[0])
+    assert opened.read_text(encoding="utf-8").strip() == html.resolve().as_uri()
+    env["BROWSER"] = str(tmp_path / "no-such-browser")
+    env["PATH"] = "/nonexistent"
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    done = subprocess.run([sys.executable, "-m", "digest", "--config", str(config), "preview",
+                           "--open"], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0 and "no web browser could be started" in done.stderr, done.stderr
 
 
 def test_send_to_mails_one_test_copy_and_records_nothing(
