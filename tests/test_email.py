@@ -401,14 +401,15 @@ def edition_of(count: int, sections: int = 1, title: str = "Title",
                    when)
 
 
-@pytest.mark.parametrize(("language", "expected"), [
-    ("ru", ["Новые статьи", "5 новых статей", "3 мин чтения", "Отписаться",
-            "среда, 25 ноября 2026\u202fг."]),
-    ("az", ["Yeni məqalələr", "5 yeni məqalə", "3 dəq oxuma", "Abunəlikdən çıxın",
-            "25 noyabr 2026, çərşənbə"]),
+@pytest.mark.parametrize(("language", "expected", "leave"), [
+    ("ru", ["Новые статьи", "5 новых статей", "3 мин чтения", "среда, 25 ноября 2026\u202fг."],
+     ("Отписаться", "Чтобы отписаться от рассылки:")),
+    ("az", ["Yeni məqalələr", "5 yeni məqalə", "3 dəq oxuma", "25 noyabr 2026, çərşənbə"],
+     ("Abunəlikdən çıxın", "Abunəlikdən çıxmaq üçün:")),
 ])
 def test_the_email_speaks_the_configured_language(tmp_path: Path, feed_server: FeedServer,
-                                                  language: str, expected: list[str]) -> None:
+                                                  language: str, expected: list[str],
+                                                  leave: tuple[str, str]) -> None:
     config = replace(load_config(site_config(tmp_path, feed_server, categories=1)),
                      language=language)
     rendered = render_email(config, edition_of(5), environment(None))
@@ -417,6 +418,7 @@ def test_the_email_speaks_the_configured_language(tmp_path: Path, feed_server: F
     for words in expected:
         assert words in doc.text_content(), words
         assert words in rendered.text or words.upper() in rendered.text, words
+    assert leave[0] in doc.text_content() and leave[1] + "\n<" in rendered.text
     assert doc.findtext(".//title") == rendered.subject
 
 
