@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import sys
 import traceback
+import webbrowser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -173,13 +174,20 @@ def _say_built(settings: Settings, config: Config, date: dt.date,
 @click.option("--dry-run", is_flag=True,
               help="Fetch, build and render every message, but send and record nothing.")
 @click.option("--no-fetch", is_flag=True, help="Use the stored articles; fetch nothing.")
+@click.option("--to", "test_to", metavar="ADDRESS",
+              help="Send only one test copy (\"[TEST]\" in the subject) of the stored "
+                   "articles' edition to ADDRESS; fetch, publish and record nothing.")
 @click.pass_obj
-def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: bool) -> None:
+def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: bool,
+         test_to: str | None) -> None:
     """Fetch, build and publish the edition, then email it to every active subscriber.
 
     The daily cron command. Running it again for the same date sends nothing
     more; mail left undelivered by an earlier run goes out first.
     """
+    if test_to is not None:
+        _send_test(settings, date_text, test_to)
+        return
     with opened(settings, lock=True) as (config, store):
         date = parse_date(date_text, config)
         result = pipeline.send(config, store, date, dry_run=dry_run, skip_fetch=no_fetch,
@@ -204,6 +212,57 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
              "(what was sent is not sent twice)", 1)
     if result.gathered is not None and result.gathered.all_failed:
         fail("no feed could be fetched; check the URLs above and the network", 1)
+
+
+def _send_test(settings: Settings, date_text: str | None, address: str) -> None:
+    try:
+        to = normalise_address(address)
+    except ValueError as exc:
+        fail(f"--to {address}: {exc}", 2)
+    with opened(settings) as (config, store):
+        date = parse_date(date_text, config)
+        result = pipeline.send_test(config, store, date, to)
+    if result is None:
+        fail(f"no articles for an edition of {date}; run `digest fetch` first", 1)
+    if result.outcome != "sent":
+        fail(f"{to}: {result.outcome} ({result.reply}); nothing was recorded", 1)
+    where = (f" (written to {config.email.outbox / 'test'})"
+             if config.email.transport == "file" else "")
+    settings.info(f"test copy of {date} ({result.edition.article_count} articles) sent to "
+                  f"{to}{where}: {result.subject}")
+
+
+@cli.command()
+@click.option("--date", "date_text", metavar="YYYY-MM-DD",
+              help="The edition's date [default: today in the digest's time zone].")
+@click.option("--out", "folder", metavar="FOLDER", type=click.Path(path_type=Path),
+              help="Where to write DATE.html and DATE.txt [default: preview/ beside the "
+                   "config].")
+@click.option("--open", "open_it", is_flag=True, help="Open the HTML in a web browser.")
+@click.pass_obj
+def preview(settings: Settings, date_text: str | None, folder: Path | None,
+            open_it: bool) -> None:
+    """Write the edition's email, HTML and text, to a folder to look at (nothing is sent)."""
+    with opened(settings) as (config, store):
+        date = parse_date(date_text, config)
+        target = folder or config.path.parent / "preview"
+        try:
+            result = pipeline.preview(config, store, date, target)
+        except OSError as exc:
+            fail(f"cannot write the preview to {target}: {exc.strerror or exc}", 1)
+    if result is None:
+        fail(f"no articles for an edition of {date}; run `digest fetch` first", 1)
+    settings.info(f"edition {date}: {result.edition.article_count} articles")
+    click.echo(str(result.html))
+    click.echo(str(result.text))
+    if open_it:
+        try:
+            shown = webbrowser.open(result.html.resolve().as_uri())
+        except webbrowser.Error:
+            shown = False
+        if not shown:
+            settings.warn("no web browser could be started here; open the HTML file above "
+                          "yourself (or set $BROWSER)")
 
 
 @cli.group()

@@ -7,7 +7,7 @@ import os
 import re
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from email.utils import parseaddr
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.errors import ConfigError
+from digest.render.words import WORDS, Word, word_fields
 
 DEFAULT_CONFIG = "config.toml"
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -94,6 +95,8 @@ class Config:
     contact: str | None = None
     privacy_url: str | None = None
     terms_url: str | None = None
+    words: dict[str, Word] = field(default_factory=dict)  # [words]: the editor's fixed words
+    thumbnails: bool = True  # show article images in the email when their size is known
 
     def category(self, slug: str) -> CategoryConfig | None:
         return next((c for c in self.categories if c.slug == slug), None)
@@ -105,11 +108,11 @@ class Config:
 
 # The keys each table accepts: used to flag unknown keys with the nearest known one.
 KNOWN_KEYS: dict[str, set[str]] = {
-    "": {"digest", "categories", "email", "smtp", "fetch", "feeds"},
+    "": {"digest", "categories", "email", "smtp", "fetch", "feeds", "words"},
     "digest": {
         "title", "link", "public_url", "description", "language", "timezone", "state",
         "output", "lookback_hours", "max_per_category", "templates", "about", "contact",
-        "privacy_url", "terms_url",
+        "privacy_url", "terms_url", "thumbnails",
     },
     "categories": {"slug", "title", "feeds", "url"},
     "email": {
@@ -359,6 +362,11 @@ def load_config(path: Path) -> Config:
         privacy_url=r.url("digest", d, "privacy_url") or None,
         terms_url=r.url("digest", d, "terms_url") or None,
     )
+    thumbnails = d.get("thumbnails", True)
+    if not isinstance(thumbnails, bool):
+        r.problem("digest", "thumbnails", f"must be true or false, got {thumbnails!r}")
+        thumbnails = True
+    config = replace(config, words=_words(r, root), thumbnails=thumbnails)
     if config.templates is not None and not config.templates.is_dir():
         r.problem("digest", "templates", f"folder {str(config.templates)!r} does not exist")
     if contact:
@@ -369,6 +377,45 @@ def load_config(path: Path) -> Config:
     if r.problems:
         raise ConfigError(str(path), r.problems)
     return config
+
+
+PLURAL_FORMS = frozenset({"zero", "one", "two", "few", "many", "other"})
+
+
+def _words(r: _Reader, root: dict[str, Any]) -> dict[str, Word]:
+    """[words]: each key a built-in word; a string, or a table of plural forms with "other"."""
+    table = r.table(root, "words")
+    result: dict[str, Word] = {}
+    known = WORDS["en"]
+    for key, value in table.items():
+        if key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            r.problem("words", key, f"unknown word{hint} (see docs/email.md for the list)")
+            continue
+        word: Word
+        if isinstance(value, str):
+            word = value
+        elif (isinstance(value, dict) and "other" in value and set(value) <= PLURAL_FORMS
+              and all(isinstance(v, str) for v in value.values())):
+            word = {str(k): str(v) for k, v in value.items()}
+        else:
+            r.problem("words", key, "must be a string, or a table of plural forms "
+                      "(zero, one, two, few, many) that includes 'other'")
+            continue
+        try:
+            used = word_fields(word)
+        except ValueError as exc:
+            r.problem("words", key, f"is not a valid pattern: {exc}")
+            continue
+        allowed = word_fields(known[key])
+        if not used <= allowed:
+            extra = ", ".join("{" + f + "}" for f in sorted(used - allowed))
+            may = ", ".join("{" + f + "}" for f in sorted(allowed)) or "no {fields}"
+            r.problem("words", key, f"uses {extra}; this word may use {may}")
+            continue
+        result[key] = word
+    return result
 
 
 def _categories(r: _Reader, root: dict[str, Any]) -> tuple[CategoryConfig, ...]:

@@ -209,3 +209,85 @@ def unsubscribe_link(config: Config, store: Store, subscriber: Subscriber) -> st
 def feed_locations(config: Config) -> list[str]:
     """Every distinct feed location in config order."""
     return list(dict.fromkeys(url for c in config.categories for url in c.feeds))
+
+
+def edition_for(config: Config, store: Store, date: dt.date, *,
+                now: dt.datetime | None = None) -> Edition | None:
+    """`date`'s edition as stored, else as it would be built now (nothing is saved)."""
+    existing = store.edition(date)
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    cutoff = edition_cutoff(date, config.timezone, now)
+    lookback = dt.timedelta(hours=config.lookback_hours)
+    candidates = store.candidate_articles(cutoff - lookback, cutoff, date.isoformat())
+    return select_edition(date, candidates, config.categories, cutoff=cutoff,
+                          lookback=lookback, created_at=cutoff)
+
+
+@dataclass(frozen=True)
+class Preview:
+    edition: Edition
+    html: Path
+    text: Path
+
+
+# Who a preview or test copy is addressed to in its footer; a test copy's unsubscribe
+# token names no subscriber (ids start at 1), so following it unsubscribes nobody.
+PREVIEW_READER = "reader@example.org"
+TEST_SUBSCRIBER_ID = 0
+
+
+def preview(config: Config, store: Store, date: dt.date, folder: Path) -> Preview | None:
+    """Write `date`'s email (HTML and text, as a subscriber to every category sees it)."""
+    edition = edition_for(config, store, date)
+    if edition is None:
+        return None
+    rendered = render_email(config, edition, environment(config.templates))
+    leave = unsubscribe_for(config, make_token(secret_for(store), TEST_SUBSCRIBER_ID))
+    html_body, text_body = rendered.personalise(PREVIEW_READER, leave.visible_url)
+    html_path = folder / f"{date.isoformat()}.html"
+    text_path = folder / f"{date.isoformat()}.txt"
+    write_atomic(html_path, html_body)
+    write_atomic(text_path, text_body)
+    return Preview(edition, html_path, text_path)
+
+
+@dataclass(frozen=True)
+class TestSend:
+    edition: Edition
+    subject: str
+    outcome: str
+    reply: str | None
+
+
+def send_test(config: Config, store: Store, date: dt.date, address: str, *,
+              now: dt.datetime | None = None,
+              transport: Transport | None = None) -> TestSend | None:
+    """Mail one copy of `date`'s edition to `address`, "[TEST]" in the subject.
+
+    Nothing is recorded: the edition is not frozen, no delivery is stored, and the
+    address need not be a subscriber. With the file transport the copy goes to
+    OUTBOX/test/.
+    """
+    edition = edition_for(config, store, date, now=now)
+    if edition is None:
+        return None
+    now = now or utcnow()
+    rendered = render_email(config, edition, environment(config.templates),
+                            subject_prefix="[TEST] ")
+    template = build_template(config, rendered, now)
+    reader = Subscriber(id=TEST_SUBSCRIBER_ID, email=address, name="")
+    message = template.for_subscriber(config, reader,
+                                      make_token(secret_for(store), TEST_SUBSCRIBER_ID))
+    own = transport is None
+    if transport is None:
+        transport = (OutboxTransport(config.email.outbox, "test")
+                     if config.email.transport == "file"
+                     else SmtpTransport(config.smtp, local_hostname=config.email.domain))
+    try:
+        outcome = transport.send(config.email.sender_address, address, message)
+    finally:
+        if own:
+            transport.close()
+    return TestSend(edition, rendered.subject, outcome.status, outcome.reply)

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlsplit
 
 from digest.config import Config
 from digest.models import Edition, StoredArticle
 from digest.render.words import Words
+
+# Thumbnails: a fixed display width, the height from the image's own proportions. Email
+# clients cannot crop (object-fit and background-size are not dependable), so the height
+# must come from known dimensions or the picture would be squashed; without them, no picture.
+THUMB_WIDTH = 120
+THUMB_RATIOS = (0.4, 1.25)  # height/width kept: wide photos to a little taller than square
+THUMB_TYPES = (".jpg", ".jpeg", ".png", ".gif")  # what every client shows (no WebP, no SVG)
+EMAIL_EXCERPT_WORDS = 25  # a short excerpt keeps the largest edition under the size budget
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    src: str
+    width: int
+    height: int
+    alt: str = ""  # decorative next to the title it illustrates: screen readers skip it
 
 
 @dataclass(frozen=True)
@@ -22,6 +41,8 @@ class ArticleView:
     excerpt: str
     image: str | None
     summary_html: str
+    thumbnail: Thumbnail | None = None
+    short_excerpt: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,7 +83,70 @@ def article_view(article: StoredArticle, category: str, words: Words) -> Article
         excerpt=article.excerpt,
         image=article.image if article.image and article.image.startswith("https://") else None,
         summary_html=article.summary_html,
+        thumbnail=thumbnail(article.image, article.summary_html),
+        short_excerpt=shorten(article.excerpt, EMAIL_EXCERPT_WORDS),
     )
+
+
+class _ImageSizes(HTMLParser):
+    """The width and height each <img> of a (sanitised) fragment declares, by src."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.sizes: dict[str, tuple[str | None, str | None]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            a = dict(attrs)
+            if a.get("src"):
+                self.sizes.setdefault(a["src"] or "", (a.get("width"), a.get("height")))
+
+
+def image_size(src: str, fragment: str) -> tuple[int, int] | None:
+    """The size the article's own HTML gives the image at `src` (WordPress always does)."""
+    if "<img" not in fragment:
+        return None
+    finder = _ImageSizes()
+    finder.feed(fragment)
+    finder.close()
+    width, height = finder.sizes.get(src, (None, None))
+    if width and height and width.isdigit() and height.isdigit():
+        return int(width), int(height)
+    return None
+
+
+# WordPress names the resized copies of an upload NAME-WIDTHxHEIGHT.EXT.
+SIZED_NAME = re.compile(r"-(\d{2,5})x(\d{2,5})\.(?:jpe?g|png|gif)$", re.IGNORECASE)
+
+
+def size_in_name(src: str) -> tuple[int, int] | None:
+    found = SIZED_NAME.search(urlsplit(src).path)
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def thumbnail(src: str | None, fragment: str) -> Thumbnail | None:
+    """A thumbnail THUMB_WIDTH wide for an https PNG/JPEG/GIF of known size, else None."""
+    if not src or not src.startswith("https://"):
+        return None
+    if not urlsplit(src).path.lower().endswith(THUMB_TYPES):
+        return None
+    size = image_size(src, fragment) or size_in_name(src)
+    if size is None or size[0] == 0:
+        return None
+    ratio = size[1] / size[0]
+    if not THUMB_RATIOS[0] <= ratio <= THUMB_RATIOS[1]:
+        return None
+    return Thumbnail(src, THUMB_WIDTH, round(THUMB_WIDTH * ratio))
+
+
+def shorten(text: str, words: int) -> str:
+    """The first `words` words of `text`, with an ellipsis when cut."""
+    parts = text.split()
+    if words <= 0:
+        return ""
+    if len(parts) <= words:
+        return text
+    return " ".join(parts[:words]).rstrip(" ,;:—-…") + "…"
 
 
 def sections_view(config: Config, edition: Edition, words: Words,
@@ -79,6 +163,11 @@ def sections_view(config: Config, edition: Edition, words: Words,
             more_label=words("more_in", category=section.title),
         ))
     return tuple(views)
+
+
+def words_for(config: Config) -> Words:
+    """The configured language's words with the editor's [words] overrides."""
+    return Words(config.language, config.timezone, config.words)
 
 
 def site_view(config: Config, words: Words) -> dict[str, Any]:

@@ -7,19 +7,49 @@ placeholders, so each subscriber costs a few string replacements, not a render.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
 
 import css_inline
 import jinja2
 
 from digest.config import Config
 from digest.models import Edition
-from digest.render.context import preheader, sections_view, site_view, subject, web_url
+from digest.render.context import (
+    SectionView,
+    preheader,
+    sections_view,
+    shorten,
+    site_view,
+    subject,
+    web_url,
+    words_for,
+)
 from digest.render.words import Words
 
 # Placeholders: plain ASCII that no escaping, inlining or encoding step alters.
 EMAIL = "@@digest-email@@"
 UNSUBSCRIBE_URL = "@@digest-unsubscribe-url@@"
+PREHEADER_CHARS = 140  # about what inbox previews show
+
+# Gmail clips a message at about 102 KB of HTML and its "view entire message" drops the
+# <style>; EMAIL.md sets 90 KiB. The budget leaves room for the personal parts.
+HTML_BUDGET = 88 * 1024
+
+
+@dataclass(frozen=True)
+class Detail:
+    """How much of each article an edition shows: excerpt length, and how many articles
+    at the top of each section (the leads) get the excerpt and picture (None: all)."""
+
+    excerpt_words: int
+    leads: int | None
+
+
+# From richest to leanest; the first that fits the budget is used. Past the last, fewer
+# articles per category are shown and "More in CATEGORY" links to the rest.
+DETAILS = (Detail(25, None), Detail(25, 5), Detail(25, 3), Detail(18, 1), Detail(0, 0))
 
 _INLINER = css_inline.CSSInliner(
     keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False
@@ -40,21 +70,57 @@ class RenderedEmail:
         return html_body, text_body
 
 
-def render_email(config: Config, edition: Edition, env: jinja2.Environment,
-                 *, subject_prefix: str = "") -> RenderedEmail:
-    words = Words(config.language, config.timezone)
-    title = subject_prefix + subject(config, edition, words)
-    context = {
+def with_detail(sections: tuple[SectionView, ...], detail: Detail) -> tuple[SectionView, ...]:
+    shown = []
+    for section in sections:
+        articles = tuple(
+            replace(a, short_excerpt=shorten(a.excerpt, detail.excerpt_words))
+            if detail.leads is None or i < detail.leads
+            else replace(a, short_excerpt="", thumbnail=None)
+            for i, a in enumerate(section.articles))
+        shown.append(replace(section, articles=articles))
+    return tuple(shown)
+
+
+def email_context(config: Config, edition: Edition, words: Words, title: str,
+                  detail: Detail = DETAILS[0], cap: int | None = None) -> dict[str, Any]:
+    """What email.html and email.txt get (docs/email.md lists it for template authors)."""
+    count = words("edition_count", n=edition.article_count)
+    titles = preheader(edition, PREHEADER_CHARS - len(count) - 2)
+    rtl = words.locale.character_order == "right-to-left"
+    return {
         "site": site_view(config, words),
+        "site_host": urlsplit(config.link).netloc or config.link,
         "t": words,
+        "lang": str(words.locale).replace("_", "-"),  # BCP 47: "az", "ru", "pt-BR"
+        "dir": "rtl" if rtl else "ltr",
         "subject": title,
-        "preheader": preheader(edition),
+        "count": count,
+        # Repeats visible text (the count and the first titles) for the inbox preview line.
+        "preheader": f"{count}: {titles}",
         "date": words.date(edition.date, "full"),
-        "sections": sections_view(config, edition, words, config.max_per_category),
+        "sections": with_detail(
+            sections_view(config, edition, words, cap or config.max_per_category), detail),
+        "thumbnails": config.thumbnails,
         "web_url": web_url(config, edition),
         "email": EMAIL,
         "unsubscribe_url": UNSUBSCRIBE_URL,
     }
-    html_body = env.get_template("email.html").render(context)
+
+
+def render_email(config: Config, edition: Edition, env: jinja2.Environment,
+                 *, subject_prefix: str = "") -> RenderedEmail:
+    words = words_for(config)
+    title = subject_prefix + subject(config, edition, words)
+    cap = config.max_per_category
+    while True:
+        for detail in DETAILS:
+            context = email_context(config, edition, words, title, detail, cap)
+            html_body = _INLINER.inline(env.get_template("email.html").render(context))
+            if len(html_body.encode("utf-8")) <= HTML_BUDGET:
+                break
+        if len(html_body.encode("utf-8")) <= HTML_BUDGET or cap == 1:
+            break
+        cap -= 1
     text_body = env.get_template("email.txt").render(context)
-    return RenderedEmail(subject=title, html=_INLINER.inline(html_body), text=text_body)
+    return RenderedEmail(subject=title, html=html_body, text=text_body)

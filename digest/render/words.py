@@ -1,13 +1,25 @@
-"""The few fixed words of the digest, per language, and dates formatted with Babel."""
+"""The few fixed words of the digest, per language, and dates and numbers formatted with Babel.
+
+A word is a str.format pattern, or a table of patterns by CLDR plural category
+("one", "few", "many", "other", ...) when it counts something: Babel says which
+category a number falls in for the language, so "5 новых статей" and "2 новые
+статьи" both come out right. Editors override any word with a [words] table in
+the config (see docs/email.md).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import string
+from collections.abc import Mapping
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
 
-WORDS: dict[str, dict[str, str]] = {
+Word = str | Mapping[str, str]
+
+WORDS: dict[str, dict[str, Word]] = {
     "en": {
         "new_articles": "New articles",
         "min_read": "{n} min read",
@@ -27,6 +39,8 @@ WORDS: dict[str, dict[str, str]] = {
         "edition_of": "Edition of {date}",
         "no_editions": "No editions yet.",
         "latest_edition": "Latest edition",
+        "edition_count": {"one": "{n} new article", "other": "{n} new articles"},
+        "web_version_short": "View in your browser",
     },
     "az": {
         "new_articles": "Yeni məqalələr",
@@ -48,6 +62,8 @@ WORDS: dict[str, dict[str, str]] = {
         "edition_of": "{date} buraxılışı",
         "no_editions": "Hələ buraxılış yoxdur.",
         "latest_edition": "Son buraxılış",
+        "edition_count": {"one": "{n} yeni məqalə", "other": "{n} yeni məqalə"},
+        "web_version_short": "Brauzerdə baxın",
     },
     "ru": {
         "new_articles": "Новые статьи",
@@ -69,17 +85,34 @@ WORDS: dict[str, dict[str, str]] = {
         "edition_of": "Выпуск от {date}",
         "no_editions": "Выпусков пока нет.",
         "latest_edition": "Последний выпуск",
+        "edition_count": {"one": "{n} новая статья", "few": "{n} новые статьи",
+                          "many": "{n} новых статей", "other": "{n} новой статьи"},
+        "web_version_short": "Открыть в браузере",
     },
 }
 
 
-class Words:
-    """Fixed words and date formats for one language (English where a word is missing)."""
+def fields(pattern: str) -> set[str]:
+    """The {names} a pattern uses."""
+    return {name for _, name, _, _ in string.Formatter().parse(pattern) if name}
 
-    def __init__(self, language: str, tz: dt.tzinfo) -> None:
+
+def word_fields(word: Word) -> set[str]:
+    patterns = [word] if isinstance(word, str) else list(word.values())
+    return set().union(*(fields(p) for p in patterns))
+
+
+class Words:
+    """Fixed words, numbers and dates for one language (English where a word is missing).
+
+    `overrides` (the config's [words] table) wins over the built-in words.
+    """
+
+    def __init__(self, language: str, tz: dt.tzinfo,
+                 overrides: Mapping[str, Word] | None = None) -> None:
         self.language = language
         base = language.replace("-", "_").split("_")[0].lower()
-        self.words = {**WORDS["en"], **WORDS.get(base, {})}
+        self.words: dict[str, Word] = {**WORDS["en"], **WORDS.get(base, {}), **(overrides or {})}
         self.tz = tz
         try:
             self.locale = Locale.parse(language.replace("-", "_"))
@@ -87,7 +120,17 @@ class Words:
             self.locale = Locale.parse("en")
 
     def __call__(self, key: str, **values: object) -> str:
-        return self.words[key].format(**values)
+        word = self.words[key]
+        if not isinstance(word, str):
+            count = values.get("n")
+            form = self.locale.plural_form(count) if isinstance(count, int) else "other"
+            word = word.get(form) or word.get("other") or next(iter(word.values()))
+        shown = {k: self.number(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                 for k, v in values.items()}
+        return word.format(**shown)
+
+    def number(self, value: int | float) -> str:
+        return str(format_decimal(value, locale=self.locale))
 
     def date(self, value: dt.date, fmt: str = "long") -> str:
         return str(format_date(value, format=fmt, locale=self.locale))
