@@ -238,7 +238,7 @@ def load_config(path: Path) -> Config:
             str(path),
             [
                 "the file does not exist; pass --config PATH, set DIGEST_CONFIG, "
-                "or run from the folder holding config.toml"
+                "or run from the folder holding config.toml (`digest init` writes one)"
             ],
         )
     text = path.read_text(encoding="utf-8")

@@ -7,7 +7,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
+from digest.models import Subscriber
 from digest.sources.sanitize import one_line
 from digest.store import Store
 
@@ -49,7 +51,7 @@ def check_categories(wanted: Iterable[str], known: Iterable[str]) -> frozenset[s
     known_set = set(known)
     unknown = sorted(wanted_set - known_set)
     if unknown:
-        raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+        raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'}: "
                          f"{', '.join(unknown)} (known: {', '.join(sorted(known_set))})")
     return wanted_set
 
@@ -59,7 +61,8 @@ class ImportLine:
     line: int
     email: str
     outcome: str  # "added", "updated", "unchanged", "rejected"
-    reason: str | None = None
+    reason: str | None = None  # why rejected: "invalid address: …", "unknown category: …",
+    # or "duplicate: …"
 
 
 def import_csv(path: Path, store: Store, categories: Iterable[str]) -> list[ImportLine]:
@@ -70,7 +73,7 @@ def import_csv(path: Path, store: Store, categories: Iterable[str]) -> list[Impo
     """
     known = list(categories)
     results: list[ImportLine] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # address -> the line that first had it
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         fields = [x.strip().lower() for x in reader.fieldnames or []]
@@ -83,16 +86,49 @@ def import_csv(path: Path, store: Store, categories: Iterable[str]) -> list[Impo
             raw = (row.get("email") or "").strip()
             try:
                 address = normalise_address(raw)
+            except ValueError as exc:
+                results.append(ImportLine(line, raw, "rejected", f"invalid address: {exc}"))
+                continue
+            try:
                 cats = check_categories((row.get("categories") or "").split(), known)
             except ValueError as exc:
-                results.append(ImportLine(line, raw, "rejected", str(exc)))
+                results.append(ImportLine(line, address, "rejected", str(exc)))
                 continue
             if address.lower() in seen:
-                results.append(ImportLine(line, address, "rejected",
-                                          "duplicate of an earlier line"))
+                results.append(ImportLine(
+                    line, address, "rejected",
+                    f"duplicate: the same address as line {seen[address.lower()]}"))
                 continue
-            seen.add(address.lower())
+            seen[address.lower()] = line
             _, outcome = store.upsert_subscriber(address, normalise_name(row.get("name") or ""),
                                                  cats, reactivate=False)
             results.append(ImportLine(line, address, outcome))
     return results
+
+
+EXPORT_FIELDS = ("email", "name", "categories", "status", "created_at")
+
+
+def subscriber_record(subscriber: Subscriber) -> dict[str, Any]:
+    """A subscriber as plain data; `categories` is a sorted list (empty: all)."""
+    created = subscriber.created_at
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "categories": sorted(subscriber.categories),
+        "status": subscriber.status,
+        "created_at": created.isoformat() if created else None,
+    }
+
+
+def write_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
+    """Write subscribers as CSV that `import_csv` reads back; return how many."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    count = 0
+    for subscriber in subscribers:
+        record = subscriber_record(subscriber)
+        record["categories"] = " ".join(record["categories"])
+        writer.writerow([record[k] or "" for k in EXPORT_FIELDS])
+        count += 1
+    return count
