@@ -124,9 +124,15 @@ def _get(session: requests.Session, url: str) -> tuple[requests.Response, bytes]
         return response, bytes(body)
 
 
+# Latin letters that Unicode does not decompose into an ASCII letter and a mark.
+LATIN = str.maketrans({"ə": "e", "Ə": "e", "ı": "i", "ø": "o", "Ø": "o", "ß": "ss", "æ": "ae",
+                       "Æ": "ae", "đ": "d", "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "œ": "oe"})
+
+
 def safe_slug(raw: str, fallback: str) -> str:
     """A config slug (lowercase ASCII letters, digits, '-') from a WordPress slug."""
-    text = unicodedata.normalize("NFKD", unquote(raw)).encode("ascii", "ignore").decode()
+    text = unicodedata.normalize("NFKD", unquote(raw).translate(LATIN))
+    text = text.encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return slug or fallback
 
