@@ -157,7 +157,7 @@ def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> N
         ctx.exit()
 
 
-GLOBAL_OPTIONS = ("config_option", "verbose", "quiet", "version", "help")
+GLOBAL_OPTIONS = ("config_option", "verbose", "quiet", "version")
 
 
 def global_options() -> list[click.Parameter]:
@@ -714,6 +714,7 @@ def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None
     with opened(settings) as (_config, store):
         if fmt == "csv":
             count = write_csv(store.subscribers(status), sys.stdout)
+            sys.stdout.flush()  # a closed pipe is reported here, not at exit
         else:
             records = [subscriber_record(s) for s in store.subscribers(status)]
             emit_json(records)
