@@ -33,7 +33,7 @@ from digest.models import Edition, Subscriber
 from digest.report import collect_status, edition_detail, edition_status, jsonable
 from digest.scaffold import discover, render_config, write_project
 from digest.sources.check import check_feeds
-from digest.sources.gather import FeedReport, feed_categories
+from digest.sources.gather import FeedReport, GatherReport, feed_categories
 from digest.store import Store
 from digest.subscribers import (
     check_categories,
@@ -49,7 +49,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CODES = """\b
 Exit codes:
   0  done (feeds that failed are reported as warnings)
-  1  mail left undelivered, or no feed could be fetched at all
+  1  mail left undelivered, no feed could be fetched at all, or another
+     failure (something asked for does not exist, a file cannot be written)
   2  usage or configuration error
   3  another run holds the lock on the state file"""
 
@@ -353,13 +354,23 @@ def _start_fetch_bar(settings: Settings, config: Config) -> None:
     settings.progress.start("fetching feeds", len(feed_categories(config)))
 
 
+def _gathered_json(report: GatherReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {"feeds": report.feeds, "new": report.new, "unchanged": report.unchanged,
+            "failed": len(report.failed)}
+
+
 @cli.command(epilog=EXIT_CODES)
+@json_option("Print each feed's result as JSON.")
 @click.pass_obj
-def fetch(settings: Settings) -> None:
+def fetch(settings: Settings, as_json: bool) -> None:
     """Gather new articles from the feeds into the state file."""
     with opened(settings, lock=True) as (config, store):
         _start_fetch_bar(settings, config)
         report = pipeline.fetch(config, store, on_feed=lambda r: _feed_line(settings, r))
+    if as_json:
+        emit_json(_gathered_json(report))
     settings.info(f"fetched {report.summary()}")
     if report.all_failed:
         fail("no feed could be fetched; check the URLs above and the network", 1)
@@ -409,8 +420,10 @@ def _message_sent(settings: Settings, subscriber: Subscriber, outcome: str) -> N
 @click.option("--dry-run", is_flag=True,
               help="Fetch, build and render every message, but send and record nothing.")
 @click.option("--no-fetch", is_flag=True, help="Use the stored articles; fetch nothing.")
+@json_option("Print what was fetched, built and sent as JSON.")
 @click.pass_obj
-def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: bool) -> None:
+def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: bool,
+         as_json: bool) -> None:
     """The daily job: fetch, build, publish and email the edition.
 
     Emails it to every active subscriber; this is the command for cron.
@@ -425,6 +438,8 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
                                on_feed=lambda r: _feed_line(settings, r),
                                on_start=lambda e, n: _start_send_bar(settings, e, n),
                                on_message=lambda s, o: _message_sent(settings, s, o))
+    if as_json:
+        emit_json(_send_json(result, date, dry_run))
     for warning in result.warnings:
         settings.warn(warning)
     if result.gathered is not None:
@@ -446,6 +461,25 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
     if result.gathered is not None and result.gathered.all_failed:
         fail("no feed could be fetched; check the URLs above and the network", 1)
     settings.info(_send_summary(result, dry_run))
+
+
+def _send_json(result: pipeline.SendResult, date: dt.date, dry_run: bool) -> dict[str, Any]:
+    edition = result.built.edition
+    return {
+        "date": date,
+        "dry_run": dry_run,
+        "fetched": _gathered_json(result.gathered),
+        "edition": {"date": edition.date, "articles": edition.article_count,
+                    "changed": result.built.changed} if edition else None,
+        "files_written": [str(p) for p in result.built.written],
+        "deliveries": [{"date": d.date, "articles": d.articles, "sent": d.sent,
+                        "deferred": d.deferred, "failed": d.failed,
+                        "nothing_for": d.nothing_for, "bounced": d.bounced,
+                        "problems": d.problems, "stopped": d.stopped}
+                       for d in result.deliveries],
+        "undelivered": result.undelivered,
+        "warnings": result.warnings,
+    }
 
 
 def _send_summary(result: pipeline.SendResult, dry_run: bool) -> str:
@@ -485,7 +519,7 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     size = data.state.bytes
     click.echo(f"State file: {data.state.path} ({_size(size)}, {data.state.articles} "
                f"articles, {data.state.editions} editions)")
-    click.echo(f"\nSources ({len(data.sources)}):")
+    click.echo(f"\nSources ({len(data.sources)}; times in {config.timezone}):")
     emit_table(
         ["  HEALTH", "LAST SUCCESS", "FAILING SINCE", "CATEGORIES", "URL"],
         [[f"  {s.health}", when(s.last_success, config), when(s.failing_since, config),
@@ -798,8 +832,8 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
         settings.info(f"{site.url}: {kind} {site.name or ''}; {len(site.categories)} "
                       f"categories from {where}")
         for c in site.categories:
-            count = f" ({c.articles} articles)" if c.articles is not None else ""
-            settings.detail(f"  {c.slug}: {c.title}{count} {c.feed}")
+            count = f", {c.articles} articles" if c.articles is not None else ""
+            settings.info(f"  {c.title} ({c.slug}{count}): {c.feed}")
         if not site.categories and not site.feeds:
             settings.warn(f"no category or feed found at {site.url}; the config has an "
                           "example category to replace")

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
@@ -333,6 +334,38 @@ def test_config_problems_are_all_reported_at_once_with_lines_and_exit_2(project:
     assert not (project / "state").exists()  # nothing started
 
 
+def test_misspelt_tables_and_keys_get_the_nearest_name_and_missing_keys_a_line(
+        tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text("""[digest]
+title = "T"
+public_url = "https://x.example/d/"
+max_per_categry = 5
+
+[[categories]]
+slug = "news"
+feeds = ["a.xml"]
+
+[[categories]]
+title = "No slug"
+feeds = ["b.xml"]
+
+[emial]
+from = "a@b.org"
+""", encoding="utf-8")
+    result = invoke(tmp_path, "status", code=2)
+    assert result.stderr.splitlines()[1:-1] == [
+        "  - line 1: [digest] link: is required",
+        "  - line 4: [digest] max_per_categry: unknown key; did you mean 'max_per_category'?",
+        "  - line 10: [[categories]] #2 slug: is required",
+        "  - line 14: [emial]: unknown table; did you mean [email]?",
+        '  - [email]: the table is missing; add it with at least from = '
+        '"Name <digest@example.org>"',
+        '  - [smtp]: the table is missing; add it with at least host and port (or set '
+        '[email] transport = "file")',
+    ]
+
+
 def test_a_held_lock_exits_3_and_no_feed_at_all_exits_1(project: Path):
     state = project / "state" / "digest.sqlite3"
     with run_lock(state):
@@ -413,11 +446,11 @@ def test_every_command_as_a_real_process_in_the_digest_folder(project: Path):
     assert "Invalid value for --date: 'tomorrow' is not a date" in result.stderr
 
 
-def test_progress_bars_with_counts_only_on_a_terminal(project: Path):
-    digest(project, "subscribers", "import", str(project / "sample" / "subscribers.csv"))
+def on_a_terminal(cwd: Path, *args: str) -> tuple[int, bytes, str]:
+    """Run `python -m digest ARGS` with stderr on a terminal: exit code, stdout, screen."""
     master, slave = pty.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "digest", "send", "--date", DATE],
-                               cwd=project, stdin=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-m", "digest", *args],
+                               cwd=cwd, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=slave)
     os.close(slave)
     screen = b""
@@ -430,12 +463,50 @@ def test_progress_bars_with_counts_only_on_a_terminal(project: Path):
             break
         screen += chunk
     os.close(master)
-    assert process.wait(timeout=60) == 0
-    assert process.stdout is not None and process.stdout.read() == b""
-    text = screen.decode()
+    code = process.wait(timeout=60)
+    assert process.stdout is not None
+    return code, process.stdout.read(), screen.decode()
+
+
+def test_progress_bars_with_counts_only_on_a_terminal(project: Path):
+    digest(project, "subscribers", "import", str(project / "sample" / "subscribers.csv"))
+    code, out, text = on_a_terminal(project, "send", "--date", DATE)
+    assert code == 0 and out == b""
     assert "fetching feeds" in text and f"{len(SLUGS)}/{len(SLUGS)}" in text
     assert f"sending {DATE}" in text and "4/4" in text
     assert "done: edition" in text
+
+
+def test_a_slow_fetch_shows_an_eta_and_warnings_clear_the_bar(tmp_path: Path,
+                                                              feed_server: FeedServer):
+    body = rss("news", [Item(1, "A", None)])
+    # click estimates the time left once a second has passed.
+    feed_server.routes["/slow/"] = Route(200, {"Content-Type": "application/rss+xml"}, body,
+                                         delay=1.2)
+    feed_server.routes["/fast/"] = Route(200, {"Content-Type": "application/rss+xml"}, body)
+    write_config(tmp_path, [("news", "News", [feed_server.url("/slow/")]),
+                            ("economy", "Economy", [feed_server.url("/fast/"),
+                                                    feed_server.url("/missing/")])])
+    code, out, text = on_a_terminal(tmp_path, "fetch")
+    assert code == 0 and out == b""
+    assert re.search(r"fetching feeds  \[#+-+\]  1/3  \d\d:\d\d:\d\d", text), text
+    # The warning starts on a cleared line, not after the bar's text.
+    assert f"\r\x1b[K\x1b[33mwarning: \x1b[0m{feed_server.url('/missing/')}" in text
+    assert "3/3" in text
+
+
+def test_fetch_and_send_print_json_for_scripts(project: Path):
+    invoke(project, "subscribers", "add", "ayla@example.org")
+    fetched = json.loads(invoke(project, "fetch", "--json", "-q").stdout)
+    assert [f["url"] for f in fetched["feeds"]] == [
+        str((project / "sample" / "feeds" / f"{slug}.xml").resolve()) for slug in SLUGS]
+    assert fetched["new"] == sum(f["new"] for f in fetched["feeds"]) > 0
+    assert fetched["failed"] == 0
+    sent = json.loads(invoke(project, "send", "--date", DATE, "--json", "-q").stdout)
+    assert sent["date"] == DATE and sent["dry_run"] is False
+    assert sent["fetched"]["new"] == 0  # already fetched
+    assert sent["edition"]["date"] == DATE and sent["edition"]["articles"] > 0
+    assert sent["deliveries"][0]["sent"] == 1 and sent["undelivered"] is False
 
 
 def test_a_closed_pipe_ends_quietly(project: Path):
