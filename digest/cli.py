@@ -4,9 +4,9 @@ Data goes to stdout, messages (progress, warnings, errors, the closing summary)
 to stderr. Every command accepts --config, -v/--verbose, -q/--quiet and
 --version, before or after its name; commands that print data take --json.
 
-Exit codes: 0 done (failing feeds are warnings), 1 mail left undelivered or
-nothing could be fetched at all, 2 usage or configuration error, 3 another run
-holds the lock.
+Exit codes (EXIT_CODES, shown in --help): 0 done (failing feeds are warnings),
+1 mail left undelivered, nothing could be fetched at all or another failure,
+2 usage or configuration error, 3 another run holds the lock.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class Progress:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.stream = sys.stderr
-        self.bar: Any = None
+        self.bar: Any = None  # click's ProgressBar class is private
 
     def start(self, label: str, length: int) -> None:
         self.finish()
@@ -110,8 +110,10 @@ class Settings:
     @property
     def progress(self) -> Progress:
         if self._progress is None:
-            stream = sys.stderr
-            self._progress = Progress(not self.quiet and stream.isatty())
+            # No bars in cron, pipes, dumb terminals or when asked to be quiet.
+            shown = (not self.quiet and sys.stderr.isatty()
+                     and os.environ.get("TERM") != "dumb")
+            self._progress = Progress(shown)
         return self._progress
 
     def _say(self, message: str) -> None:
@@ -313,6 +315,34 @@ def when(value: dt.datetime | None, config: Config) -> str:
     if value is None:
         return "-"
     return value.astimezone(config.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _completion_config(ctx: click.Context) -> Config | None:
+    """The config for shell completion, or None when it cannot be read (say nothing then)."""
+    try:
+        return _settings(ctx).config
+    except DigestError:
+        return None
+
+
+def complete_categories(ctx: click.Context, _param: click.Parameter,
+                        incomplete: str) -> list[str]:
+    config = _completion_config(ctx)
+    return [s for s in config.category_slugs if s.startswith(incomplete)] if config else []
+
+
+def complete_edition_dates(ctx: click.Context, _param: click.Parameter,
+                           incomplete: str) -> list[str]:
+    config = _completion_config(ctx)
+    if config is None or not config.state.exists():  # never create a state file here
+        return []
+    words = ["latest", "today"]
+    try:
+        with Store(config.state) as store:
+            words += [t.date.isoformat() for t in store.edition_tallies(60)]
+    except DigestError:
+        return []
+    return [w for w in words if w.startswith(incomplete)]
 
 
 def json_option(help_text: str = "Print JSON instead of text.") -> Callable[[F], F]:
@@ -518,7 +548,7 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
         return
     size = data.state.bytes
     click.echo(f"State file: {data.state.path} ({_size(size)}, {data.state.articles} "
-               f"articles, {data.state.editions} editions)")
+               f"articles, {data.state.editions} edition(s))")
     click.echo(f"\nSources ({len(data.sources)}; times in {config.timezone}):")
     emit_table(
         ["  HEALTH", "LAST SUCCESS", "FAILING SINCE", "CATEGORIES", "URL"],
@@ -578,7 +608,7 @@ def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
 
 
 @editions.command("show")
-@click.argument("date_text", metavar="DATE")
+@click.argument("date_text", metavar="DATE", shell_complete=complete_edition_dates)
 @json_option()
 @click.pass_obj
 def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
@@ -671,6 +701,7 @@ def subscribers() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="The subscriber's name, used in the To header.")
 @click.option("--category", "categories", multiple=True, metavar="SLUG",
+              shell_complete=complete_categories,
               help="Send only this category's section (repeatable) [default: all].")
 @click.pass_obj
 def subscribers_add(settings: Settings, email: str, name: str,

@@ -69,7 +69,7 @@ class Status:
 
     def summary(self) -> str:
         failing = f" ({len(self.failing)} failing)" if self.failing else ""
-        return (f"{len(self.sources)} sources{failing}, {self.state.editions} editions, "
+        return (f"{len(self.sources)} sources{failing}, {self.state.editions} edition(s), "
                 f"{self.subscribers.get('active', 0)} active subscribers")
 
 

@@ -156,7 +156,7 @@ def test_send_then_status_and_editions_in_text_and_json(project: Path):
                      for s in show["sections"]],
         "delivery": "sent", "sent": 4, "deferred": 0, "failed": 0}]
     assert data["subscribers"] == {"active": 4, "unsubscribed": 0, "bounced": 0}
-    assert status.stderr.strip() == f"{len(SLUGS)} sources, 1 editions, 4 active subscribers"
+    assert status.stderr.strip() == f"{len(SLUGS)} sources, 1 edition(s), 4 active subscribers"
 
     invoke(project, "unsubscribe", "tural.huseynov@example.com")
     text = invoke(project, "status").stdout
@@ -531,3 +531,14 @@ def test_shell_completion_for_bash_zsh_and_fish(project: Path):
                                  "COMP_WORDS": "digest subscribers export --format ",
                                  "COMP_CWORD": "4"}).stdout
     assert words.split() == ["plain,csv", "plain,json"]
+    words = digest(project, env={"_DIGEST_COMPLETE": "bash_complete",
+                                 "COMP_WORDS": "digest subscribers add a@b.org --category e",
+                                 "COMP_CWORD": "5"}).stdout
+    assert words.split() == ["plain,economy", "plain,energy"]  # from config.toml
+    complete_dates = {"_DIGEST_COMPLETE": "bash_complete",
+                      "COMP_WORDS": "digest editions show ", "COMP_CWORD": "3"}
+    assert digest(project, env=complete_dates).stdout.split() == []  # no state file yet
+    assert not (project / "state").exists()
+    invoke(project, "send", "--date", DATE, "-q")
+    words = digest(project, env=complete_dates).stdout
+    assert words.split() == ["plain,latest", "plain,today", f"plain,{DATE}"]
