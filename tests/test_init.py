@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import subprocess
 import sys
 import tomllib
@@ -18,6 +19,8 @@ from feeds import Item, rss
 from digest.cli import cli
 from digest.config import load_config
 from digest.render.templates import default_templates
+from digest.scaffold import render_config
+from digest.scaffold.discover import FoundCategory, Site
 
 WORDPRESS = DATA / "wordpress"
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,3 +191,38 @@ def test_on_a_terminal_init_asks_for_the_site_title_and_sender(wordpress: FeedSe
     assert data["digest"]["title"] == "Aze Morning Brief"
     assert data["email"]["from"] == "Aze Morning Brief <digest@127.0.0.1>"
     assert len(data["categories"]) == 4
+
+
+def test_a_site_that_is_not_wordpress_gets_its_advertised_feed(feed_server: FeedServer,
+                                                               tmp_path: Path):
+    feed_server.routes["/"] = Route(200, {"Content-Type": "text/html"}, (
+        '<html lang="az"><head><title>Xəbər Portalı</title>'
+        '<link rel="alternate" type="application/atom+xml" title="Comments" href="/c.xml">'
+        '<link rel="alternate" type="application/atom+xml" title="All" href="/atom.xml">'
+        "</head><body><a href='/about/'>About</a></body></html>").encode())
+    _, err = invoke("init", str(tmp_path), "--url", feed_server.url("/"), "--no-input")
+    assert "site Xəbər Portalı; 0 categories from nowhere" in err
+    config = load_config(tmp_path / "config.toml")
+    assert [(c.slug, c.feeds) for c in config.categories] == [
+        ("news", (feed_server.url("/atom.xml"),))]
+    assert config.language == "az" and config.title == "Xəbər Portalı Daily Digest"
+
+
+def test_a_site_with_many_categories_keeps_the_biggest_and_lists_the_rest(tmp_path: Path):
+    found = tuple(FoundCategory(f"c{n}", f"Category {n}", f"https://x.example/category/c{n}/",
+                                f"https://x.example/category/c{n}/feed/", 100 - n)
+                  for n in range(15))
+    site = Site("https://x.example/", "X", None, "en", "Europe/Berlin", True, "rest-api",
+                found, (), ())
+    path = tmp_path / "config.toml"
+    path.write_text(render_config(site), encoding="utf-8")
+    (tmp_path / "templates").mkdir()
+    config = load_config(path)
+    assert [c.slug for c in config.categories] == [f"c{n}" for n in range(12)]
+    text = path.read_text(encoding="utf-8")
+    assert "# Other categories found on the site; uncomment the ones you want." in text
+    assert '# slug = "c14"' in text
+    # Uncommented, the rest are valid categories too.
+    path.write_text(re.sub(r"(?m)^# (\[\[categories\]\]|slug = |title = |feeds = )", r"\1",
+                           text), encoding="utf-8")
+    assert len(load_config(path).categories) == 15
