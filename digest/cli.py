@@ -15,11 +15,11 @@ import datetime as dt
 import json
 import os
 import sys
-import tomllib
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -31,7 +31,13 @@ from digest.errors import DigestError
 from digest.lock import run_lock
 from digest.models import Edition, Subscriber
 from digest.report import collect_status, edition_detail, edition_status, jsonable
-from digest.scaffold import discover, render_config, write_project
+from digest.scaffold import (
+    default_sender,
+    default_title,
+    discover,
+    render_config,
+    write_project,
+)
 from digest.sources.check import check_feeds
 from digest.sources.gather import FeedReport, GatherReport, feed_categories
 from digest.store import Store
@@ -860,8 +866,9 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
         kind = "WordPress site" if site.wordpress else "site"
         where = {"rest-api": "its REST API", "html": "its home page's links",
                  "none": "nowhere"}[site.via]
-        settings.info(f"{site.url}: {kind} {site.name or ''}; {len(site.categories)} "
-                      f"categories from {where}")
+        named = f" {site.name}" if site.name else ""
+        settings.info(f"{site.url}: {kind}{named}; {len(site.categories)} categories "
+                      f"from {where}")
         for c in site.categories:
             count = f", {c.articles} articles" if c.articles is not None else ""
             settings.info(f"  {c.title} ({c.slug}{count}): {c.feed}")
@@ -870,12 +877,9 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
                           "example category to replace")
     title = sender = None
     if interactive:
-        preview = render_config(site)
-        default_title = _value_of(preview, "title")
-        title = click.prompt("Digest title", default=default_title, err=True)
-        sender = click.prompt("Sender (From)",
-                              default=_value_of(render_config(site, title=title), "from"),
-                              err=True)
+        title = click.prompt("Digest title", default=default_title(site), err=True)
+        sender = click.prompt("Sender (From)", default=default_sender(site, title), err=True,
+                              value_proc=_sender)
     text = render_config(site, title=title, sender=sender)
     project = write_project(folder, text, force=force,
                             categories=len(site.categories) if site else 0)
@@ -891,11 +895,11 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
                   "`digest send --dry-run` in that folder")
 
 
-def _value_of(config_text: str, key: str) -> str:
-    """A top-level string value of the rendered config (for prompt defaults)."""
-    data = tomllib.loads(config_text)
-    table = "email" if key == "from" else "digest"
-    return str(data[table][key])
+def _sender(value: str) -> str:
+    """A From line with an address in it, or ask again."""
+    if "@" not in parseaddr(value)[1]:
+        raise click.BadParameter("give an address like 'Aze Daily <digest@example.org>'")
+    return value.strip()
 
 
 def main() -> None:

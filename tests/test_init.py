@@ -173,7 +173,8 @@ def test_init_as_a_real_command_in_a_new_folder(wordpress: FeedServer, tmp_path:
 def test_on_a_terminal_init_asks_for_the_site_title_and_sender(wordpress: FeedServer,
                                                                tmp_path: Path):
     master, slave = pty.openpty()
-    answers = f"{wordpress.url('/')}\nAze Morning Brief\n\n".encode()
+    # Site, title, a sender without an address (asked again), then the default sender.
+    answers = f"{wordpress.url('/')}\nAze Morning Brief\nnobody\n\n".encode()
     os.write(master, answers)  # the terminal keeps typed lines until they are read
     try:
         result = subprocess.run([sys.executable, "-m", "digest", "init", "site"],
@@ -187,6 +188,8 @@ def test_on_a_terminal_init_asks_for_the_site_title_and_sender(wordpress: FeedSe
     assert "Site address (empty for a template to fill in):" in err
     assert "Digest title [Aze News Daily Digest]:" in err
     assert "Sender (From) [Aze Morning Brief <digest@127.0.0.1>]:" in err
+    assert "Error: give an address like 'Aze Daily <digest@example.org>'" in err
+    assert "  Climate & Ecology (climate-and-ecology, 37 articles): " in err
     data = tomllib.loads((tmp_path / "site" / "config.toml").read_text(encoding="utf-8"))
     assert data["digest"]["title"] == "Aze Morning Brief"
     assert data["email"]["from"] == "Aze Morning Brief <digest@127.0.0.1>"

@@ -15,7 +15,8 @@ from digest.errors import DigestError
 from digest.render.templates import default_templates
 from digest.scaffold.discover import FoundCategory, Site, discover
 
-__all__ = ["Project", "ProjectExists", "Site", "discover", "render_config", "write_project"]
+__all__ = ["Project", "ProjectExists", "Site", "default_sender", "default_title", "discover",
+           "render_config", "write_project"]
 
 HERE = Path(__file__).resolve().parent
 MAX_CATEGORIES = 12  # more go in the file commented out: a digest is a short read
@@ -42,6 +43,26 @@ def _toml_string(value: object) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def _link(site: Site | None) -> str:
+    if site is None:
+        return "https://news.example.org/"
+    return site.url if site.url.endswith("/") else site.url + "/"
+
+
+def _domain(site: Site | None) -> str:
+    return urlsplit(_link(site)).hostname or "example.org"
+
+
+def default_title(site: Site | None) -> str:
+    """The newsletter's name unless the editor gives one: the site's name + Daily Digest."""
+    name = (site.name or _domain(site)) if site is not None else None
+    return f"{name} Daily Digest" if name else "Daily Digest"
+
+
+def default_sender(site: Site | None, title: str) -> str:
+    return f"{title} <digest@{_domain(site)}>"
+
+
 def render_config(site: Site | None, *, title: str | None = None,
                   sender: str | None = None) -> str:
     """The text of a commented config.toml; placeholders marked CHANGE without a site."""
@@ -49,18 +70,15 @@ def render_config(site: Site | None, *, title: str | None = None,
                              autoescape=False, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     env.filters["toml"] = _toml_string
+    link = _link(site)
     if site is not None:
-        link = site.url if site.url.endswith("/") else site.url + "/"
-        domain = urlsplit(link).hostname or "example.org"
-        name = site.name or domain
         categories = list(site.categories)
         if not categories and site.feeds:
             categories = [FoundCategory("news", "News", "", site.feeds[0], None)]
     else:
-        link, domain, name = "https://news.example.org/", "news.example.org", None
-        categories = [FoundCategory("news", "News", "https://news.example.org/category/news/",
-                                    "https://news.example.org/category/news/feed/", None)]
-    digest_title = title or (f"{name} Daily Digest" if name else "Daily Digest")
+        categories = [FoundCategory("news", "News", urljoin(link, "category/news/"),
+                                    urljoin(link, "category/news/feed/"), None)]
+    digest_title = title or default_title(site)
     return env.get_template("config.toml.j2").render(
         site=site,
         title=digest_title,
@@ -72,8 +90,8 @@ def render_config(site: Site | None, *, title: str | None = None,
         timezone=(site.timezone if site and site.timezone else "UTC"),
         categories=categories[:MAX_CATEGORIES],
         more=categories[MAX_CATEGORIES:],
-        sender=sender or f"{digest_title} <digest@{domain}>",
-        domain=domain,
+        sender=sender or default_sender(site, digest_title),
+        domain=_domain(site),
     )
 
 
