@@ -644,16 +644,16 @@ def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
     else:
-        click.echo(f"Edition {date}: {data['articles']} articles, {data['delivery']}")
-        for section in data["sections"]:
-            click.echo(f"\n{section['title']} ({len(section['articles'])})")
-            for a in section["articles"]:
-                byline = " · ".join(x for x in (a["author"], when(a["published"], config))
+        click.echo(f"Edition {date}: {data.articles} articles, {data.delivery}")
+        for section in data.sections:
+            click.echo(f"\n{section.title} ({len(section.articles)})")
+            for a in section.articles:
+                byline = " · ".join(x for x in (a.author, when(a.published, config))
                                     if x and x != "-")
-                click.echo(f"  {a['title']}")
-                click.echo(f"    {a['link']}" + (f"  ({byline})" if byline else ""))
-    settings.info(f"edition {date}: {data['articles']} articles in "
-                  f"{len(data['sections'])} categories")
+                click.echo(f"  {a.title}")
+                click.echo(f"    {a.link}" + (f"  ({byline})" if byline else ""))
+    settings.info(f"edition {date}: {data.articles} articles in "
+                  f"{len(data.sections)} categories")
 
 
 @cli.group()

@@ -138,31 +138,45 @@ def collect_status(config: Config, store: Store, *, now: dt.datetime | None = No
     )
 
 
-def edition_detail(edition: Edition, tally: EditionTally | None) -> dict[str, Any]:
-    """An edition's articles by category, as plain data for text or JSON."""
-    return {
-        "date": edition.date,
-        "articles": edition.article_count,
-        "delivery": delivery_state(tally) if tally else "not sent",
-        "sections": [
-            {
-                "slug": section.slug,
-                "title": section.title,
-                "articles": [
-                    {
-                        "title": a.title,
-                        "link": a.link,
-                        "author": a.author,
-                        "published": a.published,
-                        "reading_minutes": a.reading_minutes,
-                        "excerpt": a.excerpt,
-                    }
-                    for a in section.articles
-                ],
-            }
+@dataclass(frozen=True)
+class ArticleLine:
+    title: str
+    link: str
+    author: str | None
+    published: dt.datetime | None
+    reading_minutes: int | None
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class SectionDetail:
+    slug: str
+    title: str
+    articles: tuple[ArticleLine, ...]
+
+
+@dataclass(frozen=True)
+class EditionDetail:
+    date: dt.date
+    articles: int
+    delivery: str
+    sections: tuple[SectionDetail, ...]
+
+
+def edition_detail(edition: Edition, tally: EditionTally | None) -> EditionDetail:
+    """An edition's articles by category, for `digest editions show`."""
+    return EditionDetail(
+        date=edition.date,
+        articles=edition.article_count,
+        delivery=delivery_state(tally) if tally else "not sent",
+        sections=tuple(
+            SectionDetail(section.slug, section.title, tuple(
+                ArticleLine(a.title, a.link, a.author, a.published, a.reading_minutes,
+                            a.excerpt)
+                for a in section.articles))
             for section in edition.sections
-        ],
-    }
+        ),
+    )
 
 
 def jsonable(value: Any) -> Any:
