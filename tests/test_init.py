@@ -210,6 +210,17 @@ def test_a_site_that_is_not_wordpress_gets_its_advertised_feed(feed_server: Feed
         ("news", (feed_server.url("/atom.xml"),))]
     assert config.language == "az" and config.title == "Xəbər Portalı Daily Digest"
 
+    # A page without any feed: an example category, marked to be changed.
+    feed_server.routes["/"] = Route(200, {"Content-Type": "text/html"},
+                                    b"<html><head><title>Plain</title></head></html>")
+    _, err = invoke("init", str(tmp_path), "--url", feed_server.url("/"), "--no-input",
+                    "--force")
+    assert "no category or feed found at" in err
+    config = load_config(tmp_path / "config.toml")
+    assert config.categories[0].feeds == (feed_server.url("/category/news/feed/"),)
+    assert "# CHANGE: an example; put the site's sections" in \
+        (tmp_path / "config.toml").read_text(encoding="utf-8")
+
 
 def test_a_site_with_many_categories_keeps_the_biggest_and_lists_the_rest(tmp_path: Path):
     found = tuple(FoundCategory(f"c{n}", f"Category {n}", f"https://x.example/category/c{n}/",

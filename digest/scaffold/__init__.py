@@ -71,11 +71,11 @@ def render_config(site: Site | None, *, title: str | None = None,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     env.filters["toml"] = _toml_string
     link = _link(site)
-    if site is not None:
-        categories = list(site.categories)
-        if not categories and site.feeds:
-            categories = [FoundCategory("news", "News", "", site.feeds[0], None)]
-    else:
+    categories = list(site.categories) if site is not None else []
+    if not categories and site is not None and site.feeds:
+        categories = [FoundCategory("news", "News", "", site.feeds[0], None)]
+    example = not categories
+    if example:  # nothing found: a WordPress-shaped example to replace
         categories = [FoundCategory("news", "News", urljoin(link, "category/news/"),
                                     urljoin(link, "category/news/feed/"), None)]
     digest_title = title or default_title(site)
@@ -90,6 +90,7 @@ def render_config(site: Site | None, *, title: str | None = None,
         timezone=(site.timezone if site and site.timezone else "UTC"),
         categories=categories[:MAX_CATEGORIES],
         more=categories[MAX_CATEGORIES:],
+        example=example,
         sender=sender or default_sender(site, digest_title),
         domain=_domain(site),
     )
