@@ -639,7 +639,7 @@ def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
         edition = store.edition(date)
         if edition is None:
             fail(f"there is no edition of {date}; `digest editions list` shows the dates", 1)
-        tally = next((t for t in store.edition_tallies() if t.date == date), None)
+        tally = next(iter(store.edition_tallies(date=date)), None)
         data = edition_detail(edition, tally)
     if as_json:
         emit_json(data)

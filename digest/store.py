@@ -524,8 +524,9 @@ class Store:
 
     # -- reports (status, listings, export) -------------------------------------
 
-    def edition_tallies(self, limit: int | None = None) -> list[EditionTally]:
-        """Editions newest first with their article and delivery counts."""
+    def edition_tallies(self, limit: int | None = None,
+                        date: dt.date | None = None) -> list[EditionTally]:
+        """Editions newest first (or the one of `date`) with article and delivery counts."""
         sql = """SELECT e.id, e.date, e.frozen_at, e.completed_at,
                    (SELECT count(*) FROM deliveries d
                      WHERE d.edition_id = e.id AND d.status = 'sent') AS sent,
@@ -533,11 +534,15 @@ class Store:
                      WHERE d.edition_id = e.id AND d.status = 'deferred') AS deferred,
                    (SELECT count(*) FROM deliveries d
                      WHERE d.edition_id = e.id AND d.status = 'failed') AS failed
-                 FROM editions e ORDER BY e.date DESC"""
-        params: tuple[int, ...] = ()
+                 FROM editions e"""
+        params: tuple[int | str, ...] = ()
+        if date is not None:
+            sql += " WHERE e.date = ?"
+            params = (date.isoformat(),)
+        sql += " ORDER BY e.date DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            params = (limit,)
+            params = (*params, limit)
         tallies = []
         for row in self.db.execute(sql, params).fetchall():
             sections = tuple(
