@@ -44,6 +44,7 @@ from digest.store import Store
 from digest.subscribers import (
     check_categories,
     import_csv,
+    import_rows,
     normalise_address,
     normalise_name,
     subscriber_record,
@@ -794,36 +795,42 @@ def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None
 
 
 @subscribers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                        path_type=Path))
 @json_option("Print each line's outcome as a JSON line.")
 @click.pass_obj
 def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
     """Add or update subscribers from a CSV file.
 
     The columns are email,name,categories (categories space-separated, empty
-    for all). Prints each line's outcome: added, updated, unchanged, or rejected with the
-    reason (invalid address, unknown category, duplicate). An import never
-    re-activates an address that unsubscribed or bounced.
+    for all); FILE `-` reads standard input. Prints each line's outcome:
+    added, updated, unchanged, or rejected with the reason (invalid address,
+    unknown category, duplicate). An import never re-activates an address that
+    unsubscribed or bounced.
     """
+    name = "<stdin>" if str(file) == "-" else str(file)
     with opened(settings) as (config, store):
         try:
-            lines = import_csv(file, store, config.category_slugs)
-        except (ValueError, UnicodeDecodeError) as exc:
-            fail(f"{exc}; save the file as UTF-8 CSV with a header line "
-                 "email,name,categories", 2)
+            if name == "<stdin>":
+                lines = import_rows(sys.stdin.buffer.read(), name, store,
+                                    config.category_slugs)
+            else:
+                lines = import_csv(file, store, config.category_slugs)
+        except ValueError as exc:
+            fail(str(exc), 2)
     counts: dict[str, int] = {}
     for line in lines:
         counts[line.outcome] = counts.get(line.outcome, 0) + 1
         if as_json:
-            emit_json_line({"file": str(file), "line": line.line, "email": line.email,
+            emit_json_line({"file": name, "line": line.line, "email": line.email,
                             "outcome": line.outcome, "reason": line.reason})
         else:
             reason = f" ({line.reason})" if line.reason else ""
-            click.echo(f"{file}:{line.line}: {line.email or '(empty)'}: "
+            click.echo(f"{name}:{line.line}: {line.email or '(empty)'}: "
                        f"{line.outcome}{reason}")
     summary = ", ".join(f"{counts.get(k, 0)} {k}"
                         for k in ("added", "updated", "unchanged", "rejected"))
-    settings.info(f"imported {file}: {summary}")
+    settings.info(f"imported {name}: {summary}")
 
 
 # -- setting up ---------------------------------------------------------------

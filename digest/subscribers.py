@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -71,38 +72,53 @@ def import_csv(path: Path, store: Store, categories: Iterable[str]) -> list[Impo
     Existing addresses are updated (name, categories) but an unsubscribed or
     bounced address is not re-activated by an import.
     """
+    return import_rows(path.read_bytes(), str(path), store, categories)
+
+
+def import_rows(data: bytes, name: str, store: Store,
+                categories: Iterable[str]) -> list[ImportLine]:
+    """Like import_csv, from the bytes of a CSV file (or stdin) that `name` stands for.
+
+    The whole text is decoded before the first row is stored, so a file in the
+    wrong encoding is refused as a whole, never half imported.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{name}:{line}: not UTF-8 text ({exc.reason}); nothing was "
+                         "imported: save the file as UTF-8 CSV and import it again") from None
     known = list(categories)
     results: list[ImportLine] = []
     seen: dict[str, int] = {}  # address -> the line that first had it
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        fields = [x.strip().lower() for x in reader.fieldnames or []]
-        if "email" not in fields:
-            raise ValueError(f"{path}: the first line must name the columns "
-                             "email,name,categories")
-        reader.fieldnames = fields
-        for row in reader:
-            line = reader.line_num
-            raw = (row.get("email") or "").strip()
-            try:
-                address = normalise_address(raw)
-            except ValueError as exc:
-                results.append(ImportLine(line, raw, "rejected", f"invalid address: {exc}"))
-                continue
-            try:
-                cats = check_categories((row.get("categories") or "").split(), known)
-            except ValueError as exc:
-                results.append(ImportLine(line, address, "rejected", str(exc)))
-                continue
-            if address.lower() in seen:
-                results.append(ImportLine(
-                    line, address, "rejected",
-                    f"duplicate: the same address as line {seen[address.lower()]}"))
-                continue
-            seen[address.lower()] = line
-            _, outcome = store.upsert_subscriber(address, normalise_name(row.get("name") or ""),
-                                                 cats, reactivate=False)
-            results.append(ImportLine(line, address, outcome))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    fields = [x.strip().lower() for x in reader.fieldnames or []]
+    if "email" not in fields:
+        raise ValueError(f"{name}: the first line must name the columns "
+                         "email,name,categories")
+    reader.fieldnames = fields
+    for row in reader:
+        line = reader.line_num
+        raw = (row.get("email") or "").strip()
+        try:
+            address = normalise_address(raw)
+        except ValueError as exc:
+            results.append(ImportLine(line, raw, "rejected", f"invalid address: {exc}"))
+            continue
+        try:
+            cats = check_categories((row.get("categories") or "").split(), known)
+        except ValueError as exc:
+            results.append(ImportLine(line, address, "rejected", str(exc)))
+            continue
+        if address.lower() in seen:
+            results.append(ImportLine(
+                line, address, "rejected",
+                f"duplicate: the same address as line {seen[address.lower()]}"))
+            continue
+        seen[address.lower()] = line
+        _, outcome = store.upsert_subscriber(address, normalise_name(row.get("name") or ""),
+                                             cats, reactivate=False)
+        results.append(ImportLine(line, address, outcome))
     return results
 
 

@@ -283,6 +283,12 @@ def test_import_reports_every_line_with_the_reason(project: Path):
     result = invoke(project, "subscribers", "import", str(bad), code=2)
     assert f"error: {bad}: the first line must name the columns email,name,categories" \
         in result.stderr
+    bad.write_bytes("email,name\nfirst@example.org,A\nx@example.org,Günel\n".encode("latin-1"))
+    result = invoke(project, "subscribers", "import", str(bad), code=2)
+    assert f"error: {bad}:3: not UTF-8 text (invalid start byte); nothing was imported: " \
+        "save the file as UTF-8 CSV" in result.stderr
+    result = invoke(project, "subscribers", "list", "--status", "active")
+    assert "first@example.org" not in result.stdout  # nothing of a refused file is kept
 
 
 def test_export_writes_what_import_reads_back(project: Path, tmp_path: Path):
@@ -406,6 +412,12 @@ def test_every_command_as_a_real_process_in_the_digest_folder(project: Path):
     result = digest(project, "subscribers", "import", listing)
     assert result.stdout.count(": added\n") == 4
     assert result.stderr == f"imported {listing}: 4 added, 0 updated, 0 unchanged, 0 rejected\n"
+    piped = subprocess.run([sys.executable, "-m", "digest", "subscribers", "import", "-"],
+                           cwd=project, input=Path(listing).read_bytes(),
+                           capture_output=True, timeout=60)
+    assert piped.returncode == 0
+    assert piped.stdout.decode().splitlines()[0] == \
+        "<stdin>:2: aysel.karimova@example.org: unchanged"
     digest(project, "subscribers", "add", "new@example.org", "--category", "science")
     digest(project, "subscribers", "remove", "new@example.org")
     assert "new@example.org\t\tscience\tunsubscribed" in digest(
