@@ -106,8 +106,7 @@ def test_global_options_work_before_and_after_the_command_name(project: Path):
     loud = runner.invoke(cli, ["editions", "list", "--config", config, "-v"])
     assert loud.stderr.strip() == "0 edition(s)"
     verbose = runner.invoke(cli, ["fetch", "-v", "--config", config])
-    assert "sample/feeds/news.xml [news]: unchanged" in verbose.stderr or \
-        "sample/feeds/news.xml [news]: 6 entries, 0 new" in verbose.stderr
+    assert "sample/feeds/news.xml [news]: 6 entries, 0 new" in verbose.stderr
 
     for args in (["--version"], ["status", "--version"], ["subscribers", "add", "--version"]):
         result = runner.invoke(cli, args)
