@@ -1,22 +1,28 @@
 """The command line: thin commands that parse options, call one function and print.
 
-Exit codes: 0 done (failing feeds are warnings), 1 mail left undelivered or
-nothing could be fetched at all, 2 usage or configuration error, 3 another run
-holds the lock.
+Data goes to stdout, messages (progress, warnings, errors, the closing summary)
+to stderr. Every command accepts --config, -v/--verbose, -q/--quiet and
+--version, before or after its name; commands that print data take --json.
+
+Exit codes (EXIT_CODES, shown in --help): 0 done (failing feeds are warnings),
+1 mail left undelivered, nothing could be fetched at all or another failure,
+2 usage or configuration error, 3 another run holds the lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import traceback
 import webbrowser
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -24,24 +30,84 @@ from digest import __version__, pipeline
 from digest.config import Config, config_path, load_config
 from digest.errors import DigestError
 from digest.lock import run_lock
-from digest.sources.gather import FeedReport
+from digest.models import Edition, Subscriber
+from digest.report import collect_status, edition_detail, edition_status, jsonable
+from digest.scaffold import (
+    default_sender,
+    default_title,
+    discover,
+    render_config,
+    write_project,
+)
+from digest.sources.check import check_feeds
+from digest.sources.gather import FeedReport, GatherReport, feed_categories
 from digest.store import Store
-from digest.subscribers import check_categories, import_csv, normalise_address, normalise_name
+from digest.subscribers import (
+    check_categories,
+    import_csv,
+    import_rows,
+    normalise_address,
+    normalise_name,
+    subscriber_record,
+    write_csv,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CODES = """\b
 Exit codes:
   0  done (feeds that failed are reported as warnings)
-  1  mail left undelivered, or no feed could be fetched at all
+  1  mail left undelivered, no feed could be fetched at all, or another
+     failure (something asked for does not exist, a file cannot be written)
   2  usage or configuration error
   3  another run holds the lock on the state file"""
+
+# -- shared helpers -----------------------------------------------------------
+
+
+class Progress:
+    """One progress bar at a time on stderr, shown only when stderr is a terminal.
+
+    Cron and pipes get no bar at all (not even click's label line); messages
+    printed while a bar is up first clear its line.
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.stream = sys.stderr
+        self.bar: Any = None  # click's ProgressBar class is private
+
+    def start(self, label: str, length: int) -> None:
+        self.finish()
+        if self.enabled and length > 0:
+            self.bar = click.progressbar(length=length, label=label, file=self.stream,
+                                         show_eta=True, show_pos=True, width=24)
+            self.bar.__enter__()
+
+    def advance(self, steps: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+
+    def clear_line(self) -> None:
+        if self.bar is not None:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            bar, self.bar = self.bar, None
+            bar.__exit__(None, None, None)
 
 
 @dataclass
 class Settings:
-    config_option: str | None
-    verbose: int
-    quiet: bool
+    """The global options, shared by every command through the click context."""
+
+    config_option: str | None = None
+    verbose: int = 0
+    quiet: bool = False
     _config: Config | None = None
+    _progress: Progress | None = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
@@ -49,33 +115,163 @@ class Settings:
             self._config = load_config(config_path(self.config_option))
         return self._config
 
+    @property
+    def progress(self) -> Progress:
+        if self._progress is None:
+            # No bars in cron, pipes, dumb terminals or when asked to be quiet.
+            shown = (not self.quiet and sys.stderr.isatty()
+                     and os.environ.get("TERM") != "dumb")
+            self._progress = Progress(shown)
+        return self._progress
+
+    def _say(self, message: str) -> None:
+        if self._progress is not None:
+            self._progress.clear_line()
+        click.echo(message, err=True)
+
     def info(self, message: str) -> None:
         if not self.quiet:
-            click.echo(message, err=True)
+            self._say(message)
 
     def detail(self, message: str) -> None:
         if self.verbose and not self.quiet:
-            click.echo(message, err=True)
+            self._say(message)
 
     def warn(self, message: str) -> None:
-        click.echo(click.style("warning: ", fg="yellow") + message, err=True)
+        self._say(click.style("warning: ", fg="yellow") + message)
+
+    def error(self, message: str) -> None:
+        self._say(click.style("error: ", fg="red") + message)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.ensure_object(Settings)
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        _settings(ctx).config_option = value
+
+
+def _add_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    _settings(ctx).verbose += value
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _settings(ctx).quiet = True
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"digest {__version__}")
+        ctx.exit()
+
+
+GLOBAL_OPTIONS = ("config_option", "verbose", "quiet", "version")
+
+
+def global_options() -> list[click.Parameter]:
+    """The options every command takes, before or after its name."""
+    return [
+        click.Option(["--config", "config_option"], metavar="PATH", expose_value=False,
+                     callback=_set_config,
+                     help="Config file [default: $DIGEST_CONFIG, else ./config.toml]."),
+        click.Option(["-v", "--verbose"], count=True, expose_value=False,
+                     callback=_add_verbose, help="Say more; show tracebacks on errors."),
+        click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_set_quiet,
+                     help="Print only warnings, errors and data."),
+        click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                     callback=_show_version, help="Show the version and exit."),
+    ]
+
+
+def _format_options(command: click.Command, ctx: click.Context,
+                    formatter: click.HelpFormatter) -> None:
+    """The command's own options first, then the global ones under their own heading."""
+    own: list[tuple[str, str]] = []
+    shared: list[tuple[str, str]] = []
+    for param in command.get_params(ctx):
+        record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+        if record is not None:
+            (shared if param.name in GLOBAL_OPTIONS else own).append(record)
+    if own:
+        with formatter.section("Options"):
+            formatter.write_dl(own)
+    with formatter.section("Global options"):
+        formatter.write_dl(shared)
+
+
+class DigestCommand(click.Command):
+    """A command with the global options."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_options())
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_options(self, ctx, formatter)
 
 
 class DigestGroup(click.Group):
-    """Turns DigestErrors into a clear message and exit code; a traceback only with -v."""
+    """A group with the global options whose commands have them too.
+
+    At the top it turns errors into a clear message and exit code, with a
+    traceback only under -v.
+    """
+
+    command_class = DigestCommand
+    group_class = type  # subgroups are DigestGroups too
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_options())
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        _format_options(self, ctx, formatter)
+        self.format_commands(ctx, formatter)
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is not None:
+            return super().invoke(ctx)
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
         except DigestError as exc:
-            verbose = isinstance(ctx.obj, Settings) and ctx.obj.verbose > 0
-            if verbose:
-                traceback.print_exc()
-            click.echo(click.style("error: ", fg="red") + str(exc), err=True)
+            _report_error(ctx, str(exc))
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader went away (`digest ... | head`): stop quietly, as other tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(1)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            _report_error(ctx, f"{exc.strerror or exc}{where}; check that the path exists "
+                               "and is writable, then run the command again")
+            ctx.exit(1)
+        except Exception as exc:
+            _report_error(ctx, f"unexpected {type(exc).__name__}: {exc}\n"
+                               "This is probably a bug in digest: run the command again "
+                               "with -v to see the traceback, and report it.")
+            ctx.exit(1)
+
+
+def _report_error(ctx: click.Context, message: str) -> None:
+    settings = _settings(ctx)
+    if settings.verbose:
+        settings.progress.clear_line()
+        traceback.print_exc()
+    settings.progress.finish()
+    settings.error(message)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
+    """Print an error (what, where, what to do) and exit with `code`."""
+    settings = click.get_current_context().find_object(Settings)
+    if settings is not None:
+        settings.progress.finish()
     click.echo(click.style("error: ", fg="red") + message, err=True)
     sys.exit(code)
 
@@ -93,32 +289,93 @@ def parse_date(value: str | None, config: Config) -> dt.date:
 @contextmanager
 def opened(settings: Settings, *, lock: bool = False) -> Iterator[tuple[Config, Store]]:
     config = settings.config
-    if lock:
-        with run_lock(config.state), Store(config.state) as store:
-            yield config, store
-    else:
+    try:
+        if lock:
+            with run_lock(config.state), Store(config.state) as store:
+                yield config, store
+        else:
+            with Store(config.state) as store:
+                yield config, store
+    finally:
+        settings.progress.finish()
+
+
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout."""
+    click.echo(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
+
+
+def emit_json_line(data: Any) -> None:
+    click.echo(json.dumps(jsonable(data), ensure_ascii=False))
+
+
+def emit_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Columns aligned with spaces, headers in capitals; the last column is not padded."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        padded = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=False)]
+        click.echo("  ".join([*padded, row[-1]]).rstrip())
+
+
+def when(value: dt.datetime | None, config: Config) -> str:
+    """A stored time as the editor reads it: local to the digest, to the minute."""
+    if value is None:
+        return "-"
+    return value.astimezone(config.timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def _completion_config(ctx: click.Context) -> Config | None:
+    """The config for shell completion, or None when it cannot be read (say nothing then)."""
+    try:
+        return _settings(ctx).config
+    except DigestError:
+        return None
+
+
+def complete_categories(ctx: click.Context, _param: click.Parameter,
+                        incomplete: str) -> list[str]:
+    config = _completion_config(ctx)
+    return [s for s in config.category_slugs if s.startswith(incomplete)] if config else []
+
+
+def complete_edition_dates(ctx: click.Context, _param: click.Parameter,
+                           incomplete: str) -> list[str]:
+    config = _completion_config(ctx)
+    if config is None or not config.state.exists():  # never create a state file here
+        return []
+    words = ["latest", "today"]
+    try:
         with Store(config.state) as store:
-            yield config, store
+            words += [t.date.isoformat() for t in store.edition_tallies(60)]
+    except DigestError:
+        return []
+    return [w for w in words if w.startswith(incomplete)]
 
 
-@click.group(cls=DigestGroup, epilog=EXIT_CODES, context_settings={"help_option_names":
-                                                                    ["-h", "--help"]})
-@click.option("--config", "config_option", metavar="PATH",
-              help="Config file [default: $DIGEST_CONFIG, else ./config.toml].")
-@click.option("-v", "--verbose", count=True, help="Say more; show tracebacks on errors.")
-@click.option("-q", "--quiet", is_flag=True, help="Print only warnings and errors.")
-@click.version_option(__version__, prog_name="digest")
+def json_option(help_text: str = "Print JSON instead of text.") -> Callable[[F], F]:
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+@click.group(cls=DigestGroup, epilog=EXIT_CODES,
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
-def cli(ctx: click.Context, config_option: str | None, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """Build a daily digest of a news site's category feeds: publish it as feeds and
     web pages, and email it to subscribers.
 
-    The daily cron job is `digest send`.
+    Start with `digest init`; the daily cron job is `digest send`.
     """
-    ctx.obj = Settings(config_option, verbose, quiet)
+    _settings(ctx)
+    if os.environ.get("NO_COLOR"):  # https://no-color.org
+        ctx.color = False
+
+
+# -- the daily job ------------------------------------------------------------
 
 
 def _feed_line(settings: Settings, report: FeedReport) -> None:
+    settings.progress.advance()
     where = ", ".join(report.categories)
     if report.failed:
         settings.warn(f"{report.url} [{where}]: {report.message}")
@@ -131,12 +388,27 @@ def _feed_line(settings: Settings, report: FeedReport) -> None:
         settings.detail(f"{report.url} [{where}]: {state}")
 
 
-@cli.command()
+def _start_fetch_bar(settings: Settings, config: Config) -> None:
+    settings.progress.start("fetching feeds", len(feed_categories(config)))
+
+
+def _gathered_json(report: GatherReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {"feeds": report.feeds, "new": report.new, "unchanged": report.unchanged,
+            "failed": len(report.failed)}
+
+
+@cli.command(epilog=EXIT_CODES)
+@json_option("Print each feed's result as JSON.")
 @click.pass_obj
-def fetch(settings: Settings) -> None:
-    """Gather new articles from every category's feeds into the state file."""
+def fetch(settings: Settings, as_json: bool) -> None:
+    """Gather new articles from the feeds into the state file."""
     with opened(settings, lock=True) as (config, store):
+        _start_fetch_bar(settings, config)
         report = pipeline.fetch(config, store, on_feed=lambda r: _feed_line(settings, r))
+    if as_json:
+        emit_json(_gathered_json(report))
     settings.info(f"fetched {report.summary()}")
     if report.all_failed:
         fail("no feed could be fetched; check the URLs above and the network", 1)
@@ -147,7 +419,10 @@ def fetch(settings: Settings) -> None:
               help="The edition's date [default: today in the digest's time zone].")
 @click.pass_obj
 def build(settings: Settings, date_text: str | None) -> None:
-    """Make the edition of a date from the stored articles and write the outputs (no mail)."""
+    """Make a date's edition and write the outputs (no mail).
+
+    The edition is made from the stored articles; nothing is fetched.
+    """
     with opened(settings, lock=True) as (config, store):
         date = parse_date(date_text, config)
         result = pipeline.build(config, store, date)
@@ -168,6 +443,15 @@ def _say_built(settings: Settings, config: Config, date: dt.date,
         settings.detail(f"  wrote {path}")
 
 
+def _start_send_bar(settings: Settings, edition: Edition, recipients: int) -> None:
+    settings.progress.start(f"sending {edition.date}", recipients)
+
+
+def _message_sent(settings: Settings, subscriber: Subscriber, outcome: str) -> None:
+    settings.progress.advance()
+    settings.detail(f"  {subscriber.email}: {outcome}")
+
+
 @cli.command(epilog=EXIT_CODES)
 @click.option("--date", "date_text", metavar="YYYY-MM-DD",
               help="The edition's date [default: today in the digest's time zone].")
@@ -177,21 +461,29 @@ def _say_built(settings: Settings, config: Config, date: dt.date,
 @click.option("--to", "test_to", metavar="ADDRESS",
               help="Send only one test copy (\"[TEST]\" in the subject) of the stored "
                    "articles' edition to ADDRESS; fetch, publish and record nothing.")
+@json_option("Print what was fetched, built and sent as JSON.")
 @click.pass_obj
 def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: bool,
-         test_to: str | None) -> None:
-    """Fetch, build and publish the edition, then email it to every active subscriber.
+         test_to: str | None, as_json: bool) -> None:
+    """The daily job: fetch, build, publish and email the edition.
 
-    The daily cron command. Running it again for the same date sends nothing
-    more; mail left undelivered by an earlier run goes out first.
+    Emails it to every active subscriber; this is the command for cron.
+    Running it again for the same date sends nothing more; mail left
+    undelivered by an earlier run goes out first.
     """
     if test_to is not None:
         _send_test(settings, date_text, test_to)
         return
     with opened(settings, lock=True) as (config, store):
         date = parse_date(date_text, config)
+        if not no_fetch:
+            _start_fetch_bar(settings, config)
         result = pipeline.send(config, store, date, dry_run=dry_run, skip_fetch=no_fetch,
-                               on_feed=lambda r: _feed_line(settings, r))
+                               on_feed=lambda r: _feed_line(settings, r),
+                               on_start=lambda e, n: _start_send_bar(settings, e, n),
+                               on_message=lambda s, o: _message_sent(settings, s, o))
+    if as_json:
+        emit_json(_send_json(result, date, dry_run))
     for warning in result.warnings:
         settings.warn(warning)
     if result.gathered is not None:
@@ -212,6 +504,206 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
              "(what was sent is not sent twice)", 1)
     if result.gathered is not None and result.gathered.all_failed:
         fail("no feed could be fetched; check the URLs above and the network", 1)
+    settings.info(_send_summary(result, dry_run))
+
+
+def _send_json(result: pipeline.SendResult, date: dt.date, dry_run: bool) -> dict[str, Any]:
+    edition = result.built.edition
+    return {
+        "date": date,
+        "dry_run": dry_run,
+        "fetched": _gathered_json(result.gathered),
+        "edition": {"date": edition.date, "articles": edition.article_count,
+                    "changed": result.built.changed} if edition else None,
+        "files_written": [str(p) for p in result.built.written],
+        "deliveries": [{"date": d.date, "articles": d.articles, "sent": d.sent,
+                        "deferred": d.deferred, "failed": d.failed,
+                        "nothing_for": d.nothing_for, "bounced": d.bounced,
+                        "problems": d.problems, "stopped": d.stopped}
+                       for d in result.deliveries],
+        "undelivered": result.undelivered,
+        "warnings": result.warnings,
+    }
+
+
+def _send_summary(result: pipeline.SendResult, dry_run: bool) -> str:
+    sent = sum(d.sent for d in result.deliveries)
+    failed_feeds = len(result.gathered.failed) if result.gathered else 0
+    edition = result.built.edition
+    parts = [f"edition {edition.date} ({edition.article_count} articles)" if edition
+             else "no new edition"]
+    parts.append(f"{sent} message(s) {'would be sent' if dry_run else 'sent'}")
+    if failed_feeds:
+        parts.append(f"{failed_feeds} feed(s) failing")
+    return "done: " + ", ".join(parts)
+
+
+# -- looking at the state -----------------------------------------------------
+
+
+@cli.command()
+@click.option("--editions", "edition_limit", type=click.IntRange(min=1), default=7,
+              show_default=True, help="How many recent editions to show.")
+@json_option()
+@click.pass_obj
+def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
+    """Feed health, recent editions, subscribers, state file.
+
+    Shows each source's health (last success, last error, failing since), the
+    last editions with their article and delivery counts (sent, deferred,
+    failed), subscriber counts (active, unsubscribed, bounced), and the state
+    file's path and size.
+    """
+    with opened(settings) as (config, store):
+        data = collect_status(config, store, editions=edition_limit)
+    if as_json:
+        emit_json(data)
+        settings.info(data.summary())
+        return
+    size = data.state.bytes
+    click.echo(f"State file: {data.state.path} ({_size(size)}, {data.state.articles} "
+               f"articles, {data.state.editions} edition(s))")
+    click.echo(f"\nSources ({len(data.sources)}; times in {config.timezone}):")
+    emit_table(
+        ["  HEALTH", "LAST SUCCESS", "FAILING SINCE", "CATEGORIES", "URL"],
+        [[f"  {s.health}", when(s.last_success, config), when(s.failing_since, config),
+          ",".join(s.categories), s.url] for s in data.sources],
+    )
+    for s in data.sources:
+        if s.last_error:
+            click.echo(f"  {s.url}: {s.last_error}")
+        if s.moved_to:
+            click.echo(f"  {s.url}: moved to {s.moved_to}; update the config")
+    click.echo(f"\nEditions (last {edition_limit}):")
+    if data.editions:
+        emit_table(
+            ["  DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED"],
+            [[f"  {e.date}", e.articles, e.delivery, e.sent, e.deferred, e.failed]
+             for e in data.editions],
+        )
+    else:
+        click.echo("  none yet (`digest send` makes one)")
+    click.echo("\nSubscribers: " + ", ".join(f"{n} {k}" for k, n in data.subscribers.items()))
+    settings.info(data.summary())
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{n} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+@cli.group()
+def editions() -> None:
+    """The editions made so far."""
+
+
+@editions.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=30, show_default=True,
+              help="How many editions, newest first.")
+@json_option()
+@click.pass_obj
+def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
+    """List editions with article and delivery counts, newest first."""
+    with opened(settings) as (_config, store):
+        rows = [edition_status(t) for t in store.edition_tallies(limit)]
+    if as_json:
+        emit_json(rows)
+    elif rows:
+        emit_table(
+            ["DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "SECTIONS"],
+            [[e.date, e.articles, e.delivery, e.sent, e.deferred, e.failed,
+              ", ".join(f"{s.title} {s.articles}" for s in e.sections)] for e in rows],
+        )
+    settings.info(f"{len(rows)} edition(s)")
+
+
+@editions.command("show")
+@click.argument("date_text", metavar="DATE", shell_complete=complete_edition_dates)
+@json_option()
+@click.pass_obj
+def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
+    """Show an edition's articles by category.
+
+    DATE is YYYY-MM-DD, `today` or `latest`.
+    """
+    with opened(settings) as (config, store):
+        if date_text == "latest":
+            latest = store.latest_edition_date()
+            if latest is None:
+                fail("there is no edition yet; `digest send` (or `digest build`) makes one", 1)
+            date = latest
+        elif date_text == "today":
+            date = pipeline.today(config)
+        else:
+            try:
+                date = dt.date.fromisoformat(date_text)
+            except ValueError:
+                raise click.BadParameter(f"{date_text!r} is not a date like 2026-11-25, "
+                                         "`today` or `latest`", param_hint="DATE") from None
+        edition = store.edition(date)
+        if edition is None:
+            fail(f"there is no edition of {date}; `digest editions list` shows the dates", 1)
+        tally = next(iter(store.edition_tallies(date=date)), None)
+        data = edition_detail(edition, tally)
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"Edition {date}: {data.articles} articles, {data.delivery}")
+        for section in data.sections:
+            click.echo(f"\n{section.title} ({len(section.articles)})")
+            for a in section.articles:
+                byline = " · ".join(x for x in (a.author, when(a.published, config))
+                                    if x and x != "-")
+                click.echo(f"  {a.title}")
+                click.echo(f"    {a.link}" + (f"  ({byline})" if byline else ""))
+    settings.info(f"edition {date}: {data.articles} articles in "
+                  f"{len(data.sections)} categories")
+
+
+@cli.group()
+def feeds() -> None:
+    """The configured feeds."""
+
+
+@feeds.command("check")
+@json_option()
+@click.pass_obj
+def feeds_check(settings: Settings, as_json: bool) -> None:
+    """Fetch every feed once and show how it answered.
+
+    Nothing is stored. Feeds are fetched afresh, ignoring what the state file remembers, so this
+    shows how the URLs in the config behave right now. Exits 1 when no feed
+    could be read at all.
+    """
+    config = settings.config
+    settings.progress.start("checking feeds", len(feed_categories(config)))
+    try:
+        results = check_feeds(config, on_check=lambda _c: settings.progress.advance())
+    finally:
+        settings.progress.finish()
+    if as_json:
+        emit_json(results)
+    else:
+        emit_table(
+            ["RESULT", "HTTP", "ENTRIES", "NEWEST", "SECONDS", "CATEGORIES", "URL"],
+            [[c.outcome, c.http_status or "-", c.entries, when(c.newest, config),
+              f"{c.seconds:.2f}", ",".join(c.categories), c.url] for c in results],
+        )
+    for c in results:
+        if c.message:
+            settings.warn(f"{c.url}: {c.message}")
+    failed = sum(1 for c in results if c.failed)
+    if results and failed == len(results):
+        fail(f"none of the {len(results)} feeds could be read; check the URLs in "
+             f"{config.path} and the network", 1)
+    settings.info(f"checked {len(results)} feeds: {len(results) - failed} ok, {failed} failed")
+
+
+# -- subscribers --------------------------------------------------------------
 
 
 def _send_test(settings: Settings, date_text: str | None, address: str) -> None:
@@ -274,6 +766,7 @@ def subscribers() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="The subscriber's name, used in the To header.")
 @click.option("--category", "categories", multiple=True, metavar="SLUG",
+              shell_complete=complete_categories,
               help="Send only this category's section (repeatable) [default: all].")
 @click.pass_obj
 def subscribers_add(settings: Settings, email: str, name: str,
@@ -317,113 +810,161 @@ def unsubscribe(settings: Settings, email: str) -> None:
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]),
               help="Only subscribers with this status.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@json_option("Print JSON lines.")
 @click.pass_obj
 def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> None:
-    """List subscribers: email, name, categories, status."""
+    """List subscribers: email, name, categories, status (tab-separated)."""
     count = 0
     with opened(settings) as (_config, store):
         for s in store.subscribers(status):
             count += 1
             cats = " ".join(sorted(s.categories))
             if as_json:
-                click.echo(json.dumps({"email": s.email, "name": s.name,
-                                       "categories": sorted(s.categories),
-                                       "status": s.status}, ensure_ascii=False))
+                record = subscriber_record(s)
+                record.pop("created_at")
+                emit_json_line(record)
             else:
                 click.echo(f"{s.email}\t{s.name}\t{cats or '(all)'}\t{s.status}")
     settings.info(f"{count} subscriber(s)")
 
 
-@subscribers.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@subscribers.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
+              show_default=True, help="CSV (read back by `import`) or a JSON array.")
+@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]),
+              help="Only subscribers with this status [default: all].")
 @click.pass_obj
-def subscribers_import(settings: Settings, file: Path) -> None:
-    """Import a CSV file with the columns email,name,categories (categories space-separated).
+def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None:
+    """Write every subscriber to stdout as CSV or JSON.
 
-    Each line is reported as added, updated, unchanged or rejected with the reason.
-    An import never re-activates an address that unsubscribed.
+    Columns: email, name, categories, status, created_at. The CSV has the
+    columns `digest subscribers import` reads; unsubscribed and bounced
+    addresses are included (with their status) unless --status says otherwise.
     """
+    with opened(settings) as (_config, store):
+        if fmt == "csv":
+            count = write_csv(store.subscribers(status), sys.stdout)
+            sys.stdout.flush()  # a closed pipe is reported here, not at exit
+        else:
+            records = [subscriber_record(s) for s in store.subscribers(status)]
+            emit_json(records)
+            count = len(records)
+    settings.info(f"exported {count} subscriber(s)")
+
+
+@subscribers.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                        path_type=Path))
+@json_option("Print each line's outcome as a JSON line.")
+@click.pass_obj
+def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
+    """Add or update subscribers from a CSV file.
+
+    The columns are email,name,categories (categories space-separated, empty
+    for all); FILE `-` reads standard input. Prints each line's outcome:
+    added, updated, unchanged, or rejected with the reason (invalid address,
+    unknown category, duplicate). An import never re-activates an address that
+    unsubscribed or bounced.
+    """
+    name = "<stdin>" if str(file) == "-" else str(file)
     with opened(settings) as (config, store):
         try:
-            lines = import_csv(file, store, config.category_slugs)
-        except (ValueError, UnicodeDecodeError) as exc:
+            if name == "<stdin>":
+                lines = import_rows(sys.stdin.buffer.read(), name, store,
+                                    config.category_slugs)
+            else:
+                lines = import_csv(file, store, config.category_slugs)
+        except ValueError as exc:
             fail(str(exc), 2)
     counts: dict[str, int] = {}
     for line in lines:
         counts[line.outcome] = counts.get(line.outcome, 0) + 1
-        if line.outcome == "rejected":
-            settings.warn(f"{file}:{line.line}: {line.email or '(empty)'}: {line.reason}")
+        if as_json:
+            emit_json_line({"file": name, "line": line.line, "email": line.email,
+                            "outcome": line.outcome, "reason": line.reason})
         else:
-            settings.detail(f"{file}:{line.line}: {line.email}: {line.outcome}")
+            reason = f" ({line.reason})" if line.reason else ""
+            click.echo(f"{name}:{line.line}: {line.email or '(empty)'}: "
+                       f"{line.outcome}{reason}")
     summary = ", ".join(f"{counts.get(k, 0)} {k}"
                         for k in ("added", "updated", "unchanged", "rejected"))
-    settings.info(f"imported {file}: {summary}")
+    settings.info(f"imported {name}: {summary}")
+
+
+# -- setting up ---------------------------------------------------------------
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("folder", metavar="[DIR]", default=".",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--url", metavar="URL",
+              help="The site to look at for categories and feeds (asked for when "
+                   "interactive).")
+@click.option("--no-input", is_flag=True,
+              help="Ask nothing: with --url, use what the site shows; without, write a "
+                   "template to fill in.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing config.toml (templates already there are kept).")
 @click.pass_obj
-def status(settings: Settings, as_json: bool) -> None:
-    """Feed health, recent editions with their deliveries, and subscriber counts."""
-    now = dt.datetime.now(dt.UTC)
-    with opened(settings) as (config, store):
-        feeds = []
-        for url in pipeline.feed_locations(config):
-            state = store.feed_state(url)
-            failing_long = bool(state.failing_since and
-                                now - state.failing_since > dt.timedelta(days=1))
-            feeds.append({
-                "url": url,
-                "last_success": state.last_success.isoformat() if state.last_success else None,
-                "last_error": state.last_error,
-                "failing_since": (state.failing_since.isoformat()
-                                  if state.failing_since else None),
-                "failing_over_a_day": failing_long,
-                "gone": state.gone,
-                "moved_to": state.moved_to,
-            })
-        editions = [
-            {"date": e.date.isoformat(), "articles": e.article_count, "delivery_started": e.frozen,
-             **store.delivery_counts(e.id or 0)}
-            for e in store.editions(limit=7)
-        ]
-        store_counts = store.subscriber_counts()
-        data = {
-            "state": str(config.state),
-            "state_bytes": config.state.stat().st_size if config.state.exists() else 0,
-            "articles": store.article_count(),
-            "feeds": feeds,
-            "editions": editions,
-            "subscribers": store_counts,
-        }
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    click.echo(f"state: {data['state']} ({data['state_bytes']} bytes, "
-               f"{data['articles']} articles)")
-    click.echo("feeds:")
-    for f in feeds:
-        if f["gone"]:
-            mark = "GONE"
-        elif f["failing_over_a_day"]:
-            mark = "FAILING"
-        elif f["last_error"]:
-            mark = "error"
-        elif f["last_success"]:
-            mark = "ok"
-        else:
-            mark = "never fetched"
-        line = f"  {mark:<13} {f['url']}"
-        if f["last_error"]:
-            line += f"\n                since {f['failing_since']}: {f['last_error']}"
-        click.echo(line)
-    click.echo("editions:")
-    for e in editions:
-        click.echo(f"  {e['date']}  {e['articles']:>3} articles  sent {e['sent']}, "
-                   f"deferred {e['deferred']}, failed {e['failed']}")
-    counts = store_counts
-    click.echo("subscribers: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
+         force: bool) -> None:
+    """Start a digest: config.toml and templates/ in DIR.
+
+    Writes a commented config.toml and a templates/ folder to customise.
+    Given a WordPress site, finds its categories and their feeds through the
+    REST API (or the category links on its home page). Prompts only when stdin
+    is a terminal and --no-input is not given.
+    """
+    interactive = not no_input and sys.stdin.isatty()
+    if (folder / "config.toml").exists() and not force:
+        fail(f"{folder / 'config.toml'} already exists; edit it, choose another folder, "
+             "or pass --force to replace it", 2)
+    if url is None and interactive:
+        url = click.prompt("Site address (empty for a template to fill in)", default="",
+                           show_default=False, err=True).strip() or None
+    site = None
+    if url:
+        settings.info(f"looking at {url} ...")
+        site = discover(url)
+        for note in site.notes:
+            settings.warn(note)
+        kind = "WordPress site" if site.wordpress else "site"
+        where = {"rest-api": "its REST API", "html": "its home page's links",
+                 "none": "nowhere"}[site.via]
+        named = f" {site.name}" if site.name else ""
+        settings.info(f"{site.url}: {kind}{named}; {len(site.categories)} categories "
+                      f"from {where}")
+        for c in site.categories:
+            count = f", {c.articles} articles" if c.articles is not None else ""
+            settings.info(f"  {c.title} ({c.slug}{count}): {c.feed}")
+        if not site.categories and not site.feeds:
+            settings.warn(f"no category or feed found at {site.url}; the config has an "
+                          "example category to replace")
+    title = sender = None
+    if interactive:
+        title = click.prompt("Digest title", default=default_title(site), err=True)
+        sender = click.prompt("Sender (From)", default=default_sender(site, title), err=True,
+                              value_proc=_sender)
+    text = render_config(site, title=title, sender=sender)
+    project = write_project(folder, text, force=force,
+                            categories=len(site.categories) if site else 0)
+    settings.detail(f"wrote {project.config}")
+    for path in project.templates_kept:
+        settings.detail(f"kept {path} (already there)")
+    kept = f", kept {len(project.templates_kept)} already there" if project.templates_kept \
+        else ""
+    what = f"{project.categories} categories" if site else "a template to fill in"
+    settings.info(f"wrote {project.config} ({what}) and "
+                  f"{len(project.templates_written)} templates in {folder / 'templates'}{kept}")
+    settings.info(f"next: review {project.config}, then `digest feeds check` and "
+                  "`digest send --dry-run` in that folder")
+
+
+def _sender(value: str) -> str:
+    """A From line with an address in it, or ask again."""
+    if "@" not in parseaddr(value)[1]:
+        raise click.BadParameter("give an address like 'Aze Daily <digest@example.org>'")
+    return value.strip()
 
 
 def main() -> None:

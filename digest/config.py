@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, replace
@@ -127,6 +128,14 @@ KNOWN_KEYS: dict[str, set[str]] = {
 }
 
 
+# What a missing required table must hold at least, for the message that reports it.
+REQUIRED_KEYS = {
+    "digest": "title, link and public_url",
+    "email": 'from = "Name <digest@example.org>"',
+    "smtp": "host and port (or set [email] transport = \"file\")",
+}
+
+
 def config_path(option: str | None) -> Path:
     """Where the config is: --config, else $DIGEST_CONFIG, else ./config.toml."""
     return Path(option or os.environ.get("DIGEST_CONFIG") or DEFAULT_CONFIG)
@@ -139,6 +148,7 @@ class _Reader:
         self.file = path
         self.lines = text.splitlines()
         self.problems: list[str] = []
+        self.missing: set[str] = set()  # required tables that are absent
 
     def line_of(self, table: str, key: str, index: int | None = None) -> int | None:
         """The line of `key` inside `[table]` (the index-th `[[table]]`), best effort."""
@@ -159,13 +169,47 @@ class _Reader:
         return None
 
     def problem(self, table: str, key: str, message: str, index: int | None = None) -> None:
+        if table in self.missing:
+            return  # "the table is missing" already says it, and what it needs
         line = self.line_of(table, key, index) if key else None
+        if line is None:  # a key that is missing: point at its table's header instead
+            line = self.header_line(table, index or 0)
         where = f"line {line}: " if line else ""
         name = f"[{table}]" if index is None else f"[[{table}]] #{(index or 0) + 1}"
         label = f"{name} {key}" if key else name
         self.problems.append(f"{where}{label}: {message}")
 
+    def header_line(self, name: str, index: int = 0) -> int | None:
+        """The line of the index-th `[name]`, `[[name]]` or `[name.…]` header."""
+        if not name:
+            return None
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(name) + r"\s*[\].]")
+        found = [n for n, line in enumerate(self.lines, start=1) if header.match(line)]
+        return found[index] if index < len(found) else None
+
+    def unknown_tables(self, root: dict[str, Any]) -> None:
+        """Top-level names the digest does not know: usually a misspelt table."""
+        known = sorted(KNOWN_KEYS[""])
+        for name, value in root.items():
+            if name in known:
+                continue
+            is_table = isinstance(value, dict) or (
+                isinstance(value, list) and bool(value) and isinstance(value[0], dict))
+            line = self.header_line(name) if is_table else self.line_of("", name)
+            where = f"line {line}: " if line else ""
+            near = difflib.get_close_matches(name, known, n=1)
+            if is_table:
+                brackets = "[[{}]]" if isinstance(value, list) else "[{}]"
+                hint = f"; did you mean {brackets.format(near[0])}?" if near else ""
+                self.problems.append(f"{where}{brackets.format(name)}: unknown table{hint}")
+            else:
+                hint = f"; did you mean [{near[0]}]?" if near else ""
+                self.problems.append(f"{where}{name}: unknown key outside any table{hint}")
+
     def unknown(self, table: str, data: dict[str, Any], index: int | None = None) -> None:
+        if not table:
+            self.unknown_tables(data)
+            return
         known = KNOWN_KEYS[table]
         for key in data:
             if table == "smtp" and key == "password":
@@ -227,7 +271,10 @@ class _Reader:
         value = root.get(name)
         if value is None:
             if required:
-                self.problems.append(f"[{name}]: the table is missing")
+                needs = REQUIRED_KEYS.get(name)
+                what = f"; add it with at least {needs}" if needs else ""
+                self.problems.append(f"[{name}]: the table is missing{what}")
+                self.missing.add(name)
             return {}
         if not isinstance(value, dict):
             self.problems.append(f"[{name}]: must be a table")
@@ -242,7 +289,7 @@ def load_config(path: Path) -> Config:
             str(path),
             [
                 "the file does not exist; pass --config PATH, set DIGEST_CONFIG, "
-                "or run from the folder holding config.toml"
+                "or run from the folder holding config.toml (`digest init` writes one)"
             ],
         )
     text = path.read_text(encoding="utf-8")
@@ -375,7 +422,7 @@ def load_config(path: Path) -> Config:
         except (ValueError, IndexError):
             r.problem("digest", "contact", f"must be an email address, got {contact!r}")
     if r.problems:
-        raise ConfigError(str(path), r.problems)
+        raise ConfigError(str(path), sorted(r.problems, key=_line_number))
     return config
 
 
@@ -416,6 +463,12 @@ def _words(r: _Reader, root: dict[str, Any]) -> dict[str, Word]:
             continue
         result[key] = word
     return result
+
+
+def _line_number(problem: str) -> int:
+    """Problems in file order; those without a line (missing things) last."""
+    match = re.match(r"line (\d+):", problem)
+    return int(match.group(1)) if match else sys.maxsize
 
 
 def _categories(r: _Reader, root: dict[str, Any]) -> tuple[CategoryConfig, ...]:

@@ -96,14 +96,21 @@ def open_transport(config: Config, edition: Edition) -> Transport:
 
 def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime | None = None,
             dry_run: bool = False, transport: Transport | None = None,
-            on_message: Callable[[Subscriber, str], None] | None = None) -> DeliveryReport:
-    """Send `edition` to every active subscriber still owed it; record each outcome at once."""
+            on_message: Callable[[Subscriber, str], None] | None = None,
+            on_start: Callable[[Edition, int], None] | None = None) -> DeliveryReport:
+    """Send `edition` to every active subscriber still owed it; record each outcome at once.
+
+    `on_start` hears how many recipients are owed it; `on_message` hears each one's
+    outcome ("sent", "deferred", "failed", or "dry-run" and "skipped" when nothing is sent).
+    """
     now = now or utcnow()
     assert edition.id is not None
     report = DeliveryReport(edition.date.isoformat(), edition.article_count, dry_run=dry_run)
     if not dry_run:
         store.freeze_edition(edition.id, now)
     audience_until = store.frozen_at(edition.id) or now
+    if on_start:
+        on_start(edition, store.pending_count(edition.id, audience_until))
     env = environment(config.templates)
     secret = secret_for(store)
     templates: dict[frozenset[str], MessageTemplate] = {}
@@ -119,6 +126,8 @@ def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime 
                 wanted = sections_for(subscriber, edition)
                 if not wanted:
                     report.nothing_for += 1
+                    if on_message:
+                        on_message(subscriber, "skipped")
                     continue
                 template = templates.get(wanted)
                 if template is None:
@@ -128,6 +137,8 @@ def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime 
                                                   make_token(secret, subscriber.id))
                 if dry_run:
                     report.sent += 1
+                    if on_message:
+                        on_message(subscriber, "dry-run")
                     continue
                 if transport is None:
                     transport = open_transport(config, edition)
@@ -172,7 +183,8 @@ class SendResult:
 def send(config: Config, store: Store, date: dt.date, *, dry_run: bool = False,
          skip_fetch: bool = False, now: dt.datetime | None = None,
          on_feed: Callable[[FeedReport], None] | None = None,
-         on_message: Callable[[Subscriber, str], None] | None = None) -> SendResult:
+         on_message: Callable[[Subscriber, str], None] | None = None,
+         on_start: Callable[[Edition, int], None] | None = None) -> SendResult:
     """The daily job: fetch, build and publish `date`'s edition, then mail it.
 
     Editions of the last `email.retry_days` days whose delivery was left
@@ -194,7 +206,7 @@ def send(config: Config, store: Store, date: dt.date, *, dry_run: bool = False,
     targets = [*earlier, *([built.edition] if built.edition is not None else [])]
     for edition in targets:
         report = deliver(config, store, edition, now=now, dry_run=dry_run,
-                         on_message=on_message)
+                         on_message=on_message, on_start=on_start)
         reports.append(report)
         if report.stopped:
             break

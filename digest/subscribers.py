@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
+from digest.models import Subscriber
 from digest.sources.sanitize import one_line
 from digest.store import Store
 
@@ -49,7 +52,7 @@ def check_categories(wanted: Iterable[str], known: Iterable[str]) -> frozenset[s
     known_set = set(known)
     unknown = sorted(wanted_set - known_set)
     if unknown:
-        raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} "
+        raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'}: "
                          f"{', '.join(unknown)} (known: {', '.join(sorted(known_set))})")
     return wanted_set
 
@@ -59,7 +62,8 @@ class ImportLine:
     line: int
     email: str
     outcome: str  # "added", "updated", "unchanged", "rejected"
-    reason: str | None = None
+    reason: str | None = None  # why rejected: "invalid address: …", "unknown category: …",
+    # or "duplicate: …"
 
 
 def import_csv(path: Path, store: Store, categories: Iterable[str]) -> list[ImportLine]:
@@ -68,31 +72,79 @@ def import_csv(path: Path, store: Store, categories: Iterable[str]) -> list[Impo
     Existing addresses are updated (name, categories) but an unsubscribed or
     bounced address is not re-activated by an import.
     """
+    return import_rows(path.read_bytes(), str(path), store, categories)
+
+
+def import_rows(data: bytes, name: str, store: Store,
+                categories: Iterable[str]) -> list[ImportLine]:
+    """Like import_csv, from the bytes of a CSV file (or stdin) that `name` stands for.
+
+    The whole text is decoded before the first row is stored, so a file in the
+    wrong encoding is refused as a whole, never half imported.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ValueError(f"{name}:{line}: not UTF-8 text ({exc.reason}); nothing was "
+                         "imported: save the file as UTF-8 CSV and import it again") from None
     known = list(categories)
     results: list[ImportLine] = []
-    seen: set[str] = set()
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        fields = [x.strip().lower() for x in reader.fieldnames or []]
-        if "email" not in fields:
-            raise ValueError(f"{path}: the first line must name the columns "
-                             "email,name,categories")
-        reader.fieldnames = fields
-        for row in reader:
-            line = reader.line_num
-            raw = (row.get("email") or "").strip()
-            try:
-                address = normalise_address(raw)
-                cats = check_categories((row.get("categories") or "").split(), known)
-            except ValueError as exc:
-                results.append(ImportLine(line, raw, "rejected", str(exc)))
-                continue
-            if address.lower() in seen:
-                results.append(ImportLine(line, address, "rejected",
-                                          "duplicate of an earlier line"))
-                continue
-            seen.add(address.lower())
-            _, outcome = store.upsert_subscriber(address, normalise_name(row.get("name") or ""),
-                                                 cats, reactivate=False)
-            results.append(ImportLine(line, address, outcome))
+    seen: dict[str, int] = {}  # address -> the line that first had it
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    fields = [x.strip().lower() for x in reader.fieldnames or []]
+    if "email" not in fields:
+        raise ValueError(f"{name}: the first line must name the columns "
+                         "email,name,categories")
+    reader.fieldnames = fields
+    for row in reader:
+        line = reader.line_num
+        raw = (row.get("email") or "").strip()
+        try:
+            address = normalise_address(raw)
+        except ValueError as exc:
+            results.append(ImportLine(line, raw, "rejected", f"invalid address: {exc}"))
+            continue
+        try:
+            cats = check_categories((row.get("categories") or "").split(), known)
+        except ValueError as exc:
+            results.append(ImportLine(line, address, "rejected", str(exc)))
+            continue
+        if address.lower() in seen:
+            results.append(ImportLine(
+                line, address, "rejected",
+                f"duplicate: the same address as line {seen[address.lower()]}"))
+            continue
+        seen[address.lower()] = line
+        _, outcome = store.upsert_subscriber(address, normalise_name(row.get("name") or ""),
+                                             cats, reactivate=False)
+        results.append(ImportLine(line, address, outcome))
     return results
+
+
+EXPORT_FIELDS = ("email", "name", "categories", "status", "created_at")
+
+
+def subscriber_record(subscriber: Subscriber) -> dict[str, Any]:
+    """A subscriber as plain data; `categories` is a sorted list (empty: all)."""
+    created = subscriber.created_at
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "categories": sorted(subscriber.categories),
+        "status": subscriber.status,
+        "created_at": created.isoformat() if created else None,
+    }
+
+
+def write_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
+    """Write subscribers as CSV that `import_csv` reads back; return how many."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_FIELDS)
+    count = 0
+    for subscriber in subscribers:
+        record = subscriber_record(subscriber)
+        record["categories"] = " ".join(record["categories"])
+        writer.writerow([record[k] or "" for k in EXPORT_FIELDS])
+        count += 1
+    return count

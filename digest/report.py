@@ -1,0 +1,194 @@
+"""What `digest status` and `digest editions` tell: plain data gathered from the store.
+
+The health of a source is a pure function of what the store remembers about it;
+everything here is frozen dataclasses that the CLI prints as text or JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from digest.config import Config
+from digest.models import Edition, FeedState
+from digest.sources.gather import feed_categories
+from digest.store import EditionTally, Store
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    url: str
+    categories: tuple[str, ...]
+    health: str  # "ok", "failing", "waiting", "gone", "new" (never fetched)
+    last_success: dt.datetime | None
+    last_error: str | None
+    failing_since: dt.datetime | None
+    retry_after: dt.datetime | None
+    moved_to: str | None
+
+
+@dataclass(frozen=True)
+class SectionCount:
+    slug: str
+    title: str
+    articles: int
+
+
+@dataclass(frozen=True)
+class EditionStatus:
+    date: dt.date
+    articles: int
+    sections: tuple[SectionCount, ...]
+    delivery: str  # "not sent", "sending" (begun, not finished), "sent"
+    sent: int
+    deferred: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class StateFile:
+    path: Path
+    bytes: int  # the SQLite file and its write-ahead log
+    articles: int
+    editions: int
+
+
+@dataclass(frozen=True)
+class Status:
+    state: StateFile
+    sources: tuple[SourceHealth, ...]
+    editions: tuple[EditionStatus, ...]
+    subscribers: dict[str, int]  # active, unsubscribed, bounced
+
+    @property
+    def failing(self) -> tuple[SourceHealth, ...]:
+        return tuple(s for s in self.sources if s.health not in ("ok", "new"))
+
+    def summary(self) -> str:
+        failing = f" ({len(self.failing)} failing)" if self.failing else ""
+        return (f"{len(self.sources)} sources{failing}, {self.state.editions} edition(s), "
+                f"{self.subscribers.get('active', 0)} active subscribers")
+
+
+def health(state: FeedState, now: dt.datetime) -> str:
+    """One word for a source's state, from what the last fetches left in the store."""
+    if state.gone:
+        return "gone"
+    if state.retry_after is not None and state.retry_after > now:
+        return "waiting"
+    if state.last_error:
+        return "failing"
+    if state.last_success is not None:
+        return "ok"
+    return "new"
+
+
+def delivery_state(tally: EditionTally) -> str:
+    if tally.completed_at is not None:
+        return "sent"
+    if tally.frozen_at is not None:
+        return "sending"
+    return "not sent"
+
+
+def edition_status(tally: EditionTally) -> EditionStatus:
+    return EditionStatus(
+        date=tally.date,
+        articles=tally.articles,
+        sections=tuple(SectionCount(slug, title, n) for slug, title, n in tally.sections),
+        delivery=delivery_state(tally),
+        sent=tally.sent,
+        deferred=tally.deferred,
+        failed=tally.failed,
+    )
+
+
+def state_size(path: Path) -> int:
+    """Bytes on disk of the SQLite file with its WAL and shared-memory files."""
+    total = 0
+    for candidate in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+        if candidate.exists():
+            total += candidate.stat().st_size
+    return total
+
+
+def collect_status(config: Config, store: Store, *, now: dt.datetime | None = None,
+                   editions: int = 7) -> Status:
+    """Every configured source's health, the last `editions` editions, subscriber counts."""
+    now = now or dt.datetime.now(dt.UTC)
+    sources = []
+    for url, categories in feed_categories(config).items():
+        state = store.feed_state(url)
+        sources.append(SourceHealth(
+            url=url, categories=tuple(categories), health=health(state, now),
+            last_success=state.last_success, last_error=state.last_error,
+            failing_since=state.failing_since, retry_after=state.retry_after,
+            moved_to=state.moved_to,
+        ))
+    return Status(
+        state=StateFile(path=config.state, bytes=state_size(config.state),
+                        articles=store.article_count(), editions=store.edition_count()),
+        sources=tuple(sources),
+        editions=tuple(edition_status(t) for t in store.edition_tallies(editions)),
+        subscribers=store.subscriber_counts(),
+    )
+
+
+@dataclass(frozen=True)
+class ArticleLine:
+    title: str
+    link: str
+    author: str | None
+    published: dt.datetime | None
+    reading_minutes: int | None
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class SectionDetail:
+    slug: str
+    title: str
+    articles: tuple[ArticleLine, ...]
+
+
+@dataclass(frozen=True)
+class EditionDetail:
+    date: dt.date
+    articles: int
+    delivery: str
+    sections: tuple[SectionDetail, ...]
+
+
+def edition_detail(edition: Edition, tally: EditionTally | None) -> EditionDetail:
+    """An edition's articles by category, for `digest editions show`."""
+    return EditionDetail(
+        date=edition.date,
+        articles=edition.article_count,
+        delivery=delivery_state(tally) if tally else "not sent",
+        sections=tuple(
+            SectionDetail(section.slug, section.title, tuple(
+                ArticleLine(a.title, a.link, a.author, a.published, a.reading_minutes,
+                            a.excerpt)
+                for a in section.articles))
+            for section in edition.sections
+        ),
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, dates and paths as JSON-ready values (dates in ISO 8601)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    return value

@@ -1,0 +1,109 @@
+"""Checking every configured source once, storing nothing: for `digest feeds check`.
+
+Each feed is fetched afresh (no conditional GET, no remembered redirect or
+"gone"), so the result says how the URL in the config behaves right now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+
+import requests
+
+from digest.config import Config
+from digest.models import FeedState
+from digest.sources.fetch import HostLimiter, download
+from digest.sources.gather import feed_categories
+from digest.sources.parse import FeedParseError, parse_feed
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """How one configured feed answered just now."""
+
+    url: str
+    categories: tuple[str, ...]
+    outcome: str  # "ok", "error", "gone", "waiting"
+    http_status: int | None
+    entries: int
+    newest: dt.datetime | None  # the newest entry's date
+    title: str | None  # the feed's own title
+    seconds: float
+    message: str | None  # the error, or a warning (malformed but readable, moved)
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome != "ok"
+
+
+def check_one(session: requests.Session, url: str, categories: tuple[str, ...],
+              config: Config, now: dt.datetime, limiter: HostLimiter) -> FeedCheck:
+    started = time.monotonic()
+    result = download(session, FeedState(url=url), config.fetch, now, limiter)
+    notes = []
+    if result.moved_to:
+        notes.append(f"moved permanently to {result.moved_to}; update the config")
+    if result.outcome != "ok":
+        notes.append(result.error or result.outcome)
+        return FeedCheck(url, categories, "error" if result.outcome == "not_modified"
+                         else result.outcome, result.http_status, 0, None, None,
+                         time.monotonic() - started, "; ".join(notes))
+    try:
+        parsed = parse_feed(result.body, result.final_url or url,
+                            content_type=result.content_type, now=now)
+    except FeedParseError as exc:
+        notes.append(str(exc))
+        return FeedCheck(url, categories, "error", result.http_status, 0, None, None,
+                         time.monotonic() - started, "; ".join(notes))
+    except Exception as exc:  # a parser bug must cost one feed, never the check
+        notes.append(f"could not be parsed ({type(exc).__name__}: {exc})")
+        return FeedCheck(url, categories, "error", result.http_status, 0, None, None,
+                         time.monotonic() - started, "; ".join(notes))
+    if parsed.warning:
+        notes.append(parsed.warning)
+    dates = [a.published for a in parsed.articles if a.published is not None]
+    return FeedCheck(url, categories, "ok", result.http_status, len(parsed.articles),
+                     max(dates) if dates else None, parsed.title or None,
+                     time.monotonic() - started, "; ".join(notes) or None)
+
+
+def check_feeds(config: Config, *, now: dt.datetime | None = None,
+                on_check: Callable[[FeedCheck], None] | None = None) -> tuple[FeedCheck, ...]:
+    """Fetch and parse every configured feed once, concurrently; results in config order."""
+    now = now or dt.datetime.now(dt.UTC)
+    feeds = feed_categories(config)
+    limiter = HostLimiter(config.fetch.per_host)
+    local = threading.local()
+    sessions: list[requests.Session] = []
+    lock = threading.Lock()
+
+    def session_for() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            with lock:
+                sessions.append(local.session)
+        session: requests.Session = local.session
+        return session
+
+    def run(url: str) -> FeedCheck:
+        return check_one(session_for(), url, tuple(feeds[url]), config, now, limiter)
+
+    results: dict[str, FeedCheck] = {}
+    workers = max(1, min(config.fetch.concurrency, len(feeds)))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
+            futures = [pool.submit(run, url) for url in feeds]
+            for future in as_completed(futures):
+                check = future.result()
+                results[check.url] = check
+                if on_check:
+                    on_check(check)
+    finally:
+        for session in sessions:
+            session.close()
+    return tuple(results[url] for url in feeds)
