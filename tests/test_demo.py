@@ -83,3 +83,16 @@ def test_next_day_holds_only_the_new_article(demo: Path):
     text = messages[0].read_text()
     assert "Gobustan rock art" in text
     assert "Caspian offshore wind" not in text
+
+
+def test_pages_follow_the_language_and_the_editors_words(demo: Path):
+    config = demo / "config.toml"
+    text = config.read_text().replace('language = "en"', 'language = "ru"')
+    config.write_text(text + '\n[words]\narchive = "Все выпуски"\n')
+    assert digest(demo, "fetch").returncode == 0
+    built = digest(demo, "build", "--date", "2026-11-25")
+    assert built.returncode == 0, built.stderr
+    archive = (demo / "public" / "archive.html").read_text()
+    assert "Все выпуски" in archive
+    assert "31 статья" in archive  # CLDR plural: 31 takes the "one" form in Russian
+    assert "25 ноября 2026" in archive

@@ -19,7 +19,7 @@ import jinja2
 from digest.config import Config
 from digest.models import Edition, StoredArticle
 from digest.render.catalogue import category_feed, digest_feed
-from digest.render.context import preheader, subject, web_url
+from digest.render.context import preheader, subject, web_url, words_for
 from digest.render.site import edition_body, presentable
 from digest.render.syndication import (
     FeedInfo,
@@ -37,7 +37,7 @@ MAX_FEED_BYTES = 500_000
 def render_feeds(config: Config, editions: list[Edition],
                  env: jinja2.Environment) -> dict[str, bytes]:
     """rss.xml, atom.xml and feed.json of the digest (`editions` newest first)."""
-    words = Words(config.language, config.timezone)
+    words = words_for(config)
     feed = digest_feed(config)
     info = FeedInfo(
         id=config.public_url,

@@ -16,7 +16,14 @@ import jinja2
 from digest.config import Config
 from digest.models import Edition, Section, StoredArticle
 from digest.render.catalogue import published_feeds
-from digest.render.context import edition_path, preheader, sections_view, site_view, web_url
+from digest.render.context import (
+    edition_path,
+    preheader,
+    sections_view,
+    site_view,
+    web_url,
+    words_for,
+)
 from digest.render.syndication import published_text
 from digest.render.words import Words
 
@@ -52,7 +59,7 @@ class SectionLink:
 
 def edition_body(config: Config, edition: Edition, env: jinja2.Environment) -> str:
     """The edition's articles as an HTML fragment with absolute links (pages and feeds)."""
-    words = Words(config.language, config.timezone)
+    words = words_for(config)
     context = _edition_context(config, presentable(edition), words)
     return env.get_template("edition_body.html").render(context)
 
@@ -107,7 +114,7 @@ def render_site(config: Config, editions: list[Edition],
                 env: jinja2.Environment) -> dict[str, str]:
     """Every page of the site: {relative path: HTML}. `editions` newest first."""
     editions = [presentable(e) for e in editions]
-    words = Words(config.language, config.timezone)
+    words = words_for(config)
     common: dict[str, Any] = {
         "site": site_view(config, words),
         "t": words,
