@@ -12,16 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.config import Config
-from digest.deliver.message import MessageTemplate, build_template, unsubscribe_for
-from digest.deliver.outbox import OutboxTransport
-from digest.deliver.smtp import SmtpTransport
+from digest.deliver import mailing
+from digest.deliver.message import unsubscribe_for
 from digest.deliver.tokens import make_token, secret_for
 from digest.deliver.transport import Transport
-from digest.delivery import DeliveryReport, sections_for, should_bounce
+from digest.delivery import DeliveryReport
 from digest.edition import edition_cutoff, select_edition
-from digest.errors import DeliveryError
 from digest.models import Edition, Subscriber
-from digest.render.email import render_email
 from digest.render.feeds import render_feeds
 from digest.render.output import write_atomic
 from digest.render.site import render_site
@@ -83,72 +80,20 @@ def publish(config: Config, store: Store) -> tuple[Path, ...]:
 
 
 def open_transport(config: Config, edition: Edition) -> Transport:
-    if config.email.transport == "file":
-        return OutboxTransport(config.email.outbox, edition.date.isoformat())
-    return SmtpTransport(config.smtp, local_hostname=config.email.domain)
+    return mailing.open_transport(config, edition)
 
 
 def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime | None = None,
             dry_run: bool = False, transport: Transport | None = None,
             on_message: Callable[[Subscriber, str], None] | None = None) -> DeliveryReport:
-    """Send `edition` to every active subscriber still owed it; record each outcome at once."""
-    now = now or utcnow()
-    assert edition.id is not None
-    report = DeliveryReport(edition.date.isoformat(), edition.article_count, dry_run=dry_run)
-    if not dry_run:
-        store.freeze_edition(edition.id, now)
-    audience_until = store.frozen_at(edition.id) or now
-    env = environment(config.templates)
-    secret = secret_for(store)
-    templates: dict[frozenset[str], MessageTemplate] = {}
-    own_transport = transport is None
-    after = 0
-    try:
-        while True:
-            page = store.pending_recipients(edition.id, audience_until, after)
-            if not page:
-                break
-            for subscriber, _previous in page:
-                after = subscriber.id
-                wanted = sections_for(subscriber, edition)
-                if not wanted:
-                    report.nothing_for += 1
-                    continue
-                template = templates.get(wanted)
-                if template is None:
-                    rendered = render_email(config, edition.for_categories(wanted), env)
-                    template = templates[wanted] = build_template(config, rendered, now)
-                message = template.for_subscriber(config, subscriber,
-                                                  make_token(secret, subscriber.id))
-                if dry_run:
-                    report.sent += 1
-                    continue
-                if transport is None:
-                    transport = open_transport(config, edition)
-                outcome = transport.send(config.email.sender_address, subscriber.email,
-                                         message)
-                store.record_delivery(edition.id, subscriber.id, outcome.status, outcome.reply)
-                if outcome.status == "sent":
-                    report.sent += 1
-                elif outcome.status == "deferred":
-                    report.deferred += 1
-                    report.problems.append(f"{subscriber.email}: deferred ({outcome.reply})")
-                else:
-                    report.failed += 1
-                    report.problems.append(f"{subscriber.email}: refused ({outcome.reply})")
-                    if should_bounce(store.hard_failures_in_a_row(subscriber.id)):
-                        store.set_subscriber_status(subscriber.email, "bounced")
-                        report.bounced.append(subscriber.email)
-                if on_message:
-                    on_message(subscriber, outcome.status)
-    except DeliveryError as exc:
-        report.stopped = str(exc)
-    finally:
-        if own_transport and transport is not None:
-            transport.close()
-    if not dry_run and not report.stopped and report.deferred == 0:
-        store.complete_edition(edition.id, now)
-    return report
+    """Send `edition` to every active subscriber still owed it; record each outcome at once.
+
+    Through a pool of `[smtp] connections`, retrying deferred recipients with
+    backoff; see digest/deliver/mailing.py.
+    """
+    return mailing.deliver_edition(config, store, edition, now=now or utcnow(),
+                                   dry_run=dry_run, transport=transport,
+                                   on_message=on_message)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """MIME messages: built once per rendered edition, personalised per subscriber cheaply.
 
-The bytes for one subscriber are the shared headers, three personal headers
-(To, Message-ID, List-Unsubscribe) and the two bodies with the placeholders
-replaced, each encoded quoted-printable (7-bit clean, lines under 78 bytes).
+The bytes for one subscriber are the shared headers, the personal headers
+(To, Message-ID, List-Unsubscribe, List-Unsubscribe-Post) and the two bodies,
+quoted-printable (7-bit clean, lines under 78 bytes), in which only the lines
+holding a placeholder are filled and encoded per subscriber.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from __future__ import annotations
 import binascii
 import datetime as dt
 import email.policy
+import html
 import secrets
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 from digest.config import Config
 from digest.models import Subscriber
-from digest.render.email import RenderedEmail
+from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
 from digest.sources.sanitize import one_line
 
 
@@ -41,10 +44,63 @@ def unsubscribe_for(config: Config, token: str) -> Unsubscribe:
     return Unsubscribe(mailto, f"<{mailto}>", False)
 
 
+PLACEHOLDER_MARK = "@@digest-"  # every placeholder of render.email starts so
+
+
 def _qp(text: str) -> bytes:
     data = text.replace("\r\n", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
     return encoded.replace(b"\n", b"\r\n")
+
+
+@dataclass(frozen=True)
+class EncodedBody:
+    """A body encoded quoted-printable once, except the lines that hold placeholders.
+
+    Quoted-printable works line by line, so the lines without a personal part
+    are encoded together once; only the few lines with a placeholder are
+    substituted and encoded per subscriber (a soft line break can then never
+    split a placeholder). Pieces: bytes are ready, str lines still to fill.
+    """
+
+    pieces: tuple[bytes | str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> EncodedBody:
+        pieces: list[bytes | str] = []
+        static: list[str] = []
+        for line in text.replace("\r\n", "\n").split("\n"):
+            if PLACEHOLDER_MARK in line:
+                if static:
+                    pieces.append(_qp("\n".join(static)))
+                    static = []
+                pieces.append(line)
+            else:
+                static.append(line)
+        if static:
+            pieces.append(_qp("\n".join(static)))
+        return cls(tuple(pieces))
+
+    def fill(self, values: dict[str, str]) -> bytes:
+        out = []
+        for piece in self.pieces:
+            if isinstance(piece, str):
+                for placeholder, value in values.items():
+                    piece = piece.replace(placeholder, value)
+                out.append(_qp(piece))
+            else:
+                out.append(piece)
+        return b"\r\n".join(out)
+
+
+def _address_header(name: str, address: str) -> str:
+    """`Name <address>`: quoted when needed, RFC 2047 words folded when not ASCII."""
+    if not name:
+        return address
+    if name.isascii():
+        return formataddr((name, address))
+    words = Header(name, "utf-8", header_name="To").encode(linesep="\r\n")
+    return f"{words} <{address}>"
 
 
 @dataclass(frozen=True)
@@ -56,18 +112,22 @@ class MessageTemplate:
     boundary: str
     domain: str
     one_click: bool
+    text_body: EncodedBody
+    html_body: EncodedBody
 
     def for_subscriber(self, config: Config, subscriber: Subscriber, token: str) -> bytes:
         """The complete message, as sent, for one subscriber."""
         leave = unsubscribe_for(config, token)
-        html_body, text_body = self.rendered.personalise(subscriber.email, leave.visible_url)
-        to = formataddr((one_line(subscriber.name), subscriber.email), charset="utf-8")
+        to = _address_header(one_line(subscriber.name), subscriber.email)
         message_id = f"<{secrets.token_hex(12)}.{subscriber.id}@{self.domain}>"
         personal = [f"To: {to}", f"Message-ID: {message_id}",
                     f"List-Unsubscribe: {leave.header}"]
         if leave.one_click:
             personal.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         b = self.boundary
+        text_values = {EMAIL: subscriber.email, UNSUBSCRIBE_URL: leave.visible_url}
+        html_values = {EMAIL: html.escape(subscriber.email),
+                       UNSUBSCRIBE_URL: html.escape(leave.visible_url)}
         parts = [
             self.head,
             "\r\n".join(personal).encode("ascii"),
@@ -76,11 +136,11 @@ class MessageTemplate:
             f"--{b}\r\n".encode(),
             b'Content-Type: text/plain; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-            _qp(text_body),
+            self.text_body.fill(text_values),
             f"\r\n--{b}\r\n".encode(),
             b'Content-Type: text/html; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-            _qp(html_body),
+            self.html_body.fill(html_values),
             f"\r\n--{b}--\r\n".encode(),
         ]
         return b"".join(parts)
@@ -96,6 +156,8 @@ def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime) ->
         head["Reply-To"] = config.email.reply_to
     if config.email.list_id:
         head["List-Id"] = config.email.list_id
+    if config.email.feedback_id:
+        head["Feedback-ID"] = config.email.feedback_id
     head["MIME-Version"] = "1.0"
     raw = head.as_bytes()
     header_block = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
@@ -105,4 +167,6 @@ def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime) ->
         boundary="=_digest_" + secrets.token_hex(12),
         domain=config.email.domain,
         one_click=config.email.unsubscribe_url is not None,
+        text_body=EncodedBody.of(rendered.text),
+        html_body=EncodedBody.of(rendered.html),
     )
