@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import binascii
 import datetime as dt
-import email.policy
 import html
 import secrets
 from dataclasses import dataclass
 from email.header import Header
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from digest.config import Config
@@ -93,14 +91,29 @@ class EncodedBody:
         return b"\r\n".join(out)
 
 
-def _address_header(name: str, address: str) -> str:
-    """`Name <address>`: quoted when needed, RFC 2047 words folded when not ASCII."""
+def _header_text(text: str, header_name: str) -> str:
+    """A header value: plain ASCII as it is (folded), anything else as RFC 2047 words.
+
+    Text holding "=?" is encoded too, so a literal encoded word from a feed or a
+    name (say "=?UTF-8?Q?=0A?=Bcc: x") reads back as those characters, never as a
+    line break. (email.message.EmailMessage would decode it on assignment and
+    write the newline out: header injection.)
+    """
+    text = one_line(text)
+    charset = "us-ascii" if text.isascii() and "=?" not in text else "utf-8"
+    # maxlinelen 75: Header lets a continuation word reach maxlinelen, RFC 2047 allows 75.
+    return Header(text, charset, maxlinelen=75, header_name=header_name).encode(
+        linesep="\r\n")
+
+
+def _address_header(name: str, address: str, header_name: str = "To") -> str:
+    """`Name <address>`: quoted when needed, RFC 2047 words when not plain ASCII."""
+    name = one_line(name)
     if not name:
         return address
-    if name.isascii():
+    if name.isascii() and "=?" not in name:
         return formataddr((name, address))
-    words = Header(name, "utf-8", header_name="To").encode(linesep="\r\n")
-    return f"{words} <{address}>"
+    return f"{_header_text(name, header_name)} <{address}>"
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,7 @@ class MessageTemplate:
     def for_subscriber(self, config: Config, subscriber: Subscriber, token: str) -> bytes:
         """The complete message, as sent, for one subscriber."""
         leave = unsubscribe_for(config, token)
-        to = _address_header(one_line(subscriber.name), subscriber.email)
+        to = _address_header(subscriber.name, subscriber.email)
         message_id = f"<{secrets.token_hex(12)}.{subscriber.id}@{self.domain}>"
         personal = [f"To: {to}", f"Message-ID: {message_id}",
                     f"List-Unsubscribe: {leave.header}"]
@@ -148,19 +161,23 @@ class MessageTemplate:
 
 def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime) -> MessageTemplate:
     """Encode the shared headers once: From, Subject, Date, MIME-Version and list headers."""
-    head = EmailMessage(policy=email.policy.SMTP)
-    head["From"] = config.email.sender
-    head["Subject"] = one_line(rendered.subject)
-    head["Date"] = format_datetime(now.astimezone(dt.UTC))
-    if config.email.reply_to:
-        head["Reply-To"] = config.email.reply_to
-    if config.email.list_id:
-        head["List-Id"] = config.email.list_id
-    if config.email.feedback_id:
-        head["Feedback-ID"] = config.email.feedback_id
-    head["MIME-Version"] = "1.0"
-    raw = head.as_bytes()
-    header_block = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    e = config.email
+    headers = [
+        ("From", _address_header(e.sender_name, e.sender_address, "From")),
+        ("Subject", _header_text(rendered.subject, "Subject")),
+        ("Date", format_datetime(now.astimezone(dt.UTC))),
+    ]
+    if e.reply_to:
+        name, address = parseaddr(e.reply_to)
+        headers.append(("Reply-To", _address_header(name, address, "Reply-To")))
+    if e.list_id:
+        name, list_address = parseaddr(e.list_id)
+        list_id = _address_header(name, list_address, "List-Id") if name else ""
+        headers.append(("List-Id", list_id or f"<{list_address}>"))
+    if e.feedback_id:
+        headers.append(("Feedback-ID", _header_text(e.feedback_id, "Feedback-ID")))
+    headers.append(("MIME-Version", "1.0"))
+    header_block = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
     return MessageTemplate(
         rendered=rendered,
         head=header_block,
