@@ -240,3 +240,25 @@ def test_repeated_permanent_failures_mark_the_address_bounced(tmp_path: Path):
             report = pipeline.deliver(config, store, fourth)
             assert (report.sent, report.failed) == (1, 0)
     assert Counter(sink.recipients()) == {"here@example.org": 4}
+
+
+def test_bodies_never_start_a_line_with_a_dot_and_stay_within_76_columns():
+    import binascii
+    import random
+
+    from digest.deliver.message import EncodedBody
+
+    rng = random.Random(7)
+    alphabet = "..ab =\té—x"
+    for _ in range(300):
+        lines = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 240)))
+                 for _ in range(rng.randint(1, 6))]
+        text = "\n".join(lines)
+        out: list[bytes] = []
+        EncodedBody.of(text).fill({}, out)
+        encoded = b"".join(out)
+        assert all(len(line) <= 76 and not line.startswith(b".")
+                   for line in encoded.split(b"\r\n")), encoded
+        decoded = binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode("utf-8")
+        # Trailing spaces are encoded, so they survive too.
+        assert decoded == text

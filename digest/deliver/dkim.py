@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import dkim
 
 from digest.config import DkimConfig
+from digest.deliver.transport import DotSafe
 from digest.errors import ConfigError
 
 SIGNED_HEADERS = (
@@ -52,4 +53,6 @@ class DkimSigner:
         header = dkim.sign(message, self.selector, self.domain, self.private_key,
                            canonicalize=(b"relaxed", b"relaxed"),
                            include_headers=list(SIGNED_HEADERS))
-        return bytes(header) + message
+        signed = bytes(header) + message
+        # The signature's folded lines start with whitespace: still free of leading dots.
+        return DotSafe(signed) if isinstance(message, DotSafe) else signed

@@ -18,6 +18,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from digest.config import Config
+from digest.deliver.transport import DotSafe
 from digest.models import Subscriber
 from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
 from digest.sources.sanitize import one_line
@@ -45,10 +46,37 @@ def unsubscribe_for(config: Config, token: str) -> Unsubscribe:
 PLACEHOLDER_MARK = "@@digest-"  # every placeholder of render.email starts so
 
 
+QP_LINE = 76  # RFC 2045 §6.7: encoded lines at most 76 characters
+
+
 def _qp(text: str) -> bytes:
     data = text.replace("\r\n", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-    return encoded.replace(b"\n", b"\r\n")
+    return _escape_leading_dots(encoded).replace(b"\n", b"\r\n")
+
+
+def _escape_leading_dots(encoded: bytes) -> bytes:
+    """Write a dot that starts an encoded line as =2E, and keep lines within 76 columns.
+
+    Then no line of the body starts with '.', so SMTP needs no dot-stuffing
+    (RFC 5321 §4.5.2) and the transport skips a search through every message.
+    A line longer than 76 (after =2E, or from b2a_qp itself, which can end a
+    line with an escape at column 77) gets a soft break, never inside =XX.
+    """
+    out = []
+    for line in encoded.split(b"\n"):
+        while True:
+            if line.startswith(b"."):
+                line = b"=2E" + line[1:]
+            if len(line) <= QP_LINE:
+                break
+            cut = QP_LINE - 1
+            while b"=" in line[cut - 2:cut]:
+                cut -= 1
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\n".join(out)
 
 
 @dataclass(frozen=True)
@@ -79,16 +107,17 @@ class EncodedBody:
             pieces.append(_qp("\n".join(static)))
         return cls(tuple(pieces))
 
-    def fill(self, values: dict[str, str]) -> bytes:
-        out = []
-        for piece in self.pieces:
+    def fill(self, values: dict[str, str], out: list[bytes]) -> None:
+        """Append the encoded body, placeholders replaced by `values`, to `out`."""
+        for n, piece in enumerate(self.pieces):
+            if n:
+                out.append(b"\r\n")
             if isinstance(piece, str):
                 for placeholder, value in values.items():
                     piece = piece.replace(placeholder, value)
                 out.append(_qp(piece))
             else:
                 out.append(piece)
-        return b"\r\n".join(out)
 
 
 def _header_text(text: str, header_name: str) -> str:
@@ -149,14 +178,17 @@ class MessageTemplate:
             f"--{b}\r\n".encode(),
             b'Content-Type: text/plain; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-            self.text_body.fill(text_values),
+        ]
+        self.text_body.fill(text_values, parts)
+        parts += [
             f"\r\n--{b}\r\n".encode(),
             b'Content-Type: text/html; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-            self.html_body.fill(html_values),
-            f"\r\n--{b}--\r\n".encode(),
         ]
-        return b"".join(parts)
+        self.html_body.fill(html_values, parts)
+        parts.append(f"\r\n--{b}--\r\n".encode())
+        # Headers start with a name, folds with a space, bodies were escaped: no dots.
+        return DotSafe(b"".join(parts))
 
 
 def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime) -> MessageTemplate:

@@ -20,7 +20,7 @@ import smtplib
 import ssl
 
 from digest.config import SmtpConfig
-from digest.deliver.transport import Outcome
+from digest.deliver.transport import DotSafe, Outcome
 from digest.errors import DeliveryError
 
 # Replies that mean the server is about to close the connection (RFC 5321 §3.8).
@@ -39,8 +39,11 @@ def _outcome(code: int, text: bytes | str) -> Outcome:
 def data_payload(message: bytes) -> bytes:
     """The message as it goes after DATA: CRLF lines, dot-stuffed, ended by CRLF.CRLF.
 
-    One C-level replace per message instead of smtplib's regex (RFC 5321 §4.5.2).
+    One C-level replace per message instead of smtplib's regex (RFC 5321 §4.5.2),
+    and none for DotSafe bytes, whose lines never start with a dot.
     """
+    if isinstance(message, DotSafe) and message.endswith(b"\r\n"):
+        return message + b".\r\n"
     if not message.endswith(b"\r\n"):
         message += b"\r\n"
     stuffed = message.replace(b"\r\n.", b"\r\n..")
