@@ -201,3 +201,65 @@ def test_the_pacer_spaces_sends_to_the_rate(monkeypatch: pytest.MonkeyPatch):
     unlimited = Pacer(None)
     unlimited.wait()
     assert len(slept) == 4
+
+
+def test_the_next_envelope_rides_behind_each_message():
+    sink = Sink()
+    with running(sink) as port:
+        transport = SmtpTransport(settings(port))
+        first = transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
+        assert transport.presented == (SENDER, "b@example.org")
+        second = transport.send(SENDER, "b@example.org", MESSAGE, following="c@example.org")
+        third = transport.send(SENDER, "c@example.org", MESSAGE)
+        transport.close()
+    assert [first, second, third] == [Outcome("sent")] * 3
+    assert sink.recipients() == ["a@example.org", "b@example.org", "c@example.org"]
+    assert all(raw == MESSAGE for _, _, raw in sink.received)
+    assert len(sink.sessions) == 1
+
+
+def test_refusals_around_an_envelope_sent_ahead():
+    sink = Sink(rcpt={"b@example.org": ["550 5.1.1 no such user"]},
+                data={"c@example.org": ["552 5.3.4 too big"]})
+    with running(sink) as port:
+        transport = SmtpTransport(settings(port))
+        outcomes = [
+            transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org"),
+            transport.send(SENDER, "b@example.org", MESSAGE, following="c@example.org"),
+            transport.send(SENDER, "c@example.org", MESSAGE, following="d@example.org"),
+            transport.send(SENDER, "d@example.org", MESSAGE),
+        ]
+        transport.close()
+    assert [o.status for o in outcomes] == ["sent", "failed", "failed", "sent"]
+    assert outcomes[1].reply == "550 5.1.1 no such user"
+    assert outcomes[2].reply == "552 5.3.4 too big"
+    assert sink.recipients() == ["a@example.org", "d@example.org"]
+    # RSET only after the refused envelope; the refused message's reply ended its own
+    # transaction, and d's envelope was already on the wire behind it.
+    assert sink.commands == ["RSET"]
+    assert len(sink.sessions) == 1
+
+
+def test_an_envelope_sent_ahead_but_never_used_delivers_nothing():
+    sink = Sink()
+    with running(sink) as port:
+        transport = SmtpTransport(settings(port))
+        transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
+        # Not b after all: the pending envelope is dropped with its connection.
+        assert transport.send(SENDER, "c@example.org", MESSAGE).status == "sent"
+        transport.send(SENDER, "d@example.org", MESSAGE, following="e@example.org")
+        transport.close()  # e's envelope is pending: closed without a message
+    assert sink.recipients() == ["a@example.org", "c@example.org", "d@example.org"]
+
+
+def test_a_421_after_the_message_reopens_and_the_next_goes_out():
+    sink = Sink(data={"a@example.org": ["421 4.3.2 shutting down"]})
+    with running(sink) as port:
+        transport = SmtpTransport(settings(port))
+        first = transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
+        second = transport.send(SENDER, "b@example.org", MESSAGE)
+        transport.close()
+    assert first == Outcome("deferred", "421 4.3.2 shutting down")
+    assert second == Outcome("sent")
+    assert sink.recipients() == ["b@example.org"]
+    assert len(sink.sessions) == 2

@@ -117,20 +117,28 @@ class SendPool:
 
     def _work(self) -> None:
         transport: Transport | None = None
+        # At most one job taken ahead of the current one, so the transport can write
+        # its envelope behind the current message (its body waits for this record).
+        upcoming: list[Job | None] = []
         try:
             while True:
-                job = self.jobs.get()
+                job = upcoming.pop() if upcoming else self.jobs.get()
                 try:
                     if job is None:
                         return
                     if self.stopped is not None:
                         continue  # nobody left to send: the job stays owed
+                    if not upcoming:
+                        with contextlib.suppress(queue.Empty):
+                            upcoming.append(self.jobs.get_nowait())
+                    ahead = upcoming[0] if upcoming else None
                     self.pacer.wait()
                     try:
                         if transport is None:
                             transport = self.open_transport()
-                        outcome = transport.send(self.sender, job.subscriber.email,
-                                                 job.message)
+                        outcome = transport.send(
+                            self.sender, job.subscriber.email, job.message,
+                            following=ahead.subscriber.email if ahead else None)
                     except DeliveryError:
                         self._hand_back(job)  # the transport is unusable, not the job
                         raise
@@ -143,6 +151,11 @@ class SendPool:
             self.crashed = exc
             self._give_up(f"internal error in {threading.current_thread().name}: {exc!r}")
         finally:
+            for left in upcoming:  # taken ahead but never sent: back for another worker
+                if left is not None and self.stopped is None:
+                    with contextlib.suppress(queue.Full):
+                        self.jobs.put_nowait(left)
+                self.jobs.task_done()
             if transport is not None and self.close_transports:
                 transport.close()
 

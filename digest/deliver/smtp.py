@@ -68,6 +68,7 @@ class SmtpTransport:
         self.local_hostname = local_hostname
         self.connection: smtplib.SMTP | None = None
         self.pipelining = False
+        self.presented: tuple[str, str] | None = None  # envelope written, replies unread
 
     def _where(self) -> str:
         return f"{self.settings.host}:{self.settings.port}"
@@ -133,15 +134,23 @@ class SmtpTransport:
         self.pipelining = conn.has_extn("pipelining")
         return conn
 
-    def send(self, sender: str, recipient: str, message: bytes) -> Outcome:
-        if any(c in recipient for c in "\r\n<>") or not recipient:
+    def send(self, sender: str, recipient: str, message: bytes,
+             following: str | None = None) -> Outcome:
+        """Send one message; with PIPELINING, `following` (the next recipient) has its
+        envelope written right behind this message, so the next send starts with the
+        replies already on their way (one round trip per message instead of two).
+        """
+        if not _valid(recipient):
             return Outcome("failed", f"invalid recipient address {recipient!r}")
+        if self.presented is not None and self.presented != (sender, recipient):
+            self._drop()  # an envelope for someone else is pending: start clean
         payload = data_payload(message)
+        ahead = following if following is not None and _valid(following) else None
         lost = ""
         for _attempt in (1, 2):
             conn = self.connection or self.connect()
             try:
-                return self._transaction(conn, sender, recipient, payload)
+                return self._transaction(conn, sender, recipient, payload, ahead)
             except (OSError, smtplib.SMTPServerDisconnected) as exc:
                 # Sent or not, the server's answer is lost: a fresh connection tries
                 # once more (at worst one duplicate for this connection).
@@ -150,10 +159,13 @@ class SmtpTransport:
         return Outcome("deferred", f"connection to {self._where()} lost twice ({lost})")
 
     def _transaction(self, conn: smtplib.SMTP, sender: str, recipient: str,
-                     payload: bytes) -> Outcome:
-        commands = (f"MAIL FROM:<{sender}>\r\n", f"RCPT TO:<{recipient}>\r\n", "DATA\r\n")
+                     payload: bytes, ahead: str | None) -> Outcome:
+        commands = _envelope(sender, recipient)
         replies: list[tuple[int, bytes]] = []
-        if self.pipelining:
+        if self.presented == (sender, recipient):
+            self.presented = None  # written behind the previous message already
+            replies = [conn.getreply() for _ in commands]
+        elif self.pipelining:
             conn.send("".join(commands))
             replies = [conn.getreply() for _ in commands]
         else:
@@ -165,11 +177,20 @@ class SmtpTransport:
         mail, rcpt, data = (replies + [(0, b"")] * 3)[:3]
         if data[0] == 354:
             if mail[0] == 250 and rcpt[0] in (250, 251):
-                conn.send(payload)
+                if self.pipelining and ahead is not None:
+                    # RFC 2920: the next MAIL may follow the end of data in one write.
+                    conn.send(payload + "".join(_envelope(sender, ahead)).encode())
+                    self.presented = (sender, ahead)
+                else:
+                    conn.send(payload)
                 code, text = conn.getreply()
                 if code == 250:
                     return Outcome("sent")
-                return self._refused(code, text)
+                # The reply ends the transaction: no RSET (the next envelope may be
+                # on its way already); a 421 means the server is closing.
+                if code == CLOSING:
+                    self._drop()
+                return _outcome(code, text)
             # DATA accepted although the envelope was refused: end it empty (RFC 2920 §3.1).
             conn.send(b".\r\n")
             conn.getreply()
@@ -199,14 +220,27 @@ class SmtpTransport:
     def _drop(self) -> None:
         _close(self.connection)
         self.connection = None
+        self.presented = None
 
     def close(self) -> None:
+        if self.presented is not None:
+            # The server waits in DATA for a message that will not come: QUIT would be
+            # read as its text. Closing aborts the transaction; nothing is delivered.
+            self._drop()
         if self.connection is not None:
             try:
                 self.connection.quit()
             except (OSError, smtplib.SMTPException):
                 self.connection.close()
             self.connection = None
+
+
+def _valid(address: str) -> bool:
+    return bool(address) and not any(c in address for c in "\r\n<>")
+
+
+def _envelope(sender: str, recipient: str) -> tuple[str, str, str]:
+    return (f"MAIL FROM:<{sender}>\r\n", f"RCPT TO:<{recipient}>\r\n", "DATA\r\n")
 
 
 def _close(conn: smtplib.SMTP | None) -> None:

@@ -21,8 +21,13 @@ class Outcome:
 
 
 class Transport(Protocol):
-    def send(self, sender: str, recipient: str, message: bytes) -> Outcome:
-        """Deliver one message; raise DeliveryError only when the transport is unusable."""
+    def send(self, sender: str, recipient: str, message: bytes,
+             following: str | None = None) -> Outcome:
+        """Deliver one message; raise DeliveryError only when the transport is unusable.
+
+        `following` names the recipient of the next message when it is known, for
+        transports that can start on it early (SMTP pipelining); others ignore it.
+        """
         ...
 
     def close(self) -> None: ...
