@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+import pytest
 from conftest import SAMPLE, FeedServer, Route, write_config
 from feeds import Item, rss
 from mailservers import Sink, running
@@ -262,3 +263,48 @@ def test_bodies_never_start_a_line_with_a_dot_and_stay_within_76_columns():
         decoded = binascii.a2b_qp(encoded.replace(b"\r\n", b"\n")).decode("utf-8")
         # Trailing spaces are encoded, so they survive too.
         assert decoded == text
+
+
+def test_deferred_recipients_are_retried_with_a_doubling_wait(tmp_path: Path):
+    from digest.deliver.mailing import deliver_edition
+
+    sink = Sink(rcpt={"reader00001@example.org": ["451 4.7.1 greylisted"]})
+    waits: list[float] = []
+    with running(sink) as port:
+        config_path = sample_config(tmp_path, port, smtp_extra="retries = 3")
+        text = config_path.read_text()
+        config_path.write_text(text.replace("retry_delay = 0.05", "retry_delay = 10"))
+        add_subscribers(config_path, numbered(3))
+        run(config_path, "fetch")
+        run(config_path, "build", "--date", SAMPLE_DATE)
+        config = load_config(config_path)
+        with Store(config.state) as store:
+            edition = store.edition(dt.date.fromisoformat(SAMPLE_DATE))
+            assert edition is not None
+            report = deliver_edition(config, store, edition, now=dt.datetime.now(dt.UTC),
+                                     sleep=waits.append)
+    assert waits == [10, 20, 40]
+    assert (report.sent, report.deferred, report.failed, report.passes) == (2, 1, 0, 4)
+    assert report.problems == ["reader00001@example.org: deferred (451 4.7.1 greylisted)"]
+    db = sqlite3.connect(tmp_path / "state" / "digest.sqlite3")
+    attempts = db.execute("SELECT d.attempts FROM deliveries d JOIN subscribers s "
+                          "ON s.id = d.subscriber_id WHERE s.email = ?",
+                          ("reader00001@example.org",)).fetchone()[0]
+    assert attempts == 4
+    assert sorted(sink.recipients()) == ["reader00000@example.org", "reader00002@example.org"]
+
+
+@pytest.mark.parametrize(("extra", "tail", "problem"), [
+    ("connections = 0", "", "[smtp] connections: must be between 1 and 64"),
+    ("rate = -1", "", "[smtp] rate: must be at least 0"),
+    ("ca_file = \"missing.pem\"", "", "[smtp] ca_file: file"),
+    ("", "[dkim]\ndomain = \"news.example.org\"\nprivate_key = \"k.pem\"",
+     "[dkim] selector: is required"),
+    ("", "[dkim]\ndomain = \"news.example.org\"\nselector = \"a\"\nprivate_key = \"k.pem\"\n"
+     "selektor = \"b\"", "did you mean 'selector'?"),
+])
+def test_delivery_settings_are_checked(tmp_path: Path, extra: str, tail: str, problem: str):
+    config = sample_config(tmp_path, 25, smtp_extra=extra, tail=tail)
+    (tmp_path / "k.pem").write_text("-----BEGIN RSA PRIVATE KEY-----\n")
+    out = run(config, "status", code=2)
+    assert problem in out, out
