@@ -89,7 +89,8 @@ def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime 
     """Send `edition` to every active subscriber still owed it; record each outcome at once.
 
     Through a pool of `[smtp] connections`, retrying deferred recipients with
-    backoff; see digest/deliver/mailing.py.
+    backoff; see digest/deliver/mailing.py. `on_message` is called from the
+    sending threads, one call at a time.
     """
     return mailing.deliver_edition(config, store, edition, now=now or utcnow(),
                                    dry_run=dry_run, transport=transport,
