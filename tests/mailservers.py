@@ -35,6 +35,7 @@ class Sink:
     rcpt: dict[str, list[str]] = field(default_factory=dict)
     data: dict[str, list[str]] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering DATA (a slow relay)
+    max_sessions: int | None = None  # EHLO of any further session gets 421
     received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
     sessions: set[int] = field(default_factory=set)
     commands: list[str] = field(default_factory=list)
@@ -49,6 +50,9 @@ class Sink:
     async def handle_EHLO(self, server: SMTPServer, session: Session, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
         session.host_name = hostname
+        if self.max_sessions is not None and id(session) not in self.sessions \
+                and len(self.sessions) >= self.max_sessions:
+            return ["421 4.7.0 too many connections"]
         self.sessions.add(id(session))
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")

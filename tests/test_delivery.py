@@ -308,3 +308,16 @@ def test_delivery_settings_are_checked(tmp_path: Path, extra: str, tail: str, pr
     (tmp_path / "k.pem").write_text("-----BEGIN RSA PRIVATE KEY-----\n")
     out = run(config, "status", code=2)
     assert problem in out, out
+
+
+def test_connections_the_relay_refuses_are_reported_and_the_others_carry_the_list(
+        tmp_path: Path):
+    sink = Sink(max_sessions=2)
+    with running(sink) as port:
+        config = sample_config(tmp_path, port, smtp_extra="connections = 4")
+        add_subscribers(config, numbered(30))
+        out = run(config, "send", "--date", SAMPLE_DATE)
+    assert "sent 30, deferred 0, failed 0" in out
+    assert "2 of 4 connection(s) could not be used" in out
+    assert "421 4.7.0 too many connections" in out
+    assert sorted(sink.recipients()) == [a for a, _, _ in numbered(30)]

@@ -143,10 +143,11 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
     """Send `edition` to every active subscriber still owed it; record each outcome at once."""
     assert edition.id is not None
     report = DeliveryReport(edition.date.isoformat(), edition.article_count, dry_run=dry_run)
+    # A bad DKIM key stops the run here, before the edition is frozen or anyone mailed.
+    signer = DkimSigner.load(config.dkim, str(config.path)) if config.dkim else None
     if not dry_run:
         store.freeze_edition(edition.id, now)
     audience_until = store.frozen_at(edition.id) or now
-    signer = DkimSigner.load(config.dkim, str(config.path)) if config.dkim else None
     messages = Messages(config, edition, environment(config.templates), now,
                         secret_for(store), signer)
     if dry_run:
@@ -185,8 +186,9 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
             if pool.stopped is not None:
                 report.stopped = pool.stopped
                 break
-            if recorder.deferred_now == 0:
-                break
+            if recorder.deferred_now == 0 and store.owed_counts(edition.id,
+                                                                audience_until)[1] == 0:
+                break  # nobody deferred, nobody left untried (by a connection that failed)
     finally:
         pool.close()
         recorder.close()
@@ -195,6 +197,9 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
     report.waiting = waiting
     report.problems = [*shown_problems(recorder.failed_lines, report.failed),
                        *shown_problems(recorder.deferred_lines, recorder.deferred_now)]
+    if pool.errors and not report.stopped:
+        report.problems.append(f"{len(pool.errors)} of {len(pool.workers)} connection(s) "
+                               f"could not be used: {pool.errors[0]}")
     if not report.stopped and deferred == 0 and waiting == 0:
         store.complete_edition(edition.id, now)
     return report

@@ -152,20 +152,27 @@ class SendPool:
             self._give_up(f"internal error in {threading.current_thread().name}: {exc!r}")
         finally:
             for left in upcoming:  # taken ahead but never sent: back for another worker
-                if left is not None and self.stopped is None:
-                    with contextlib.suppress(queue.Full):
-                        self.jobs.put_nowait(left)
+                if left is not None:
+                    self._hand_back(left, others=0)
                 self.jobs.task_done()
             if transport is not None and self.close_transports:
                 transport.close()
 
-    def _hand_back(self, job: Job) -> None:
-        """Requeue a job this worker cannot send: another connection may still work."""
-        with self.lock:
-            others = self.alive > 1
-        if others:
-            with contextlib.suppress(queue.Full):
-                self.jobs.put_nowait(job)
+    def _hand_back(self, job: Job, *, others: int = 1) -> None:
+        """Requeue a job this worker cannot send, while `others` more workers are alive.
+
+        Waits for room (the producer keeps the queue full); gives up only when
+        nobody is left to send it, and then the job simply stays owed.
+        """
+        while self.stopped is None:
+            with self.lock:
+                if self.alive <= others:
+                    return
+            try:
+                self.jobs.put(job, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def _give_up(self, reason: str) -> None:
         """This worker is done for; the last one to go stops the pool."""

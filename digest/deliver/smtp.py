@@ -88,10 +88,10 @@ class SmtpTransport:
             else:
                 conn = smtplib.SMTP(s.host, s.port, timeout=s.timeout,
                                     local_hostname=self.local_hostname)
-            conn.ehlo()
+            _ehlo(conn)
             if s.security == "starttls":
                 conn.starttls(context=context)
-                conn.ehlo()
+                _ehlo(conn)
             if s.username:
                 password = s.password()
                 if password is None:
@@ -123,6 +123,13 @@ class SmtpTransport:
         except DeliveryError:
             _close(conn)
             raise
+        except smtplib.SMTPResponseException as exc:  # a refused greeting or EHLO
+            _close(conn)
+            raise DeliveryError(
+                f"the mail server {self._where()} refused the connection: "
+                f"{_reply(exc.smtp_code, exc.smtp_error)}; undelivered messages go out on "
+                "the next run."
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             _close(conn)
             raise DeliveryError(
@@ -233,6 +240,13 @@ class SmtpTransport:
             except (OSError, smtplib.SMTPException):
                 self.connection.close()
             self.connection = None
+
+
+def _ehlo(conn: smtplib.SMTP) -> None:
+    """EHLO, refusing the connection when the server does not answer 250 (say, 421 busy)."""
+    code, text = conn.ehlo()
+    if code != 250:
+        raise smtplib.SMTPHeloError(code, text)
 
 
 def _valid(address: str) -> bool:
