@@ -321,3 +321,13 @@ def test_connections_the_relay_refuses_are_reported_and_the_others_carry_the_lis
     assert "2 of 4 connection(s) could not be used" in out
     assert "421 4.7.0 too many connections" in out
     assert sorted(sink.recipients()) == [a for a, _, _ in numbered(30)]
+
+
+def test_a_long_list_of_refusals_is_cut_to_a_count():
+    from digest.delivery import PROBLEMS_SHOWN, retry_delays, shown_problems
+
+    lines = [f"r{n}@example.org: refused (550 no)" for n in range(PROBLEMS_SHOWN)]
+    assert shown_problems(lines, PROBLEMS_SHOWN + 5) == [*lines, "... and 5 more"]
+    assert shown_problems(lines[:3], 3) == lines[:3]
+    assert retry_delays(3, 30) == [30, 60, 120]
+    assert retry_delays(0, 30) == []
