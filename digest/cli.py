@@ -807,6 +807,27 @@ def unsubscribe(settings: Settings, email: str) -> None:
     _unsubscribe(settings, email)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback: put a TLS reverse proxy in front).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int) -> None:
+    """Serve the output folder and the one-click unsubscribe endpoint over HTTP."""
+    from digest.serve import run_server
+
+    config = settings.config
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        settings.warn(f"listening on {host}: unsubscribe links carry tokens, so serve the "
+                      "public through an HTTPS reverse proxy")
+    try:
+        run_server(config, host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+             "choose another --port or --host", 1)
+
+
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]),
               help="Only subscribers with this status.")

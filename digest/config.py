@@ -43,6 +43,7 @@ class EmailConfig:
     list_id: str | None = None
     subject: str = "{title} — {date}"
     retry_days: int = 3
+    feedback_id: str | None = None  # one stable Feedback-ID header value (Gmail FBL)
 
     @property
     def domain(self) -> str:
@@ -57,9 +58,23 @@ class SmtpConfig:
     username: str = ""
     password_env: str = "DIGEST_SMTP_PASSWORD"
     timeout: float = 30.0
+    connections: int = 4  # parallel connections, each reused for many messages
+    rate: float | None = None  # messages per second over all connections; None: no limit
+    ca_file: Path | None = None  # extra CA bundle to trust (a private relay's certificate)
+    retries: int = 2  # passes over deferred recipients within one run
+    retry_delay: float = 30.0  # seconds before the first retry pass, doubled after each
 
     def password(self) -> str | None:
         return os.environ.get(self.password_env) if self.password_env else None
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    """DKIM signing: the d= domain, the s= selector and the PEM RSA private key's path."""
+
+    domain: str
+    selector: str
+    private_key: Path
 
 
 @dataclass(frozen=True)
@@ -98,6 +113,7 @@ class Config:
     terms_url: str | None = None
     words: dict[str, Word] = field(default_factory=dict)  # [words]: the editor's fixed words
     thumbnails: bool = True  # show article images in the email when their size is known
+    dkim: DkimConfig | None = None
 
     def category(self, slug: str) -> CategoryConfig | None:
         return next((c for c in self.categories if c.slug == slug), None)
@@ -134,6 +150,10 @@ REQUIRED_KEYS = {
     "email": 'from = "Name <digest@example.org>"',
     "smtp": "host and port (or set [email] transport = \"file\")",
 }
+KNOWN_KEYS[""] |= {"dkim"}
+KNOWN_KEYS["smtp"] |= {"connections", "rate", "ca_file", "retries", "retry_delay"}
+KNOWN_KEYS["email"] |= {"feedback_id"}
+KNOWN_KEYS["dkim"] = {"domain", "selector", "private_key"}
 
 
 def config_path(option: str | None) -> Path:
@@ -350,7 +370,12 @@ def load_config(path: Path) -> Config:
         list_id=r.optional_text("email", e, "list_id"),
         subject=subject,
         retry_days=int(r.number("email", e, "retry_days", 3, minimum=0, integer=True)),
+        feedback_id=r.optional_text("email", e, "feedback_id"),
     )
+    for key in ("list_id", "feedback_id", "reply_to"):
+        value = e.get(key)
+        if isinstance(value, str) and any(c in value for c in "\r\n\0"):
+            r.problem("email", key, "must be one line")
 
     s = r.table(root, "smtp", required=transport == "smtp")
     r.unknown("smtp", s)
@@ -367,7 +392,9 @@ def load_config(path: Path) -> Config:
         username=r.text("smtp", s, "username", ""),
         password_env=r.text("smtp", s, "password_env", "DIGEST_SMTP_PASSWORD"),
         timeout=r.number("smtp", s, "timeout", 30, minimum=1),
+        **_smtp_delivery(r, s),
     )
+    dkim = _dkim(r, root)
 
     f = r.table(root, "fetch")
     r.unknown("fetch", f)
@@ -408,6 +435,7 @@ def load_config(path: Path) -> Config:
         contact=contact,
         privacy_url=r.url("digest", d, "privacy_url") or None,
         terms_url=r.url("digest", d, "terms_url") or None,
+        dkim=dkim,
     )
     thumbnails = d.get("thumbnails", True)
     if not isinstance(thumbnails, bool):
@@ -517,3 +545,48 @@ def _feed_location(config_file: Path, value: str) -> str:
     if scheme == "file":
         return value
     return str((config_file.parent / value).resolve())
+
+
+def _smtp_delivery(r: _Reader, s: dict[str, Any]) -> dict[str, Any]:
+    """The [smtp] keys that shape a large send: pool size, rate, retries, a private CA."""
+    rate = r.number("smtp", s, "rate", 0, minimum=0)
+    ca_file = r.optional_text("smtp", s, "ca_file")
+    ca_path = (r.file.parent / ca_file).resolve() if ca_file else None
+    if ca_path is not None and not ca_path.is_file():
+        r.problem("smtp", "ca_file", f"file {str(ca_path)!r} does not exist")
+    return {
+        "connections": int(r.number("smtp", s, "connections", 4, minimum=1, maximum=64,
+                                    integer=True)),
+        "rate": rate or None,
+        "ca_file": ca_path,
+        "retries": int(r.number("smtp", s, "retries", 2, minimum=0, maximum=10, integer=True)),
+        "retry_delay": r.number("smtp", s, "retry_delay", 30, minimum=0),
+    }
+
+
+def _dkim(r: _Reader, root: dict[str, Any]) -> DkimConfig | None:
+    """[dkim] is optional; when present, all three keys are needed and the key must be PEM."""
+    k = r.table(root, "dkim")
+    if not k:
+        return None
+    r.unknown("dkim", k)
+    domain = r.text("dkim", k, "domain", required=True).strip().lower()
+    selector = r.text("dkim", k, "selector", required=True).strip()
+    key_text = r.text("dkim", k, "private_key", required=True)
+    key = (r.file.parent / key_text).resolve()
+    if domain and not re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", domain):
+        r.problem("dkim", "domain", f"must be a domain like example.org, got {domain!r}")
+    if selector and not re.fullmatch(r"[A-Za-z0-9._-]+", selector):
+        r.problem("dkim", "selector", f"must be letters, digits, '.', '-' or '_', "
+                  f"got {selector!r}")
+    if key_text:
+        try:
+            head = key.read_bytes()[:100]
+        except OSError as exc:
+            r.problem("dkim", "private_key", f"cannot read {str(key)!r}: "
+                      f"{exc.strerror or exc}")
+        else:
+            if b"-----BEGIN" not in head or b"PRIVATE KEY-----" not in head:
+                r.problem("dkim", "private_key", f"{str(key)!r} is not a PEM private key "
+                          "(make one with `openssl genrsa -out dkim.pem 2048`)")
+    return DkimConfig(domain=domain, selector=selector, private_key=key)

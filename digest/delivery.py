@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from digest.models import Edition, Subscriber
 
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is marked bounced
+PROBLEMS_SHOWN = 20  # per kind; a run with 10,000 refusals prints a count, not 10,000 lines
 
 
 def sections_for(subscriber: Subscriber, edition: Edition) -> frozenset[str]:
@@ -25,6 +26,18 @@ def should_bounce(failures_in_a_row: int) -> bool:
     return failures_in_a_row >= BOUNCE_AFTER
 
 
+def retry_delays(retries: int, first: float) -> list[float]:
+    """Seconds to wait before each retry pass over deferred recipients: doubling backoff."""
+    return [first * 2**n for n in range(retries)]
+
+
+def shown_problems(lines: list[str], total: int) -> list[str]:
+    """The first lines of a kind of problem, and how many more there were."""
+    if total > len(lines):
+        return [*lines, f"... and {total - len(lines)} more"]
+    return lines
+
+
 @dataclass
 class DeliveryReport:
     """Counts for one edition's delivery run, and the failures worth telling."""
@@ -35,6 +48,8 @@ class DeliveryReport:
     deferred: int = 0
     failed: int = 0
     nothing_for: int = 0  # subscribers whose categories had no article this time
+    waiting: int = 0  # owed the edition but not tried (every connection failed)
+    passes: int = 0  # passes over the owed recipients: the first, then retries
     bounced: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     stopped: str | None = None  # why delivery stopped early (mail server unusable)
@@ -42,12 +57,14 @@ class DeliveryReport:
 
     @property
     def left(self) -> int:
-        return self.deferred + self.failed + (1 if self.stopped else 0)
+        return self.deferred + self.failed + self.waiting + (1 if self.stopped else 0)
 
     def summary(self) -> str:
         verb = "would send" if self.dry_run else "sent"
         text = (f"edition {self.date}: {self.articles} articles; {verb} {self.sent}, "
                 f"deferred {self.deferred}, failed {self.failed}")
+        if self.waiting:
+            text += f", not tried {self.waiting}"
         if self.nothing_for:
             text += f"; {self.nothing_for} subscriber(s) had nothing in their categories"
         if self.stopped:

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.config import Config
-from digest.deliver.message import MessageTemplate, build_template, unsubscribe_for
+from digest.deliver import mailing
+from digest.deliver.dkim import DkimSigner
+from digest.deliver.message import build_template, unsubscribe_for
 from digest.deliver.outbox import OutboxTransport
 from digest.deliver.smtp import SmtpTransport
 from digest.deliver.tokens import make_token, secret_for
 from digest.deliver.transport import Transport
-from digest.delivery import DeliveryReport, sections_for, should_bounce
+from digest.delivery import DeliveryReport
 from digest.edition import edition_cutoff, select_edition
-from digest.errors import DeliveryError
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
 from digest.render.feeds import render_category_feeds, render_feeds
@@ -89,9 +90,7 @@ def publish(config: Config, store: Store) -> tuple[Path, ...]:
 
 
 def open_transport(config: Config, edition: Edition) -> Transport:
-    if config.email.transport == "file":
-        return OutboxTransport(config.email.outbox, edition.date.isoformat())
-    return SmtpTransport(config.smtp, local_hostname=config.email.domain)
+    return mailing.open_transport(config, edition)
 
 
 def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime | None = None,
@@ -100,72 +99,14 @@ def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime 
             on_start: Callable[[Edition, int], None] | None = None) -> DeliveryReport:
     """Send `edition` to every active subscriber still owed it; record each outcome at once.
 
-    `on_start` hears how many recipients are owed it; `on_message` hears each one's
-    outcome ("sent", "deferred", "failed", or "dry-run" and "skipped" when nothing is sent).
+    Through a pool of `[smtp] connections`, retrying deferred recipients with
+    backoff; see digest/deliver/mailing.py. `on_start` hears how many recipients
+    are owed it; `on_message` hears each one's outcome ("sent", "deferred",
+    "failed", "skipped", or "dry-run"), from the sending threads, one call at a time.
     """
-    now = now or utcnow()
-    assert edition.id is not None
-    report = DeliveryReport(edition.date.isoformat(), edition.article_count, dry_run=dry_run)
-    if not dry_run:
-        store.freeze_edition(edition.id, now)
-    audience_until = store.frozen_at(edition.id) or now
-    if on_start:
-        on_start(edition, store.pending_count(edition.id, audience_until))
-    env = environment(config.templates)
-    secret = secret_for(store)
-    templates: dict[frozenset[str], MessageTemplate] = {}
-    own_transport = transport is None
-    after = 0
-    try:
-        while True:
-            page = store.pending_recipients(edition.id, audience_until, after)
-            if not page:
-                break
-            for subscriber, _previous in page:
-                after = subscriber.id
-                wanted = sections_for(subscriber, edition)
-                if not wanted:
-                    report.nothing_for += 1
-                    if on_message:
-                        on_message(subscriber, "skipped")
-                    continue
-                template = templates.get(wanted)
-                if template is None:
-                    rendered = render_email(config, edition.for_categories(wanted), env)
-                    template = templates[wanted] = build_template(config, rendered, now)
-                message = template.for_subscriber(config, subscriber,
-                                                  make_token(secret, subscriber.id))
-                if dry_run:
-                    report.sent += 1
-                    if on_message:
-                        on_message(subscriber, "dry-run")
-                    continue
-                if transport is None:
-                    transport = open_transport(config, edition)
-                outcome = transport.send(config.email.sender_address, subscriber.email,
-                                         message)
-                store.record_delivery(edition.id, subscriber.id, outcome.status, outcome.reply)
-                if outcome.status == "sent":
-                    report.sent += 1
-                elif outcome.status == "deferred":
-                    report.deferred += 1
-                    report.problems.append(f"{subscriber.email}: deferred ({outcome.reply})")
-                else:
-                    report.failed += 1
-                    report.problems.append(f"{subscriber.email}: refused ({outcome.reply})")
-                    if should_bounce(store.hard_failures_in_a_row(subscriber.id)):
-                        store.set_subscriber_status(subscriber.email, "bounced")
-                        report.bounced.append(subscriber.email)
-                if on_message:
-                    on_message(subscriber, outcome.status)
-    except DeliveryError as exc:
-        report.stopped = str(exc)
-    finally:
-        if own_transport and transport is not None:
-            transport.close()
-    if not dry_run and not report.stopped and report.deferred == 0:
-        store.complete_edition(edition.id, now)
-    return report
+    return mailing.deliver_edition(config, store, edition, now=now or utcnow(),
+                                   dry_run=dry_run, transport=transport,
+                                   on_message=on_message, on_start=on_start)
 
 
 @dataclass(frozen=True)
@@ -292,6 +233,8 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     reader = Subscriber(id=TEST_SUBSCRIBER_ID, email=address, name="")
     message = template.for_subscriber(config, reader,
                                       make_token(secret_for(store), TEST_SUBSCRIBER_ID))
+    if config.dkim:  # signed like the real thing, so the test copy proves the set-up
+        message = DkimSigner.load(config.dkim, str(config.path)).sign(message)
     own = transport is None
     if transport is None:
         transport = (OutboxTransport(config.email.outbox, "test")

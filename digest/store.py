@@ -119,11 +119,13 @@ def utcnow() -> dt.datetime:
 class Store:
     """The digest's state in one SQLite file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, shared: bool = False) -> None:
+        """Open the state file; `shared` lets other threads use it (the caller serialises)."""
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                      check_same_thread=not shared)
             self.db.execute("PRAGMA journal_mode=WAL")
         except (OSError, sqlite3.Error) as exc:
             raise DigestError(
@@ -496,7 +498,7 @@ class Store:
             """SELECT s.*, d.status AS delivery FROM subscribers s
                LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
                WHERE s.status = 'active' AND s.created_at <= ? AND s.id > ?
-                 AND coalesce(d.status, '') NOT IN ('sent', 'failed')
+                 AND coalesce(d.status, '') NOT IN ('sent', 'failed', 'skipped')
                ORDER BY s.id LIMIT ?""",
             (edition_id, _ts(audience_until), after_id, limit),
         ).fetchall()
@@ -506,7 +508,8 @@ class Store:
         """How many of the subscriber's latest deliveries failed permanently, in a row."""
         rows = self.db.execute(
             """SELECT d.status FROM deliveries d JOIN editions e ON e.id = d.edition_id
-               WHERE d.subscriber_id = ? ORDER BY e.date DESC LIMIT 10""",
+               WHERE d.subscriber_id = ? AND d.status != 'skipped'
+               ORDER BY e.date DESC LIMIT 10""",
             (subscriber_id,),
         ).fetchall()
         count = 0
@@ -527,6 +530,20 @@ class Store:
                  reply = excluded.reply, updated_at = excluded.updated_at""",
             (edition_id, subscriber_id, status, reply, _ts(utcnow())),
         )
+
+    def owed_counts(self, edition_id: int, audience_until: dt.datetime) -> tuple[int, int]:
+        """(deferred, never tried): active subscribers of the audience still owed the edition.
+
+        What decides whether an edition is finished: the store, not a run's counters.
+        """
+        row = self.db.execute(
+            """SELECT count(d.status), count(*) - count(d.status) FROM subscribers s
+               LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
+               WHERE s.status = 'active' AND s.created_at <= ?
+                 AND coalesce(d.status, '') NOT IN ('sent', 'failed', 'skipped')""",
+            (edition_id, _ts(audience_until)),
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
     def delivery_counts(self, edition_id: int) -> dict[str, int]:
         counts = {"sent": 0, "deferred": 0, "failed": 0}
@@ -587,7 +604,7 @@ class Store:
             """SELECT count(*) FROM subscribers s
                LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
                WHERE s.status = 'active' AND s.created_at <= ?
-                 AND coalesce(d.status, '') NOT IN ('sent', 'failed')""",
+                 AND coalesce(d.status, '') NOT IN ('sent', 'failed', 'skipped')""",
             (edition_id, _ts(audience_until)),
         ).fetchone()
         return int(row[0])

@@ -197,6 +197,7 @@ def write_config(folder: Path, categories: list[tuple[str, str, list[str]]], *,
         'host = "127.0.0.1"',
         f"port = {smtp_port}",
         'security = "none"',
+        "retry_delay = 0.05",  # deferred recipients are retried within the run at once
         "",
     ]
     path = folder / "config.toml"

@@ -1,24 +1,26 @@
 """MIME messages: built once per rendered edition, personalised per subscriber cheaply.
 
-The bytes for one subscriber are the shared headers, three personal headers
-(To, Message-ID, List-Unsubscribe) and the two bodies with the placeholders
-replaced, each encoded quoted-printable (7-bit clean, lines under 78 bytes).
+The bytes for one subscriber are the shared headers, the personal headers
+(To, Message-ID, List-Unsubscribe, List-Unsubscribe-Post) and the two bodies,
+quoted-printable (7-bit clean, lines under 78 bytes), in which only the lines
+holding a placeholder are filled and encoded per subscriber.
 """
 
 from __future__ import annotations
 
 import binascii
 import datetime as dt
-import email.policy
+import html
 import secrets
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.header import Header
+from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from digest.config import Config
+from digest.deliver.transport import DotSafe
 from digest.models import Subscriber
-from digest.render.email import RenderedEmail
+from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
 from digest.sources.sanitize import one_line
 
 
@@ -41,10 +43,106 @@ def unsubscribe_for(config: Config, token: str) -> Unsubscribe:
     return Unsubscribe(mailto, f"<{mailto}>", False)
 
 
+PLACEHOLDER_MARK = "@@digest-"  # every placeholder of render.email starts so
+
+
+QP_LINE = 76  # RFC 2045 §6.7: encoded lines at most 76 characters
+
+
 def _qp(text: str) -> bytes:
     data = text.replace("\r\n", "\n").encode("utf-8")
     encoded = binascii.b2a_qp(data, quotetabs=False, istext=True, header=False)
-    return encoded.replace(b"\n", b"\r\n")
+    return _escape_leading_dots(encoded).replace(b"\n", b"\r\n")
+
+
+def _escape_leading_dots(encoded: bytes) -> bytes:
+    """Write a dot that starts an encoded line as =2E, and keep lines within 76 columns.
+
+    Then no line of the body starts with '.', so SMTP needs no dot-stuffing
+    (RFC 5321 §4.5.2) and the transport skips a search through every message.
+    A line longer than 76 (after =2E, or from b2a_qp itself, which can end a
+    line with an escape at column 77) gets a soft break, never inside =XX.
+    """
+    out = []
+    for line in encoded.split(b"\n"):
+        while True:
+            if line.startswith(b"."):
+                line = b"=2E" + line[1:]
+            if len(line) <= QP_LINE:
+                break
+            cut = QP_LINE - 1
+            while b"=" in line[cut - 2:cut]:
+                cut -= 1
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\n".join(out)
+
+
+@dataclass(frozen=True)
+class EncodedBody:
+    """A body encoded quoted-printable once, except the lines that hold placeholders.
+
+    Quoted-printable works line by line, so the lines without a personal part
+    are encoded together once; only the few lines with a placeholder are
+    substituted and encoded per subscriber (a soft line break can then never
+    split a placeholder). Pieces: bytes are ready, str lines still to fill.
+    """
+
+    pieces: tuple[bytes | str, ...]
+
+    @classmethod
+    def of(cls, text: str) -> EncodedBody:
+        pieces: list[bytes | str] = []
+        static: list[str] = []
+        for line in text.replace("\r\n", "\n").split("\n"):
+            if PLACEHOLDER_MARK in line:
+                if static:
+                    pieces.append(_qp("\n".join(static)))
+                    static = []
+                pieces.append(line)
+            else:
+                static.append(line)
+        if static:
+            pieces.append(_qp("\n".join(static)))
+        return cls(tuple(pieces))
+
+    def fill(self, values: dict[str, str], out: list[bytes]) -> None:
+        """Append the encoded body, placeholders replaced by `values`, to `out`."""
+        for n, piece in enumerate(self.pieces):
+            if n:
+                out.append(b"\r\n")
+            if isinstance(piece, str):
+                for placeholder, value in values.items():
+                    piece = piece.replace(placeholder, value)
+                out.append(_qp(piece))
+            else:
+                out.append(piece)
+
+
+def _header_text(text: str, header_name: str) -> str:
+    """A header value: plain ASCII as it is (folded), anything else as RFC 2047 words.
+
+    Text holding "=?" is encoded too, so a literal encoded word from a feed or a
+    name (say "=?UTF-8?Q?=0A?=Bcc: x") reads back as those characters, never as a
+    line break. (email.message.EmailMessage would decode it on assignment and
+    write the newline out: header injection.)
+    """
+    text = one_line(text)
+    charset = "us-ascii" if text.isascii() and "=?" not in text else "utf-8"
+    # maxlinelen 75: Header lets a continuation word reach maxlinelen, RFC 2047 allows 75.
+    return Header(text, charset, maxlinelen=75, header_name=header_name).encode(
+        linesep="\r\n")
+
+
+def _address_header(name: str, address: str, header_name: str = "To") -> str:
+    """`Name <address>`: quoted when needed, RFC 2047 words when not plain ASCII."""
+    name = one_line(name)
+    if not name:
+        return address
+    if name.isascii() and "=?" not in name:
+        return formataddr((name, address))
+    return f"{_header_text(name, header_name)} <{address}>"
 
 
 @dataclass(frozen=True)
@@ -56,18 +154,22 @@ class MessageTemplate:
     boundary: str
     domain: str
     one_click: bool
+    text_body: EncodedBody
+    html_body: EncodedBody
 
     def for_subscriber(self, config: Config, subscriber: Subscriber, token: str) -> bytes:
         """The complete message, as sent, for one subscriber."""
         leave = unsubscribe_for(config, token)
-        html_body, text_body = self.rendered.personalise(subscriber.email, leave.visible_url)
-        to = formataddr((one_line(subscriber.name), subscriber.email), charset="utf-8")
+        to = _address_header(subscriber.name, subscriber.email)
         message_id = f"<{secrets.token_hex(12)}.{subscriber.id}@{self.domain}>"
         personal = [f"To: {to}", f"Message-ID: {message_id}",
                     f"List-Unsubscribe: {leave.header}"]
         if leave.one_click:
             personal.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         b = self.boundary
+        text_values = {EMAIL: subscriber.email, UNSUBSCRIBE_URL: leave.visible_url}
+        html_values = {EMAIL: html.escape(subscriber.email),
+                       UNSUBSCRIBE_URL: html.escape(leave.visible_url)}
         parts = [
             self.head,
             "\r\n".join(personal).encode("ascii"),
@@ -76,33 +178,44 @@ class MessageTemplate:
             f"--{b}\r\n".encode(),
             b'Content-Type: text/plain; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-            _qp(text_body),
+        ]
+        self.text_body.fill(text_values, parts)
+        parts += [
             f"\r\n--{b}\r\n".encode(),
             b'Content-Type: text/html; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-            _qp(html_body),
-            f"\r\n--{b}--\r\n".encode(),
         ]
-        return b"".join(parts)
+        self.html_body.fill(html_values, parts)
+        parts.append(f"\r\n--{b}--\r\n".encode())
+        # Headers start with a name, folds with a space, bodies were escaped: no dots.
+        return DotSafe(b"".join(parts))
 
 
 def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime) -> MessageTemplate:
     """Encode the shared headers once: From, Subject, Date, MIME-Version and list headers."""
-    head = EmailMessage(policy=email.policy.SMTP)
-    head["From"] = config.email.sender
-    head["Subject"] = one_line(rendered.subject)
-    head["Date"] = format_datetime(now.astimezone(dt.UTC))
-    if config.email.reply_to:
-        head["Reply-To"] = config.email.reply_to
-    if config.email.list_id:
-        head["List-Id"] = config.email.list_id
-    head["MIME-Version"] = "1.0"
-    raw = head.as_bytes()
-    header_block = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    e = config.email
+    headers = [
+        ("From", _address_header(e.sender_name, e.sender_address, "From")),
+        ("Subject", _header_text(rendered.subject, "Subject")),
+        ("Date", format_datetime(now.astimezone(dt.UTC))),
+    ]
+    if e.reply_to:
+        name, address = parseaddr(e.reply_to)
+        headers.append(("Reply-To", _address_header(name, address, "Reply-To")))
+    if e.list_id:
+        name, list_address = parseaddr(e.list_id)
+        list_id = _address_header(name, list_address, "List-Id") if name else ""
+        headers.append(("List-Id", list_id or f"<{list_address}>"))
+    if e.feedback_id:
+        headers.append(("Feedback-ID", _header_text(e.feedback_id, "Feedback-ID")))
+    headers.append(("MIME-Version", "1.0"))
+    header_block = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
     return MessageTemplate(
         rendered=rendered,
         head=header_block,
         boundary="=_digest_" + secrets.token_hex(12),
         domain=config.email.domain,
         one_click=config.email.unsubscribe_url is not None,
+        text_body=EncodedBody.of(rendered.text),
+        html_body=EncodedBody.of(rendered.html),
     )

@@ -22,7 +22,8 @@ class OutboxTransport:
                 "Check [email] outbox."
             ) from None
 
-    def send(self, sender: str, recipient: str, message: bytes) -> Outcome:
+    def send(self, sender: str, recipient: str, message: bytes,
+             following: str | None = None) -> Outcome:
         name = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient) + ".eml"
         target = self.folder / name
         try:

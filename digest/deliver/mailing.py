@@ -1,0 +1,212 @@
+"""One edition's delivery run: stream the owed subscribers, send through the pool, record.
+
+The main thread pages through the subscribers still owed the edition and
+builds each message from the edition's template for that category selection
+(rendered once); the pool's workers send and record. Outcomes are written
+through one extra SQLite connection under a lock, each as soon as the server
+has answered. Deferred recipients get more passes with a doubling wait; what
+is still owed after the last pass stays in the store for the next run. The
+edition is finished only when the store says nobody is owed it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from digest.config import Config
+from digest.deliver.dkim import DkimSigner
+from digest.deliver.message import MessageTemplate, build_template
+from digest.deliver.outbox import OutboxTransport
+from digest.deliver.pool import Job, SendPool
+from digest.deliver.smtp import SmtpTransport
+from digest.deliver.tokens import make_token, secret_for
+from digest.deliver.transport import Outcome, Transport
+from digest.delivery import (
+    PROBLEMS_SHOWN,
+    DeliveryReport,
+    retry_delays,
+    sections_for,
+    should_bounce,
+    shown_problems,
+)
+from digest.models import Edition, Subscriber
+from digest.render.email import render_email
+from digest.render.templates import environment
+from digest.store import Store
+
+
+@dataclass
+class Messages:
+    """Builds each subscriber's bytes: one template per category selection, then substitution."""
+
+    config: Config
+    edition: Edition
+    env: jinja2.Environment
+    now: dt.datetime
+    secret: bytes
+    signer: DkimSigner | None
+    templates: dict[frozenset[str], MessageTemplate] = field(default_factory=dict)
+
+    def for_subscriber(self, subscriber: Subscriber) -> bytes | None:
+        """The message as sent, or None when the edition has nothing in their categories."""
+        wanted = sections_for(subscriber, self.edition)
+        if not wanted:
+            return None
+        template = self.templates.get(wanted)
+        if template is None:
+            rendered = render_email(self.config, self.edition.for_categories(wanted), self.env)
+            template = self.templates[wanted] = build_template(self.config, rendered, self.now)
+        message = template.for_subscriber(self.config, subscriber,
+                                          make_token(self.secret, subscriber.id))
+        return self.signer.sign(message) if self.signer else message
+
+
+def owed(store: Store, edition_id: int, audience_until: dt.datetime) -> Iterator[Subscriber]:
+    """Stream the subscribers still owed the edition, a page at a time (memory stays flat)."""
+    after = 0
+    while True:
+        page = store.pending_recipients(edition_id, audience_until, after)
+        if not page:
+            return
+        for subscriber, _previous in page:
+            after = subscriber.id
+            yield subscriber
+
+
+def open_transport(config: Config, edition: Edition) -> Transport:
+    if config.email.transport == "file":
+        return OutboxTransport(config.email.outbox, edition.date.isoformat())
+    return SmtpTransport(config.smtp, local_hostname=config.email.domain)
+
+
+class Recorder:
+    """Writes outcomes from every worker through one connection, one at a time."""
+
+    def __init__(self, store_path: Path, edition_id: int, report: DeliveryReport,
+                 on_message: Callable[[Subscriber, str], None] | None) -> None:
+        self.store = Store(store_path, shared=True)
+        self.edition_id = edition_id
+        self.report = report
+        self.on_message = on_message
+        self.lock = threading.Lock()
+        self.deferred_now = 0  # deferred in the current pass
+        self.deferred_lines: list[str] = []
+        self.failed_lines: list[str] = []
+
+    def new_pass(self) -> None:
+        with self.lock:
+            self.deferred_now = 0
+            self.deferred_lines = []
+
+    def skipped(self, subscriber: Subscriber) -> None:
+        with self.lock:
+            self.store.record_delivery(self.edition_id, subscriber.id, "skipped")
+            self.report.nothing_for += 1
+            if self.on_message:
+                self.on_message(subscriber, "skipped")
+
+    def __call__(self, job: Job, outcome: Outcome) -> None:
+        subscriber = job.subscriber
+        report = self.report
+        with self.lock:
+            self.store.record_delivery(self.edition_id, subscriber.id, outcome.status,
+                                       outcome.reply)
+            if outcome.status == "sent":
+                report.sent += 1
+            elif outcome.status == "deferred":
+                self.deferred_now += 1
+                if len(self.deferred_lines) < PROBLEMS_SHOWN:
+                    self.deferred_lines.append(f"{subscriber.email}: deferred ({outcome.reply})")
+            else:
+                report.failed += 1
+                if len(self.failed_lines) < PROBLEMS_SHOWN:
+                    self.failed_lines.append(f"{subscriber.email}: refused ({outcome.reply})")
+                if should_bounce(self.store.hard_failures_in_a_row(subscriber.id)):
+                    self.store.set_subscriber_status(subscriber.email, "bounced")
+                    report.bounced.append(subscriber.email)
+            if self.on_message:
+                self.on_message(subscriber, outcome.status)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.datetime,
+                    dry_run: bool = False, transport: Transport | None = None,
+                    on_message: Callable[[Subscriber, str], None] | None = None,
+                    on_start: Callable[[Edition, int], None] | None = None,
+                    sleep: Callable[[float], None] = time.sleep) -> DeliveryReport:
+    """Send `edition` to every active subscriber still owed it; record each outcome at once."""
+    assert edition.id is not None
+    report = DeliveryReport(edition.date.isoformat(), edition.article_count, dry_run=dry_run)
+    # A bad DKIM key stops the run here, before the edition is frozen or anyone mailed.
+    signer = DkimSigner.load(config.dkim, str(config.path)) if config.dkim else None
+    if not dry_run:
+        store.freeze_edition(edition.id, now)
+    audience_until = store.frozen_at(edition.id) or now
+    if on_start:
+        on_start(edition, store.pending_count(edition.id, audience_until))
+    messages = Messages(config, edition, environment(config.templates), now,
+                        secret_for(store), signer)
+    if dry_run:
+        for subscriber in owed(store, edition.id, audience_until):
+            if messages.for_subscriber(subscriber) is None:
+                report.nothing_for += 1
+                if on_message:
+                    on_message(subscriber, "skipped")
+            else:
+                report.sent += 1
+                if on_message:
+                    on_message(subscriber, "dry-run")
+        return report
+
+    recorder = Recorder(store.path, edition.id, report, on_message)
+    if transport is not None:
+        given = transport
+        pool = SendPool(lambda: given, 1, config.email.sender_address, recorder,
+                        rate=config.smtp.rate, close_transports=False)
+    else:
+        size = config.smtp.connections if config.email.transport == "smtp" else 1
+        pool = SendPool(lambda: open_transport(config, edition), size,
+                        config.email.sender_address, recorder, rate=config.smtp.rate)
+    try:
+        waits = [0.0, *retry_delays(config.smtp.retries, config.smtp.retry_delay)]
+        for wait in waits:
+            if wait:
+                sleep(wait)
+            recorder.new_pass()
+            report.passes += 1
+            for subscriber in owed(store, edition.id, audience_until):
+                message = messages.for_subscriber(subscriber)
+                if message is None:
+                    recorder.skipped(subscriber)
+                elif not pool.submit(Job(subscriber, message)):
+                    break
+            pool.drain()
+            if pool.stopped is not None:
+                report.stopped = pool.stopped
+                break
+            if recorder.deferred_now == 0 and store.owed_counts(edition.id,
+                                                                audience_until)[1] == 0:
+                break  # nobody deferred, nobody left untried (by a connection that failed)
+    finally:
+        pool.close()
+        recorder.close()
+    deferred, waiting = store.owed_counts(edition.id, audience_until)
+    report.deferred = deferred
+    report.waiting = waiting
+    report.problems = [*shown_problems(recorder.failed_lines, report.failed),
+                       *shown_problems(recorder.deferred_lines, recorder.deferred_now)]
+    if pool.errors and not report.stopped:
+        report.problems.append(f"{len(pool.errors)} of {len(pool.workers)} connection(s) "
+                               f"could not be used: {pool.errors[0]}")
+    if not report.stopped and deferred == 0 and waiting == 0:
+        store.complete_edition(edition.id, now)
+    return report

@@ -1,0 +1,56 @@
+"""The digest's WSGI app under waitress on loopback, and a plain HTTP client for it."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import waitress
+
+from digest.config import Config
+from digest.serve import DigestApp
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+
+@contextmanager
+def serving(config: Config) -> Iterator[str]:
+    """Yield the base URL of the app served by waitress in a thread."""
+    server = waitress.create_server(DigestApp(config), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        # Closed from inside the server's own loop, so its select() never sees a dead socket.
+        server.trigger.pull_trigger(server.close)
+        thread.join(timeout=10)
+
+
+def request(base: str, method: str, target: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> Reply:
+    """One request, no cookies, no redirects followed: what a mailbox provider's POST does."""
+    where = urlsplit(base)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+    try:
+        conn.request(method, target, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()},
+                     response.read().decode("utf-8", "replace"))
+    finally:
+        conn.close()
+
+
+def one_click(base: str, target: str) -> Reply:
+    """The RFC 8058 one-click POST."""
+    return request(base, "POST", target, b"List-Unsubscribe=One-Click",
+                   {"Content-Type": "application/x-www-form-urlencoded"})
