@@ -32,11 +32,12 @@ DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "
 
 # Characters XML 1.0 forbids: C0 controls but tab, LF, CR; U+FFFE/U+FFFF; lone surrogates.
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-WHITESPACE = re.compile(r"\s+")
 
 
 def xml_safe(text: str) -> str:
     """Remove the characters XML 1.0 cannot carry (feedgen raises on them)."""
+    if XML_FORBIDDEN.search(text) is None:
+        return text  # the common case: searching is cheaper than rebuilding the string
     return XML_FORBIDDEN.sub("", text)
 
 
@@ -82,11 +83,14 @@ def plain_text(fragment: str) -> str:
     """Text with tags removed, entities decoded and whitespace collapsed, one line."""
     if not fragment:
         return ""
+    if "<" not in fragment and "&" not in fragment:
+        return one_line(fragment)  # nothing to strip or decode: skip the HTML parser
     stripped = nh3.clean(xml_safe(fragment), tags=set(),
                          clean_content_tags=set(DROP_WITH_CONTENT))
-    return WHITESPACE.sub(" ", xml_safe(html.unescape(stripped))).strip()
+    return one_line(html.unescape(stripped))
 
 
 def one_line(text: str) -> str:
     """Plain text safe for a single line (headers, names): no controls, no line breaks."""
-    return WHITESPACE.sub(" ", xml_safe(text)).strip()
+    # str.split() splits on the same Unicode whitespace as \s, several times faster.
+    return " ".join(xml_safe(text).split())

@@ -1,0 +1,183 @@
+"""One entry from any source -> an Article: the single place links, text, HTML,
+dates, images and reading time are normalised before the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import html
+import math
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from digest.models import Article
+from digest.sources.sanitize import absolute_url, clean_html, one_line, plain_text
+
+WORDS_PER_MINUTE = 200
+EXCERPT_WORDS = 45
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_hsenc|_hsmi"
+    r"|mkt_tok|igshid|ref_src|oly_enc_id|oly_anon_id|vero_id|__s|s_cid)$",
+    re.IGNORECASE,
+)
+# WordPress and others end truncated excerpts with these; such text says nothing of length.
+TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue reading.*)\s*$",
+                        re.IGNORECASE)
+APPEARED_FIRST = re.compile(r"\s*The post .{1,300} appeared first on .{1,200}\.?\s*$")
+TAIL = 600  # the two patterns above only ever match this near the end: search no further
+# A title from a parser that hands over decoded text: is it HTML or text with a "<" in it?
+# Only real HTML tags or entity references count, so "Festival <returns>" stays text.
+LOOKS_LIKE_HTML = re.compile(
+    r"</?(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strong|sub"
+    r"|sup|tt|u)\b[^>]*>|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});",
+    re.IGNORECASE,
+)
+IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"")
+FUTURE_SLACK = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """An entry as a reader (RSS/Atom, JSON Feed, WordPress) found it, before normalising."""
+
+    id: str | None
+    link: str | None
+    title: str
+    summary: str  # HTML, unsanitised
+    content: str  # HTML, unsanitised
+    author: str | None = None
+    published: dt.datetime | None = None
+    images: tuple[str, ...] = ()  # candidates in order of preference
+    title_html: bool | None = None  # True HTML, False plain text, None: decide from the text
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    link: str | None
+    articles: tuple[Article, ...]
+    warning: str | None  # set when the document was malformed but still yielded entries
+
+
+class FeedParseError(Exception):
+    """The document is not a feed that can be read."""
+
+
+def canonical_link(url: str) -> str:
+    """The link without tracking parameters and fragment, for comparing and publishing."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not TRACKING_PARAMS.match(k)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/" if parts.netloc else
+                       parts.path, urlencode(query, doseq=True), ""))
+
+
+def parse_date(value: object) -> dt.datetime | None:
+    """An aware UTC datetime from ISO 8601/RFC 3339 or RFC 822 text; None if unreadable."""
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+    else:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def title_text(value: str, is_html: bool | None) -> str:
+    if is_html is None:
+        is_html = LOOKS_LIKE_HTML.search(value) is not None
+    return plain_text(value) if is_html else one_line(value)
+
+
+def text_as_html(text: str) -> str:
+    """Plain text as HTML paragraphs (JSON Feed content_text, Atom type="text")."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+
+
+def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
+    head, tail = text[:-TAIL], text[-TAIL:]
+    tail = APPEARED_FIRST.sub("", tail)
+    text = (head + TRUNCATION.sub("", tail)).strip().rstrip(" ,;:—-")
+    parts = text.split(maxsplit=words)
+    if len(parts) <= words:
+        return " ".join(parts)
+    return " ".join(parts[:words]).rstrip(" ,;:—-") + "…"
+
+
+def reading_minutes(content_text: str, summary_text: str) -> int | None:
+    """Minutes to read at 200 words a minute; None when only a cut-short excerpt exists."""
+    text = content_text or summary_text
+    if not text:
+        return None
+    if not content_text and TRUNCATION.search(APPEARED_FIRST.sub("", summary_text[-TAIL:])):
+        return None
+    return max(1, math.ceil(len(text.split()) / WORDS_PER_MINUTE))
+
+
+def _image(raw: RawEntry, content_html: str, base: str | None) -> str | None:
+    candidates = list(raw.images)
+    found = IMG_SRC.search(content_html)
+    if found:
+        candidates.append(found.group(1).replace("&amp;", "&"))
+    for candidate in candidates:
+        url = absolute_url(candidate, base)
+        if url and url.startswith(("https://", "http://")):
+            return url
+    return None
+
+
+def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
+               now: dt.datetime) -> Article | None:
+    """The entry normalised; None when it has neither link nor any title to show."""
+    link = absolute_url(raw.link, feed_link or feed_url) if raw.link else None
+    link = canonical_link(link) if link else None
+    base = link or feed_link or feed_url
+    title = title_text(raw.title or "", raw.title_html)
+    content_html = clean_html(raw.content, base) if raw.content else ""
+    summary_html = clean_html(raw.summary, base) if raw.summary else ""
+    if summary_html == content_html:
+        summary_html = ""  # parsers repeat content as summary for some formats
+    content_text = plain_text(content_html)
+    summary_text = plain_text(summary_html)
+    if not title:
+        title = excerpt_of(summary_text or content_text, 12)
+    if not link and not title:
+        return None
+    key_source = one_line(raw.id or "") or link
+    if not key_source:
+        digest = hashlib.sha256(f"{title}\n{summary_text or content_text}".encode())
+        key_source = "sha256:" + digest.hexdigest()
+    published = raw.published
+    if published is not None and published > now + FUTURE_SLACK:
+        published = now  # a date in the future would hold the article back or jump the queue
+    author = title_text(raw.author, None) if raw.author else None
+    return Article(
+        key=key_source[:1000],
+        link=link or feed_link or "",
+        title=title,
+        summary_html=summary_html or content_html,
+        excerpt=excerpt_of(summary_text or content_text),
+        author=author or None,
+        published=published,
+        image=_image(raw, content_html, base),
+        reading_minutes=reading_minutes(content_text, summary_text),
+        feed_url=feed_url,
+    )
