@@ -24,6 +24,7 @@ from digest.config import Config, config_path, load_config
 from digest.errors import DigestError
 from digest.lock import run_lock
 from digest.sources.gather import FeedReport
+from digest.sources.gather import reenable as reenable_feed
 from digest.store import Store
 from digest.subscribers import check_categories, import_csv, normalise_address, normalise_name
 
@@ -131,10 +132,18 @@ def _feed_line(settings: Settings, report: FeedReport) -> None:
 
 
 @cli.command()
+@click.option("--reenable", "reenable", multiple=True, metavar="URL",
+              help="Fetch this feed again although it said 410 Gone or asked to wait "
+                   "(repeatable).")
 @click.pass_obj
-def fetch(settings: Settings) -> None:
+def fetch(settings: Settings, reenable: tuple[str, ...]) -> None:
     """Gather new articles from every category's feeds into the state file."""
     with opened(settings, lock=True) as (config, store):
+        for url in reenable:
+            if url not in pipeline.feed_locations(config):
+                fail(f"{url}: not a feed in {config.path} (see `digest status`)", 2)
+            if not reenable_feed(store, url):
+                settings.warn(f"{url}: was neither gone nor waiting; fetched as usual")
         report = pipeline.fetch(config, store, on_feed=lambda r: _feed_line(settings, r))
     settings.info(f"fetched {report.summary()}")
     if report.all_failed:

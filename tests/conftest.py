@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import shutil
 import socket
@@ -35,6 +36,8 @@ class Route:
     body: bytes = b""
     delay: float = 0.0
     handler: Callable[[http.server.BaseHTTPRequestHandler], Route] | None = None
+    # Writes the whole response itself (status line included): slow drips, endless bodies.
+    stream: Callable[[http.server.BaseHTTPRequestHandler], None] | None = None
 
 
 @dataclass
@@ -63,6 +66,12 @@ class FeedServer:
                     route = Route(404, {"Content-Type": "text/plain"}, b"not found")
                 if route.handler is not None:
                     route = route.handler(self)
+                if route.stream is not None:
+                    self.close_connection = True
+                    # The client hangs up on an endless body, as it should.
+                    with contextlib.suppress(OSError):
+                        route.stream(self)
+                    return
                 if route.delay:
                     time.sleep(route.delay)
                 self.send_response(route.status)

@@ -83,6 +83,15 @@ def _fetch_and_parse(session_for: Callable[[], requests.Session], state: FeedSta
     return result, parsed, None
 
 
+def reenable(store: Store, url: str) -> bool:
+    """Let a feed marked gone (410) or told to wait (Retry-After) be fetched again."""
+    state = store.feed_state(url)
+    if not state.gone and state.retry_after is None:
+        return False
+    store.save_feed_state(replace(state, gone=False, retry_after=None))
+    return True
+
+
 def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
            on_feed: Callable[[FeedReport], None] | None = None) -> GatherReport:
     """Fetch every feed of every category and store what is new. Never raises for a feed."""
