@@ -27,6 +27,9 @@ CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 # The declaration is read from the first bytes as ASCII; UTF-16 ones are handled by BOM/label.
 XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']")
 TEXT_DECLARATION = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[\w.:-]+\2")
+# XML 1.0 forbids C0 controls but tab, LF, CR, and U+FFFE/U+FFFF (EF BF BE/BF in UTF-8).
+# Parsers in recover mode mangle the markup around them, so they go before parsing.
+FORBIDDEN_UTF8 = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
 GUESS_BYTES = 256 * 1024  # enough text to guess from; guessing all of a huge file is slow
 
 
@@ -93,6 +96,12 @@ def as_utf8_xml(body: bytes, content_type: str | None = None) -> tuple[bytes, st
     if name == "utf-8" and not body.startswith(codecs.BOM_UTF8):
         found = XML_DECLARATION.match(body[:512])
         if found is None or _codec(found.group(1).decode("ascii")) == "utf-8":
-            return body, name  # already what parsers assume: no copy
+            return _without_forbidden(body), name  # already UTF-8: no decode-encode copy
     text = TEXT_DECLARATION.sub(r"\1\2utf-8\2", text, count=1)
-    return text.encode("utf-8", "replace"), name
+    return _without_forbidden(text.encode("utf-8", "replace")), name
+
+
+def _without_forbidden(utf8: bytes) -> bytes:
+    if FORBIDDEN_UTF8.search(utf8) is None:
+        return utf8
+    return FORBIDDEN_UTF8.sub(b"", utf8)

@@ -77,12 +77,13 @@ def _read_fast(xml: bytes) -> tuple[str, str | None, list[RawEntry]] | None:
         parsed = fastfeedparser.parse(xml)  # bytes: never fetched, never a URL
     except Exception:  # it raises on what it cannot read; feedparser gets a go
         return None
-    entries = parsed.get("entries") or []
-    if not entries:
-        return None  # nothing found may be something fastfeedparser missed
+    entries = [_fast_entry(e) for e in parsed.get("entries") or []]
+    if not any(e.link or e.title for e in entries):
+        # Nothing usable may be something fastfeedparser missed (it drops elements
+        # around entity references it leaves unresolved, for one).
+        return None
     feed = parsed.get("feed") or {}
-    return (str(feed.get("title") or ""), _str(feed.get("link")),
-            [_fast_entry(e) for e in entries])
+    return str(feed.get("title") or ""), _str(feed.get("link")), entries
 
 
 def _str(value: Any) -> str | None:
