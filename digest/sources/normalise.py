@@ -30,8 +30,14 @@ TAIL = 600  # the two patterns above only ever match this near the end: search n
 # A title from a parser that hands over decoded text: is it HTML or text with a "<" in it?
 # Only real HTML tags or entity references count, so "Festival <returns>" stays text.
 LOOKS_LIKE_HTML = re.compile(
-    r"</?(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strong|sub"
-    r"|sup|tt|u)\b[^>]*>|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});",
+    r"<!--|<!doctype|</?(?:a|abbr|acronym|address|applet|area|article|aside|audio|b|base|big"
+    r"|blink|blockquote|body|br|button|canvas|caption|center|cite|code|col|dd|del|details|dfn"
+    r"|div|dl|dt|em|embed|fieldset|figcaption|figure|font|footer|form|frame|frameset|h[1-6]"
+    r"|head|header|hr|html|i|iframe|img|input|ins|kbd|label|li|link|map|mark|marquee|math"
+    r"|meta|nav|noscript|object|ol|p|param|picture|pre|q|s|samp|script|section|select|small"
+    r"|source|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|template|textarea"
+    r"|tfoot|th|thead|time|title|tr|tt|u|ul|var|video|wbr|xmp)\b[^>]*>"
+    r"|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});",
     re.IGNORECASE,
 )
 IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"")
