@@ -62,6 +62,8 @@ class FeedServer:
                 server.requests.append(Request("GET", self.path,
                                                {k.lower(): v for k, v in self.headers.items()}))
                 route = server.routes.get(self.path)
+                if route is None:  # a route for the path answers any query (APIs)
+                    route = server.routes.get(self.path.partition("?")[0])
                 if route is None:
                     route = Route(404, {"Content-Type": "text/plain"}, b"not found")
                 if route.handler is not None:

@@ -10,10 +10,11 @@ from dataclasses import dataclass, replace
 
 import requests
 
-from digest.config import Config
+from digest.config import Config, WordPressSource
 from digest.models import FeedState
 from digest.sources.fetch import Download, HostLimiter, download
 from digest.sources.parse import FeedParseError, ParsedFeed, parse_feed
+from digest.sources.wordpress import fetch_wordpress
 from digest.store import Store, utcnow
 
 
@@ -62,14 +63,27 @@ def feed_categories(config: Config) -> dict[str, list[str]]:
     """Each distinct feed location with the categories (in config order) that list it."""
     feeds: dict[str, list[str]] = {}
     for category in config.categories:
-        for url in category.feeds:
+        for url in (*category.feeds, *(w.location for w in category.wordpress)):
             feeds.setdefault(url, []).append(category.slug)
     return feeds
+
+
+def wordpress_sources(config: Config) -> dict[str, WordPressSource]:
+    return {w.location: w for c in config.categories for w in c.wordpress}
 
 
 def _fetch_and_parse(session_for: Callable[[], requests.Session], state: FeedState,
                      config: Config, now: dt.datetime, limiter: HostLimiter
                      ) -> tuple[Download, ParsedFeed | None, str | None]:
+    source = wordpress_sources(config).get(state.url)
+    if source is not None:
+        lookback = dt.timedelta(hours=config.lookback_hours)
+        try:
+            return fetch_wordpress(session_for(), state, source, config.fetch, now, limiter,
+                                   lookback)
+        except Exception as exc:  # a reader bug must cost one source, never the run
+            return (Download(state.url, "error"), None,
+                    f"could not be read ({type(exc).__name__}: {exc})")
     result = download(session_for(), state, config.fetch, now, limiter)
     if result.outcome != "ok":
         return result, None, result.error
