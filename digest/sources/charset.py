@@ -29,7 +29,8 @@ XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\
 TEXT_DECLARATION = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[\w.:-]+\2")
 # XML 1.0 forbids C0 controls but tab, LF, CR, and U+FFFE/U+FFFF (EF BF BE/BF in UTF-8).
 # Parsers in recover mode mangle the markup around them, so they go before parsing.
-FORBIDDEN_UTF8 = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+C0_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 GUESS_BYTES = 256 * 1024  # enough text to guess from; guessing all of a huge file is slow
 
 
@@ -102,6 +103,9 @@ def as_utf8_xml(body: bytes, content_type: str | None = None) -> tuple[bytes, st
 
 
 def _without_forbidden(utf8: bytes) -> bytes:
-    if FORBIDDEN_UTF8.search(utf8) is None:
-        return utf8
-    return FORBIDDEN_UTF8.sub(b"", utf8)
+    # bytes.translate and `in` run at memory speed; a regex over the document does not.
+    cleaned = utf8.translate(None, C0_BYTES)
+    for sequence in NONCHARACTERS:
+        if sequence in cleaned:
+            cleaned = cleaned.replace(sequence, b"")
+    return cleaned

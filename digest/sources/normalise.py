@@ -40,7 +40,9 @@ LOOKS_LIKE_HTML = re.compile(
     r"|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});",
     re.IGNORECASE,
 )
-IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc=\"([^\"]+)\"")
+NOT_TEXT_NAMES = r"(script|style|iframe|object|embed|noscript|svg|math|template|textarea)"
+NOT_TEXT_START = re.compile(r"<" + NOT_TEXT_NAMES + r"\b")  # searched in lowercased text
+IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 FUTURE_SLACK = dt.timedelta(minutes=10)
 
 
@@ -128,14 +130,39 @@ def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
     return " ".join(parts[:words]).rstrip(" ,;:—-") + "…"
 
 
-def reading_minutes(content_text: str, summary_text: str) -> int | None:
+def _without_non_text(fragment: str) -> str:
+    """The fragment less the elements that hold no reading matter (scripts, embeds)."""
+    lower = fragment.lower()
+    found = NOT_TEXT_START.search(lower)
+    if found is None:
+        return fragment
+    kept, pos = [], 0
+    while found is not None:
+        kept.append(fragment[pos:found.start()])
+        end = lower.find("</" + found.group(1), found.end())
+        close = lower.find(">", end) if end >= 0 else -1
+        pos = len(fragment) if close < 0 else close + 1
+        found = NOT_TEXT_START.search(lower, pos)
+    kept.append(fragment[pos:])
+    return " ".join(kept)
+
+
+def word_count(fragment: str) -> int:
+    """Words of the text in an HTML fragment, near enough for a reading time. No HTML
+    parser (the costliest step of ingestion) is needed to count: text is what follows
+    the `>` ending each tag."""
+    fragment = _without_non_text(fragment)
+    return sum(len(piece.partition(">")[2].split()) for piece in ("<>" + fragment).split("<"))
+
+
+def reading_minutes(content_words: int, summary_text: str) -> int | None:
     """Minutes to read at 200 words a minute; None when only a cut-short excerpt exists."""
-    text = content_text or summary_text
-    if not text:
-        return None
-    if not content_text and TRUNCATION.search(APPEARED_FIRST.sub("", summary_text[-TAIL:])):
-        return None
-    return max(1, math.ceil(len(text.split()) / WORDS_PER_MINUTE))
+    if not content_words:
+        if not summary_text or TRUNCATION.search(APPEARED_FIRST.sub("",
+                                                                     summary_text[-TAIL:])):
+            return None
+        content_words = len(summary_text.split())
+    return max(1, math.ceil(content_words / WORDS_PER_MINUTE))
 
 
 def _image(raw: RawEntry, content_html: str, base: str | None) -> str | None:
@@ -157,12 +184,24 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
     link = canonical_link(link) if link else None
     base = link or feed_link or feed_url
     title = title_text(raw.title or "", raw.title_html)
-    content_html = clean_html(raw.content, base) if raw.content else ""
+    content = raw.content if raw.content != raw.summary else ""  # some parsers repeat it
     summary_html = clean_html(raw.summary, base) if raw.summary else ""
-    if summary_html == content_html:
-        summary_html = ""  # parsers repeat content as summary for some formats
-    content_text = plain_text(content_html)
     summary_text = plain_text(summary_html)
+    if summary_text and content:
+        # The summary is what is stored and shown; the content only tells the length and
+        # the first image. Both can be read from the raw HTML without sanitising it (no
+        # markup of it is kept, and image URLs pass absolute_url's scheme check), which
+        # spares the costliest step of ingestion.
+        content_html, content_text = "", ""
+        words = word_count(content)
+        first_image = content
+    else:
+        content_html = clean_html(content, base) if content else ""
+        if summary_html == content_html:
+            summary_html = ""
+        content_text = plain_text(content_html)
+        words = word_count(content_html)
+        first_image = content_html
     if not title:
         title = excerpt_of(summary_text or content_text, 12)
     if not link and not title:
@@ -183,7 +222,7 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         excerpt=excerpt_of(summary_text or content_text),
         author=author or None,
         published=published,
-        image=_image(raw, content_html, base),
-        reading_minutes=reading_minutes(content_text, summary_text),
+        image=_image(raw, first_image, base),
+        reading_minutes=reading_minutes(words, summary_text),
         feed_url=feed_url,
     )

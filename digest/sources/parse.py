@@ -99,6 +99,8 @@ def _fast_entry(entry: Any) -> RawEntry:
         if len(value) > len(content_html):
             content_html = value
     summary = _str(entry.get("description")) or ""
+    if content_html == summary:
+        content_html = ""  # fastfeedparser repeats a lone description as content
     images = []
     for media in entry.get("media_content") or []:
         kind = str(media.get("medium") or media.get("type") or "image").lower()
