@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from digest.models import Article
-from digest.sources.sanitize import absolute_url, clean_html, one_line, plain_text
+from digest.sources.sanitize import absolute_url, clean_html, one_line, plain_text, text_of_clean
 
 WORDS_PER_MINUTE = 200
 EXCERPT_WORDS = 45
@@ -40,6 +40,7 @@ LOOKS_LIKE_HTML = re.compile(
     r"|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});",
     re.IGNORECASE,
 )
+TAG = re.compile(r"<[^>]*>")
 NOT_TEXT_NAMES = r"(script|style|iframe|object|embed|noscript|svg|math|template|textarea)"
 NOT_TEXT_START = re.compile(r"<" + NOT_TEXT_NAMES + r"\b")  # searched in lowercased text
 IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
@@ -120,10 +121,18 @@ def text_as_html(text: str) -> str:
     return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
 
 
-def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
+def _cut_tail(text: str) -> str:
+    """The text less WordPress's "The post … appeared first on …" and "[…]" endings."""
     head, tail = text[:-TAIL], text[-TAIL:]
-    tail = APPEARED_FIRST.sub("", tail)
-    text = (head + TRUNCATION.sub("", tail)).strip().rstrip(" ,;:—-")
+    if "appeared first on" in tail:
+        tail = APPEARED_FIRST.sub("", tail)
+    if "…" in tail or "..." in tail or "hellip" in tail or "ontinue" in tail.lower():
+        tail = TRUNCATION.sub("", tail)
+    return head + tail
+
+
+def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
+    text = _cut_tail(text).strip().rstrip(" ,;:—-")
     parts = text.split(maxsplit=words)
     if len(parts) <= words:
         return " ".join(parts)
@@ -149,10 +158,9 @@ def _without_non_text(fragment: str) -> str:
 
 def word_count(fragment: str) -> int:
     """Words of the text in an HTML fragment, near enough for a reading time. No HTML
-    parser (the costliest step of ingestion) is needed to count: text is what follows
-    the `>` ending each tag."""
-    fragment = _without_non_text(fragment)
-    return sum(len(piece.partition(">")[2].split()) for piece in ("<>" + fragment).split("<"))
+    parser (the costliest step of ingestion) is needed to count: text is what lies
+    between tags."""
+    return len(TAG.sub(" ", _without_non_text(fragment)).split())
 
 
 def reading_minutes(content_words: int, summary_text: str) -> int | None:
@@ -186,7 +194,7 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
     title = title_text(raw.title or "", raw.title_html)
     content = raw.content if raw.content != raw.summary else ""  # some parsers repeat it
     summary_html = clean_html(raw.summary, base) if raw.summary else ""
-    summary_text = plain_text(summary_html)
+    summary_text = text_of_clean(summary_html)
     if summary_text and content:
         # The summary is what is stored and shown; the content only tells the length and
         # the first image. Both can be read from the raw HTML without sanitising it (no
@@ -199,7 +207,7 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         content_html = clean_html(content, base) if content else ""
         if summary_html == content_html:
             summary_html = ""
-        content_text = plain_text(content_html)
+        content_text = text_of_clean(content_html)
         words = word_count(content_html)
         first_image = content_html
     if not title:

@@ -141,6 +141,18 @@ def plain_text(fragment: str) -> str:
     return one_line(html.unescape(_TEXT.clean(xml_safe(fragment))))
 
 
+# A tag in nh3's output: there `<` in text is always escaped, attribute values are always
+# quoted, and comments are gone, so this finds every tag and nothing else.
+CLEAN_TAG = re.compile(r"<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+
+
+def text_of_clean(cleaned: str) -> str:
+    """plain_text for HTML that came out of clean_html, without a second HTML parse."""
+    if "<" not in cleaned and "&" not in cleaned:
+        return one_line(cleaned)
+    return one_line(html.unescape(CLEAN_TAG.sub("", cleaned)))
+
+
 def one_line(text: str) -> str:
     """Plain text safe for a single line (headers, names): no controls, no line breaks."""
     # str.split() splits on the same Unicode whitespace as \s, several times faster.
