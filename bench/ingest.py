@@ -1,8 +1,9 @@
 """Ingestion speed: the project's gather() against N feeds served with injected latency.
 
 Serves N feeds (default 200, 50 items each, WordPress-like HTML) from local HTTP
-servers on several loopback addresses (127.0.0.2, 127.0.0.3, ...: one news site per
-address, so the per-host limit plays its part), each request answered after
+servers, in a process of their own, on several loopback addresses (127.0.0.2,
+127.0.0.3, ...: one news site per address, so the per-host limit plays its part),
+each request answered after
 --latency seconds, with ETag/304 support. Prints, in one run:
 
 - wall time of gather() (fetch, parse, sanitise, store) beside the ideal:
@@ -20,12 +21,14 @@ import argparse
 import datetime as dt
 import hashlib
 import http.server
+import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
 import warnings
 from email.utils import format_datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +162,23 @@ class Site:
         self.httpd.server_close()
 
 
+def serve(control: Connection, by_host: list[dict[str, bytes]], latency: float) -> None:
+    """The server process: sites with latency, the same without (for the transfer time),
+    answering "reset", "answers" and "stop" on the control pipe."""
+    sites = [Site(f"127.0.0.{2 + h}", docs, latency) for h, docs in enumerate(by_host)]
+    quiet = [Site(f"127.0.0.{2 + h}", docs, 0.0) for h, docs in enumerate(by_host)]
+    control.send(([s.port for s in sites], [s.port for s in quiet]))
+    while (command := control.recv()) != "stop":
+        if command == "reset":
+            for site in sites:
+                site.requests.clear()
+            control.send(None)
+        elif command == "answers":
+            control.send([code for site in sites for code in site.requests])
+    for site in [*sites, *quiet]:
+        site.close()
+
+
 def write_config(folder: Path, urls: list[str], concurrency: int, per_host: int) -> Path:
     feeds = ", ".join(f'"{u}"' for u in urls)
     path = folder / "config.toml"
@@ -229,16 +249,25 @@ def main() -> None:
     by_host: list[dict[str, bytes]] = [{} for _ in range(args.hosts)]
     for n, (path, doc) in enumerate(documents.items()):
         by_host[n % args.hosts][path] = doc
-    sites = [Site(f"127.0.0.{2 + h}", by_host[h], args.latency) for h in range(args.hosts)]
-    quiet = [Site(f"127.0.0.{2 + h}", by_host[h], 0.0) for h in range(args.hosts)]
-    urls = [sites[n % args.hosts].url(path) for n, path in enumerate(documents)]
+    # The servers run in their own process, as a publisher's server would: in ours they
+    # would take the interpreter lock from the ingestion being measured.
+    control, child_end = multiprocessing.Pipe()
+    server = multiprocessing.get_context("fork").Process(
+        target=serve, args=(child_end, by_host, args.latency), daemon=True)
+    server.start()
+    slow_ports, quiet_ports = control.recv()
+
+    def url(n: int, path: str, ports: list[int]) -> str:
+        return f"http://127.0.0.{2 + n % args.hosts}:{ports[n % args.hosts]}{path}"
+
+    urls = [url(n, path, slow_ports) for n, path in enumerate(documents)]
     size = sum(len(d) for d in documents.values())
     print(f"{args.feeds} feeds x {args.items} items ({size / args.feeds / 1024:.0f} KB each) "
           f"on {args.hosts} loopback hosts, {args.latency * 1000:.0f} ms latency per request, "
           f"concurrency {args.concurrency}, per host {args.per_host}")
     try:
         transfer = statistics.median(
-            transfer_time([quiet[n % args.hosts].url(p) for n, p in enumerate(documents)])
+            transfer_time([url(n, p, quiet_ports) for n, p in enumerate(documents)])
             for _ in range(3))
         ideal = args.feeds * args.latency / args.concurrency + transfer
         walls = []
@@ -249,8 +278,8 @@ def main() -> None:
                 wall, report = timed_gather(config_path)
                 assert not report.failed, report.failed[:3]
                 walls.append(wall)
-                for site in sites:
-                    site.requests.clear()
+                control.send("reset")
+                control.recv()
                 unchanged.append(timed_gather(config_path))
         wall = statistics.median(walls)
         print(f"first run:  wall {wall:.2f} s (median of {args.runs}), ideal {ideal:.2f} s "
@@ -258,13 +287,14 @@ def main() -> None:
               f"{transfer:.2f} s), ratio {wall / ideal:.2f}x  "
               f"[{report.new} new articles]")
         second = unchanged[-1][1]
-        answers = [code for site in sites for code in site.requests]
+        control.send("answers")
+        answers: list[int] = control.recv()
         print(f"second run: wall {statistics.median(w for w, _ in unchanged):.2f} s, "
               f"{answers.count(304)} of {len(answers)} requests answered 304 "
               f"({second.summary()})")
     finally:
-        for site in [*sites, *quiet]:
-            site.close()
+        control.send("stop")
+        server.join(5)
 
     sample = list(documents.values())[: args.sample]
     url = "https://news.example.org/feed/"
