@@ -22,6 +22,9 @@ TRACKING_PARAMS = re.compile(
     r"|mkt_tok|igshid|ref_src|oly_enc_id|oly_anon_id|vero_id|__s|s_cid)$",
     re.IGNORECASE,
 )
+TRACKING_IN_QUERY = re.compile(
+    r"(?:^|[&;])(?:utm_|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_hs"
+    r"|mkt_tok|igshid|ref_src|oly_|vero_id|__s=|s_cid)", re.IGNORECASE)
 # WordPress and others end truncated excerpts with these; such text says nothing of length.
 TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue reading.*)\s*$",
                         re.IGNORECASE)
@@ -75,15 +78,21 @@ class FeedParseError(Exception):
 
 
 def canonical_link(url: str) -> str:
-    """The link without tracking parameters and fragment, for comparing and publishing."""
+    """The link without tracking parameters and fragment, for comparing and publishing.
+
+    Only a query that holds a tracking parameter is rebuilt; others stay byte for byte
+    (re-encoding would turn `%20` into `+` and make the same link look different)."""
+    url = url.strip()
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
     except ValueError:
-        return url.strip()
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not TRACKING_PARAMS.match(k)]
+        return url
+    query = parts.query
+    if query and TRACKING_IN_QUERY.search(query):
+        query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                           if not TRACKING_PARAMS.match(k)], doseq=True)
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/" if parts.netloc else
-                       parts.path, urlencode(query, doseq=True), ""))
+                       parts.path, query, ""))
 
 
 def parse_date(value: object) -> dt.datetime | None:
