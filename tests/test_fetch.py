@@ -89,6 +89,22 @@ def test_user_agent_and_gzip(tmp_path: Path, feed_server: FeedServer, store: Sto
     assert report.new == 2  # the gzip body was decoded and read
 
 
+def chunked(request: http.server.BaseHTTPRequestHandler) -> None:
+    """Transfer-Encoding: chunked, in small chunks, as many real servers send feeds."""
+    request.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n")
+    for start in range(0, len(FEED), 777):
+        piece = FEED[start:start + 777]
+        request.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        request.wfile.flush()
+    request.wfile.write(b"0\r\n\r\n")
+
+
+def test_chunked_body(tmp_path: Path, feed_server: FeedServer, store: Store):
+    feed_server.routes["/feed/"] = Route(stream=chunked)
+    assert run(make_config(tmp_path, [feed_server.url("/feed/")]), store).new == 2
+
+
 @pytest.mark.parametrize("status", [301, 308])
 def test_permanent_redirect_is_remembered_and_reported(
         tmp_path: Path, feed_server: FeedServer, store: Store, status: int):

@@ -74,7 +74,8 @@ def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[R
 def _read_fast(xml: bytes) -> tuple[str, str | None, list[RawEntry]] | None:
     """The feed as fastfeedparser reads it; None to hand it to feedparser instead."""
     try:
-        parsed = fastfeedparser.parse(xml)  # bytes: never fetched, never a URL
+        # Bytes, so never fetched as a URL; tags (categories) are not used here.
+        parsed = fastfeedparser.parse(xml, include_tags=False)
     except Exception:  # it raises on what it cannot read; feedparser gets a go
         return None
     entries = [_fast_entry(e) for e in parsed.get("entries") or []]
