@@ -184,6 +184,16 @@ def test_normalisation_of_an_rss_item():
     assert a.image == "https://news.example.org/img/first.jpg"
 
 
+def test_atom_text_content_is_escaped_not_interpreted():
+    a = one("""<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title><entry><id>1</id>
+<title>t</title><link href="https://news.example.org/1"/>
+<content type="text">a &lt;b&gt; c
+
+second</content></entry></feed>""")
+    assert a.summary_html == "<p>a &lt;b&gt; c</p><p>second</p>"
+    assert a.excerpt == "a <b> c second"
+
+
 def test_html_in_titles_becomes_text():
     a = one(rss_item("<title>&lt;b&gt;Breaking:&lt;/b&gt; AT&amp;T &amp;amp; &lt;i&gt;Azercell"
                      "&lt;/i&gt;</title><link>https://news.example.org/x/</link>"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import html
+import re
 import time
 from typing import Any
 
@@ -37,6 +38,10 @@ __all__ = ["FeedParseError", "ParsedFeed", "canonical_link", "parse_feed"]
 # Complaints about the HTTP headers, not the document: the entries are read correctly.
 BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 PLAIN_TYPES = ("text", "text/plain")
+# How fastfeedparser 0.6 makes a description from content (see _synthesised).
+FFP_TAG = re.compile(r"<[^>]+>")
+FFP_HTML_LIMIT = 2048
+FFP_DESCRIPTION = 512
 
 
 def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
@@ -91,17 +96,34 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _synthesised(summary: str, entry: Any) -> bool:
+    """Whether fastfeedparser made this description from the first content (it does so
+    when an entry has none): its text, tags replaced by spaces, the first 512 characters.
+    Only an exact match counts, so a real description is never mistaken for one."""
+    if "<" in summary:
+        return False
+    content = str((entry.get("content") or [{}])[0].get("value") or "")
+    if "<" in content and ">" in content:
+        content = FFP_TAG.sub(" ", content[:FFP_HTML_LIMIT])
+    return " ".join(html.unescape(content).split())[:FFP_DESCRIPTION] == summary
+
+
 def _fast_entry(entry: Any) -> RawEntry:
     content_html = ""
+    raw_values = set()
     for item in entry.get("content") or []:
         value = _str(item.get("value")) or ""
+        raw_values.add(value)
         if str(item.get("type") or "").lower() in PLAIN_TYPES:
             value = text_as_html(value)
         if len(value) > len(content_html):
             content_html = value
     summary = _str(entry.get("description")) or ""
-    if content_html == summary:
-        content_html = ""  # fastfeedparser repeats a lone description as content
+    if summary in raw_values or (raw_values and _synthesised(summary, entry)):
+        # fastfeedparser repeats a lone description as content, and makes a description
+        # from the content when there is none: one of them is enough, and the content
+        # knows its type (HTML or text).
+        summary = ""
     images = []
     for media in entry.get("media_content") or []:
         kind = str(media.get("medium") or media.get("type") or "image").lower()
@@ -176,10 +198,13 @@ def _is_html(entry: Any, key: str) -> bool:
 
 
 def _feedparser_entry(entry: Any) -> RawEntry:
-    contents = entry.get("content") or []
-    content = max(((c.get("value") or "") if (c.get("type") or "") not in PLAIN_TYPES[1:]
-                   else text_as_html(c.get("value") or "") for c in contents),
-                  key=len, default="")
+    content = ""
+    for item in entry.get("content") or []:
+        value = item.get("value") or ""
+        if item.get("type") == "text/plain":
+            value = text_as_html(value)
+        if len(value) > len(content):
+            content = value
     summary = entry.get("summary") or ""
     if not _is_html(entry, "summary"):
         summary = text_as_html(summary)

@@ -117,7 +117,16 @@ _HTML = nh3.Cleaner(
     link_rel="noopener noreferrer",
     strip_comments=True,
 )
-_TEXT = nh3.Cleaner(tags=set(), clean_content_tags=set(DROP_WITH_CONTENT), attributes={})
+# Elements that separate words: kept (bare) by plain_text so their text does not run
+# together ("<p>one</p><p>two</p>" is "one two", not "onetwo").
+BLOCK_TAGS = frozenset({"address", "article", "aside", "blockquote", "br", "caption", "dd",
+                        "div", "dl", "dt", "figcaption", "figure", "footer", "h1", "h2", "h3",
+                        "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section",
+                        "table", "td", "th", "tr", "ul"})
+BLOCK_TAG = re.compile(r"</?(?:" + "|".join(sorted(BLOCK_TAGS, key=len, reverse=True))
+                       + r")\b[^>]*>")
+_TEXT = nh3.Cleaner(tags=set(BLOCK_TAGS), clean_content_tags=set(DROP_WITH_CONTENT),
+                    attributes={}, link_rel=None)
 
 
 def clean_html(fragment: str, base: str | None) -> str:
@@ -138,7 +147,7 @@ def plain_text(fragment: str) -> str:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return one_line(fragment)  # nothing to strip or decode: skip the HTML parser
-    return one_line(html.unescape(_TEXT.clean(xml_safe(fragment))))
+    return text_of_clean(_TEXT.clean(xml_safe(fragment)))
 
 
 # A tag in nh3's output: there `<` in text is always escaped, attribute values are always
@@ -150,7 +159,8 @@ def text_of_clean(cleaned: str) -> str:
     """plain_text for HTML that came out of clean_html, without a second HTML parse."""
     if "<" not in cleaned and "&" not in cleaned:
         return one_line(cleaned)
-    return one_line(html.unescape(CLEAN_TAG.sub("", cleaned)))
+    spaced = BLOCK_TAG.sub(" ", cleaned) if "<" in cleaned else cleaned
+    return one_line(html.unescape(CLEAN_TAG.sub("", spaced)))
 
 
 def one_line(text: str) -> str:
