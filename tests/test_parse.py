@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from digest.sources import parse
 from digest.sources.gather import gather
 from digest.sources.normalise import FeedParseError, canonical_link
 from digest.sources.parse import parse_feed
+from digest.sources.pool import MIN_FEEDS, ParsePool, usable_cores
 from digest.store import Store
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
@@ -382,3 +385,43 @@ def test_both_parsers_agree_on_the_sample_feeds(sample_copy: Path):
         slow = parse._read_feedparser(body, url, NOW)
         assert fast.articles == slow.articles, path.name
         assert fast.articles
+
+
+# -- worker processes ------------------------------------------------------------------
+
+needs_cores = pytest.mark.skipif(usable_cores() < 2, reason="one core: no worker processes")
+
+
+@needs_cores
+def test_worker_processes_parse_as_this_process_does(sample_copy: Path):
+    parser = ParsePool(MIN_FEEDS)
+    try:
+        assert parser.processes
+        for path in sorted((sample_copy / "feeds").glob("*.xml")):
+            body = path.read_bytes()
+            assert parser.parse(body, path.as_uri(), None, NOW) == parse_feed(
+                body, path.as_uri(), now=NOW)
+        with pytest.raises(FeedParseError, match="not a readable feed"):
+            parser.parse(b"<html>no</html>", URL, "text/html", NOW)
+    finally:
+        parser.close()
+
+
+@needs_cores
+def test_a_dead_worker_costs_nothing(sample_copy: Path):
+    parser = ParsePool(MIN_FEEDS)
+    try:
+        assert parser._pool is not None
+        worker = parser._pool.submit(os.getpid).result()
+        os.kill(worker, signal.SIGKILL)
+        body = (sample_copy / "feeds" / "news.xml").read_bytes()
+        assert parser.parse(body, URL, None, NOW).articles  # parsed here instead
+        assert not parser.processes
+    finally:
+        parser.close()
+
+
+def test_few_feeds_are_parsed_in_this_process():
+    parser = ParsePool(MIN_FEEDS - 1)
+    assert not parser.processes
+    parser.close()

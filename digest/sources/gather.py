@@ -14,6 +14,7 @@ from digest.config import Config, WordPressSource
 from digest.models import FeedState
 from digest.sources.fetch import Download, HostLimiter, download
 from digest.sources.parse import FeedParseError, ParsedFeed, parse_feed
+from digest.sources.pool import ParsePool
 from digest.sources.wordpress import fetch_wordpress
 from digest.store import Store, utcnow
 
@@ -73,7 +74,8 @@ def wordpress_sources(config: Config) -> dict[str, WordPressSource]:
 
 
 def _fetch_and_parse(session_for: Callable[[], requests.Session], state: FeedState,
-                     config: Config, now: dt.datetime, limiter: HostLimiter
+                     config: Config, now: dt.datetime, limiter: HostLimiter,
+                     parser: ParsePool | None = None
                      ) -> tuple[Download, ParsedFeed | None, str | None]:
     source = wordpress_sources(config).get(state.url)
     if source is not None:
@@ -89,7 +91,10 @@ def _fetch_and_parse(session_for: Callable[[], requests.Session], state: FeedSta
         return result, None, result.error
     try:
         base = result.final_url or state.url
-        parsed = parse_feed(result.body, base, content_type=result.content_type, now=now)
+        if parser is None:
+            parsed = parse_feed(result.body, base, content_type=result.content_type, now=now)
+        else:
+            parsed = parser.parse(result.body, base, result.content_type, now)
     except FeedParseError as exc:
         return result, None, str(exc)
     except Exception as exc:  # a parser bug must cost one feed, never the run
@@ -125,11 +130,12 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
 
     reports = []
     workers = max(1, min(config.fetch.concurrency, len(feeds)))
+    parser = ParsePool(len(feeds))
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = {
                 url: pool.submit(_fetch_and_parse, session_for, states[url], config, now,
-                                 limiter)
+                                 limiter, parser)
                 for url in feeds
             }
             for url, future in futures.items():
@@ -140,6 +146,7 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
                 if on_feed:
                     on_feed(report)
     finally:
+        parser.close()
         for session in sessions:
             session.close()
     return GatherReport(tuple(reports))
