@@ -409,8 +409,8 @@ def _categories(r: _Reader, root: dict[str, Any]) -> tuple[CategoryConfig, ...]:
         if not isinstance(feeds, list) or not feeds or not all(
             (isinstance(x, str) and x.strip()) or isinstance(x, dict) for x in feeds
         ):
-            r.problem("categories", "feeds", "must be a non-empty list of feed URLs or paths",
-                      index)
+            r.problem("categories", "feeds", "must be a non-empty list of feed URLs or paths "
+                      "(or WordPress tables: { wordpress = URL, category = SLUG })", index)
             feeds = []
         wordpress = tuple(_wordpress_source(r, x, index) for x in feeds if isinstance(x, dict))
         resolved = tuple(_feed_location(r.file, x) for x in feeds if isinstance(x, str))
