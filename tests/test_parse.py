@@ -411,10 +411,11 @@ def test_worker_processes_parse_as_this_process_does(sample_copy: Path):
 def test_a_dead_worker_costs_nothing(sample_copy: Path):
     parser = ParsePool(MIN_FEEDS)
     try:
+        body = (sample_copy / "feeds" / "news.xml").read_bytes()
+        parser.parse(body, URL, None, NOW)  # starts the workers
         assert parser._pool is not None
         worker = parser._pool.submit(os.getpid).result()
         os.kill(worker, signal.SIGKILL)
-        body = (sample_copy / "feeds" / "news.xml").read_bytes()
         assert parser.parse(body, URL, None, NOW).articles  # parsed here instead
         assert not parser.processes
     finally:

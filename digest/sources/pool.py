@@ -3,7 +3,8 @@
 Parsing and sanitising are CPU work done largely in Python, which threads cannot
 spread over cores; the fetching threads hand documents to a few processes instead.
 Below MIN_FEEDS (a daily digest of a few category feeds) starting the processes
-would cost more than it saves, and everything stays in this process.
+would cost more than it saves, and everything stays in this process. The processes
+start with the first document to parse, so a run answered by 304s starts none.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -29,25 +31,34 @@ class ParsePool:
     """parse_feed, in worker processes when that pays; usable from many threads."""
 
     def __init__(self, feeds: int) -> None:
+        self._cores = usable_cores()
+        self._wanted = (feeds >= MIN_FEEDS and self._cores > 1
+                        and "forkserver" in multiprocessing.get_all_start_methods())
+        self._lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
         self._started: ProcessPoolExecutor | None = None  # to shut down, broken or not
-        cores = usable_cores()
-        if feeds >= MIN_FEEDS and cores > 1 \
-                and "forkserver" in multiprocessing.get_all_start_methods():
-            # forkserver: workers are forked from a clean single-threaded server that has
-            # imported the parsers once, never from this process with its threads.
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["digest.sources.parse"])
-            self._pool = self._started = ProcessPoolExecutor(max_workers=cores,
-                                                             mp_context=context)
 
     @property
     def processes(self) -> bool:
-        return self._pool is not None
+        """Whether documents go to worker processes (until one breaks)."""
+        return self._wanted and (self._started is None or self._pool is not None)
+
+    def _executor(self) -> ProcessPoolExecutor | None:
+        if not self._wanted:
+            return None
+        with self._lock:
+            if self._started is None:
+                # forkserver: workers are forked from a clean single-threaded server that
+                # imported the parsers once, never from this process with its threads.
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["digest.sources.parse"])
+                self._pool = self._started = ProcessPoolExecutor(
+                    max_workers=self._cores, mp_context=context)
+            return self._pool
 
     def parse(self, body: bytes, url: str, content_type: str | None,
               now: dt.datetime) -> ParsedFeed:
-        pool = self._pool
+        pool = self._executor()
         if pool is not None:
             try:
                 return pool.submit(parse_feed, body, url, content_type=content_type,
@@ -57,6 +68,7 @@ class ParsePool:
         return parse_feed(body, url, content_type=content_type, now=now)
 
     def close(self) -> None:
+        self._wanted = False
         self._pool = None
         if self._started is not None:
             self._started.shutdown(wait=True, cancel_futures=True)
