@@ -10,7 +10,8 @@ each request answered after
   N x latency / concurrency, plus the transfer time measured here without latency;
 - entries/s of the project's parse-and-sanitise step (parse_feed) beside
   feedparser.parse with its defaults on the same documents, and the ratio;
-- a second gather() against the unchanged feeds: how many were answered by 304.
+- a second gather() against the unchanged feeds: how many were answered by 304;
+- the first run again with parsing kept in the fetching process (no worker processes).
 
 Run: .venv/bin/python bench/ingest.py [--feeds 200] [--items 50] [--latency 0.05]
 """
@@ -36,6 +37,7 @@ import feedparser
 import requests
 
 from digest.config import load_config
+from digest.sources import pool
 from digest.sources.gather import GatherReport, gather
 from digest.sources.parse import parse_feed
 from digest.store import Store
@@ -292,6 +294,16 @@ def main() -> None:
         print(f"second run: wall {statistics.median(w for w, _ in unchanged):.2f} s, "
               f"{answers.count(304)} of {len(answers)} requests answered 304 "
               f"({second.summary()})")
+        # The same without worker processes: what they bring on this machine now.
+        pool.MIN_FEEDS, saved = 10**9, pool.MIN_FEEDS
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                in_process, _ = timed_gather(write_config(Path(tmp), urls, args.concurrency,
+                                                          args.per_host))
+        finally:
+            pool.MIN_FEEDS = saved
+        print(f"first run, parsing in the fetching process only: wall {in_process:.2f} s, "
+              f"ratio {in_process / ideal:.2f}x")
     finally:
         control.send("stop")
         server.join(5)
