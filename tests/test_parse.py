@@ -197,6 +197,21 @@ second</content></entry></feed>""")
     assert a.excerpt == "a <b> c second"
 
 
+@pytest.mark.parametrize("fragment", [
+    '<blockquote cite="javascript:alert(1)">q</blockquote>',
+    '<a href=" JaVaScRiPt:alert(1)">a</a>', '<img src="data:image/png;base64,AAAA">',
+    '<a href="vbscript:x">a</a>', '<p style="background:url(javascript:x)">p</p>',
+    '<svg onload="alert(1)"><a xlink:href="javascript:x">s</a></svg>',
+])
+def test_no_script_urls_or_handlers_survive(fragment: str):
+    a = one(rss_item(f"<title>T</title><link>https://news.example.org/t/</link>"
+                     f"<description><![CDATA[<p>keep</p>{fragment}]]></description>"))
+    lowered = a.summary_html.lower()
+    assert "<p>keep</p>" in lowered
+    for bad in ("javascript", "vbscript", "data:", "style=", "onload", "cite="):
+        assert bad not in lowered, a.summary_html
+
+
 def test_html_in_titles_becomes_text():
     a = one(rss_item("<title>&lt;b&gt;Breaking:&lt;/b&gt; AT&amp;T &amp;amp; &lt;i&gt;Azercell"
                      "&lt;/i&gt;</title><link>https://news.example.org/x/</link>"))

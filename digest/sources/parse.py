@@ -3,7 +3,7 @@
 RSS and Atom go through fastfeedparser first (lxml with entities left
 unresolved and no network, about 20 times faster than feedparser with its
 sanitiser on) and through feedparser when fastfeedparser cannot read the
-document or finds no entries in it; JSON Feed through our own reader. Every
+document or finds nothing usable in it; JSON Feed through our own reader. Every
 path hands RawEntries to `normalise.to_article`, where nh3 sanitises the HTML:
 the safety does not depend on the parser.
 """
