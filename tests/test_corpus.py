@@ -26,7 +26,7 @@ from digest.sources.normalise import FeedParseError
 from digest.sources.parse import parse_feed
 from digest.store import Store
 
-pytestmark = pytest.mark.skipif(
+needs_corpus = pytest.mark.skipif(
     not CORPUS.is_dir(), reason=f"the feedparser corpus is not at {CORPUS} "
     "(it lives in the shared folder next to the repository)")
 
@@ -99,6 +99,7 @@ def corpus_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Config, Path, 
     return config, folder, {f.url: f.message or "" for f in report.feeds if f.failed}
 
 
+@needs_corpus
 def test_no_document_crashes_the_run(corpus_run: tuple[Config, Path, dict[str, str]]):
     config, _, failures = corpus_run
     # Failures must be the clear "not a feed" kind, never an unexpected parser exception.
@@ -110,6 +111,7 @@ def test_no_document_crashes_the_run(corpus_run: tuple[Config, Path, dict[str, s
         assert store.article_count() > 100  # documents share ids, so far fewer than entries
 
 
+@needs_corpus
 def test_nothing_executable_is_stored_from_the_sanitize_documents():
     documents = sorted(SANITIZE.glob("*.xml"))
     assert len(documents) > 700
@@ -125,6 +127,7 @@ def test_nothing_executable_is_stored_from_the_sanitize_documents():
     assert articles > 150  # most documents hold only what the sanitiser removes
 
 
+@needs_corpus
 def test_nothing_executable_is_rendered(corpus_run: tuple[Config, Path, dict[str, str]]):
     config, _, _ = corpus_run
     with Store(config.state) as store:
