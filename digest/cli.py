@@ -41,6 +41,7 @@ from digest.scaffold import (
 )
 from digest.sources.check import check_feeds
 from digest.sources.gather import FeedReport, GatherReport, feed_categories
+from digest.sources.gather import reenable as reenable_feed
 from digest.store import Store
 from digest.subscribers import (
     check_categories,
@@ -400,11 +401,19 @@ def _gathered_json(report: GatherReport | None) -> dict[str, Any] | None:
 
 
 @cli.command(epilog=EXIT_CODES)
+@click.option("--reenable", "reenable", multiple=True, metavar="URL",
+              help="Fetch this feed again although it said 410 Gone or asked to wait "
+                   "(repeatable).")
 @json_option("Print each feed's result as JSON.")
 @click.pass_obj
-def fetch(settings: Settings, as_json: bool) -> None:
+def fetch(settings: Settings, reenable: tuple[str, ...], as_json: bool) -> None:
     """Gather new articles from the feeds into the state file."""
     with opened(settings, lock=True) as (config, store):
+        for url in reenable:
+            if url not in pipeline.feed_locations(config):
+                fail(f"{url}: not a feed in {config.path} (see `digest status`)", 2)
+            if not reenable_feed(store, url):
+                settings.warn(f"{url}: was neither gone nor waiting; fetched as usual")
         _start_fetch_bar(settings, config)
         report = pipeline.fetch(config, store, on_feed=lambda r: _feed_line(settings, r))
     if as_json:
@@ -566,7 +575,9 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     click.echo(f"\nSources ({len(data.sources)}; times in {config.timezone}):")
     emit_table(
         ["  HEALTH", "LAST SUCCESS", "FAILING SINCE", "CATEGORIES", "URL"],
-        [[f"  {s.health}", when(s.last_success, config), when(s.failing_since, config),
+        # Flagged in capitals: failing for over a day, or gone for good.
+        [[f"  {s.health.upper() if s.health in ('failing', 'gone') else s.health}",
+          when(s.last_success, config), when(s.failing_since, config),
           ",".join(s.categories), s.url] for s in data.sources],
     )
     for s in data.sources:

@@ -23,11 +23,26 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
+class WordPressSource:
+    """A WordPress site's category read through its REST API (`{ wordpress = URL, category =
+    SLUG }` in `feeds`), for sites whose feeds carry only excerpts or no images."""
+
+    site: str  # the site's root URL, without the trailing slash
+    category: str  # the category's slug on that site
+
+    @property
+    def location(self) -> str:
+        """The name the store and reports know this source by."""
+        return f"wordpress:{self.site}/category/{self.category}"
+
+
+@dataclass(frozen=True)
 class CategoryConfig:
     slug: str
     title: str
     feeds: tuple[str, ...]
     url: str | None = None  # the category's page on the site, for "More in …"
+    wordpress: tuple[WordPressSource, ...] = ()  # table-form entries of `feeds`
 
 
 @dataclass(frozen=True)
@@ -522,19 +537,42 @@ def _categories(r: _Reader, root: dict[str, Any]) -> tuple[CategoryConfig, ...]:
         title = r.text("categories", item, "title", slug, index=index)
         feeds = item.get("feeds")
         if not isinstance(feeds, list) or not feeds or not all(
-            isinstance(x, str) and x.strip() for x in feeds
+            (isinstance(x, str) and x.strip()) or isinstance(x, dict) for x in feeds
         ):
-            r.problem("categories", "feeds", "must be a non-empty list of feed URLs or paths",
-                      index)
+            r.problem("categories", "feeds", "must be a non-empty list of feed URLs or paths "
+                      "(or WordPress tables: { wordpress = URL, category = SLUG })", index)
             feeds = []
-        resolved = tuple(_feed_location(r.file, x) for x in feeds)
+        wordpress = tuple(_wordpress_source(r, x, index) for x in feeds if isinstance(x, dict))
+        resolved = tuple(_feed_location(r.file, x) for x in feeds if isinstance(x, str))
         url = item.get("url")
         if url is not None and (not isinstance(url, str)
                                 or urlsplit(url).scheme not in ("http", "https")):
             r.problem("categories", "url", f"must be an absolute http(s) URL, got {url!r}", index)
             url = None
-        result.append(CategoryConfig(slug=slug, title=title or slug, feeds=resolved, url=url))
+        result.append(CategoryConfig(slug=slug, title=title or slug, feeds=resolved, url=url,
+                                     wordpress=tuple(w for w in wordpress if w is not None)))
     return tuple(result)
+
+
+def _wordpress_source(r: _Reader, item: dict[str, Any], index: int) -> WordPressSource | None:
+    """`{ wordpress = "https://site", category = "slug" }` from a category's `feeds`."""
+    example = '{ wordpress = "https://news.example.org", category = "economy" }'
+    unknown = sorted(set(item) - {"wordpress", "category"})
+    site, slug = item.get("wordpress"), item.get("category")
+    problems = []
+    if unknown:
+        problems.append(f"unknown key {unknown[0]!r}")
+    if not isinstance(site, str) or urlsplit(site).scheme not in ("http", "https") \
+            or not urlsplit(site).netloc:
+        problems.append(f"wordpress must be the site's http(s) URL, got {site!r}")
+    if not isinstance(slug, str) or not slug.strip() or "/" in slug:
+        problems.append(f"category must be the category's slug on the site, got {slug!r}")
+    if problems:
+        r.problem("categories", "feeds", "; ".join(problems) + f" (write it as {example})",
+                  index)
+        return None
+    assert isinstance(site, str) and isinstance(slug, str)
+    return WordPressSource(site=site.rstrip("/"), category=slug.strip())
 
 
 def _feed_location(config_file: Path, value: str) -> str:

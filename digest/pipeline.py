@@ -161,7 +161,9 @@ def unsubscribe_link(config: Config, store: Store, subscriber: Subscriber) -> st
 
 def feed_locations(config: Config) -> list[str]:
     """Every distinct feed location in config order."""
-    return list(dict.fromkeys(url for c in config.categories for url in c.feeds))
+    return list(dict.fromkeys(
+        location for c in config.categories
+        for location in (*c.feeds, *(w.location for w in c.wordpress))))
 
 
 def edition_for(config: Config, store: Store, date: dt.date, *,

@@ -22,7 +22,9 @@ from digest.store import EditionTally, Store
 class SourceHealth:
     url: str
     categories: tuple[str, ...]
-    health: str  # "ok", "failing", "waiting", "gone", "new" (never fetched)
+    # "ok"; "error" (failed lately); "failing" (failed for over a day: flagged);
+    # "waiting" (asked us to wait); "gone" (410); "new" (never fetched)
+    health: str
     last_success: dt.datetime | None
     last_error: str | None
     failing_since: dt.datetime | None
@@ -68,9 +70,15 @@ class Status:
         return tuple(s for s in self.sources if s.health not in ("ok", "new"))
 
     def summary(self) -> str:
-        failing = f" ({len(self.failing)} failing)" if self.failing else ""
+        failing = f" ({len(self.failing)} with problems)" if self.failing else ""
+        flagged = sum(1 for s in self.sources if s.health == "failing")
+        if flagged:
+            failing += f", {flagged} failing for over a day"
         return (f"{len(self.sources)} sources{failing}, {self.state.editions} edition(s), "
                 f"{self.subscribers.get('active', 0)} active subscribers")
+
+
+FLAG_AFTER = dt.timedelta(days=1)  # a source failing this long is flagged to the editor
 
 
 def health(state: FeedState, now: dt.datetime) -> str:
@@ -80,7 +88,9 @@ def health(state: FeedState, now: dt.datetime) -> str:
     if state.retry_after is not None and state.retry_after > now:
         return "waiting"
     if state.last_error:
-        return "failing"
+        if state.failing_since is not None and now - state.failing_since > FLAG_AFTER:
+            return "failing"
+        return "error"
     if state.last_success is not None:
         return "ok"
     return "new"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import shutil
 import socket
@@ -35,6 +36,8 @@ class Route:
     body: bytes = b""
     delay: float = 0.0
     handler: Callable[[http.server.BaseHTTPRequestHandler], Route] | None = None
+    # Writes the whole response itself (status line included): slow drips, endless bodies.
+    stream: Callable[[http.server.BaseHTTPRequestHandler], None] | None = None
 
 
 @dataclass
@@ -59,12 +62,18 @@ class FeedServer:
                 server.requests.append(Request("GET", self.path,
                                                {k.lower(): v for k, v in self.headers.items()}))
                 route = server.routes.get(self.path)
-                if route is None:  # a route without a query answers any query
+                if route is None:  # a route for the path answers any query (APIs)
                     route = server.routes.get(self.path.partition("?")[0])
                 if route is None:
                     route = Route(404, {"Content-Type": "text/plain"}, b"not found")
                 if route.handler is not None:
                     route = route.handler(self)
+                if route.stream is not None:
+                    self.close_connection = True
+                    # The client hangs up on an endless body, as it should.
+                    with contextlib.suppress(OSError):
+                        route.stream(self)
+                    return
                 if route.delay:
                     time.sleep(route.delay)
                 self.send_response(route.status)

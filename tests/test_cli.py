@@ -200,12 +200,12 @@ def test_status_tells_which_feed_is_failing_since_when(tmp_path: Path,
     assert f"warning: {bad} [economy]: HTTP 500 Internal Server Error" in result.stderr
     data = json.loads(invoke(tmp_path, "status", "--json").stdout)
     news, economy = data["sources"]
-    assert (news["health"], economy["health"]) == ("ok", "failing")
+    assert (news["health"], economy["health"]) == ("ok", "error")  # flagged after a day
     assert economy["last_error"] == "HTTP 500 Internal Server Error"
     assert economy["failing_since"] and economy["last_success"] is None
     status = invoke(tmp_path, "status")
     assert f"{bad}: HTTP 500 Internal Server Error" in status.stdout
-    assert "2 sources (1 failing)" in status.stderr
+    assert "2 sources (1 with problems)" in status.stderr
 
 
 # -- feeds check --------------------------------------------------------------

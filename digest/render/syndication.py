@@ -31,28 +31,13 @@ import nh3
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from digest.sources.sanitize import (
-    ALLOWED_ATTRIBUTES,
-    ALLOWED_SCHEMES,
-    ALLOWED_TAGS,
-    DROP_WITH_CONTENT,
-    URL_ATTRIBUTES,
-    absolute_url,
-    one_line,
-    xml_safe,
-)
+from digest.sources.sanitize import DROP_WITH_CONTENT, absolute_url, clean_published, one_line
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 # The date of a feed with no items: fixed, so an empty feed is stable too.
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
-# Our own edition markup adds layout elements and presentational attributes to
-# what feed summaries may hold; scripts, styles, handlers and forms stay out.
-PUBLISHED_TAGS = ALLOWED_TAGS | {"div", "span", "section", "article", "header", "h1"}
-PUBLISHED_ATTRIBUTES: dict[str, set[str]] = {
-    **ALLOWED_ATTRIBUTES, "*": {"class", "dir", "lang"},
-}
 
 
 @dataclass(frozen=True)
@@ -131,21 +116,7 @@ def published_html(fragment: str) -> str:
     whatever reached the store.
     """
 
-    def attribute_filter(element: str, attribute: str, value: str) -> str | None:
-        if attribute in URL_ATTRIBUTES:
-            return absolute_url(value, None)
-        return value
-
-    return xml_safe(nh3.clean(
-        xml_safe(fragment),
-        tags=set(PUBLISHED_TAGS),
-        clean_content_tags=set(DROP_WITH_CONTENT),
-        attributes=PUBLISHED_ATTRIBUTES,
-        attribute_filter=attribute_filter,
-        url_schemes=set(ALLOWED_SCHEMES),
-        link_rel="noopener noreferrer",
-        strip_comments=True,
-    )).strip()
+    return clean_published(fragment)
 
 
 def image_type(url: str) -> str:

@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 import requests
+import urllib3
 
 from digest import __version__
 from digest.config import FetchConfig
@@ -19,6 +20,7 @@ from digest.models import FeedState
 
 PROJECT_URL = "https://github.com/digest-news/digest"
 MAX_REDIRECTS = 5
+CHUNK = 64 * 1024
 
 
 def user_agent() -> str:
@@ -105,7 +107,8 @@ def download(session: requests.Session, state: FeedState, limits: FetchConfig,
         return read_local(state.url, limits)
     if state.gone:
         return Download(state.url, "gone",
-                        error="the server said 410 Gone; re-enable the feed to fetch it again")
+                        error="the server said 410 Gone; not fetched any more "
+                              f"(`digest fetch --reenable {state.url}` tries it again)")
     if state.retry_after and state.retry_after > now:
         until = f"{state.retry_after:%Y-%m-%d %H:%M} UTC"
         return Download(state.url, "waiting", retry_after=state.retry_after,
@@ -121,7 +124,7 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
          now: dt.datetime) -> Download:
     headers = {
         "User-Agent": user_agent(),
-        "Accept-Encoding": "gzip, deflate",
+        "Accept-Encoding": "gzip",
         "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                   "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
     }
@@ -134,8 +137,11 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
     moved_to = state.moved_to
     for _hop in range(MAX_REDIRECTS + 1):
         try:
+            # No wait may outlast the feed's deadline, whatever read_timeout allows.
+            left = max(0.05, deadline - time.monotonic())
             response = session.get(url, headers=headers, allow_redirects=False, stream=True,
-                                   timeout=(limits.connect_timeout, limits.read_timeout))
+                                   timeout=(min(limits.connect_timeout, left),
+                                            min(limits.read_timeout, left)))
         except requests.exceptions.ConnectTimeout:
             return _error(state, f"no connection within {limits.connect_timeout:g} s "
                                  "([fetch] connect_timeout)")
@@ -148,6 +154,9 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
             status = response.status_code
             if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 url = urljoin(url, response.headers["location"])
+                if urlsplit(url).scheme not in ("http", "https"):
+                    return _error(state, f"HTTP {status} redirects to {url[:200]!r}, which is "
+                                         "not an http(s) URL", status, moved_to)
                 if status in (301, 308):
                     moved_to = url
                 continue
@@ -157,7 +166,7 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
             if status == 410:
                 return Download(state.url, "gone", http_status=410, moved_to=moved_to,
                                 error="410 Gone: the feed was removed; it will not be fetched "
-                                      "again until re-enabled")
+                                      "again (`digest fetch --reenable URL` tries it again)")
             if status in (429, 503):
                 retry = _retry_after(response.headers.get("retry-after"), now)
                 return Download(state.url, "waiting", http_status=status, retry_after=retry,
@@ -167,27 +176,46 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
             if status >= 400 or status < 200:
                 return _error(state, f"HTTP {status} {response.reason or ''}".strip(), status,
                               moved_to)
-            body = bytearray()
-            try:
-                for chunk in response.iter_content(64 * 1024):
-                    body += chunk
-                    if len(body) > limits.max_bytes:
-                        return _error(state, f"larger than the {limits.max_bytes} byte limit "
-                                             "([fetch] max_bytes)", status, moved_to)
-                    if time.monotonic() > deadline:
-                        return _error(state, f"took longer than {limits.deadline:g} s "
-                                             "([fetch] deadline)", status, moved_to)
-            except requests.exceptions.RequestException as exc:
-                return _error(state, f"the download broke off: {_short(exc)}", status,
-                              moved_to)
+            body, problem = _read_body(response, limits, deadline)
+            if problem is not None:
+                return _error(state, problem, status, moved_to)
             return Download(
-                state.url, "ok", body=bytes(body), final_url=url, http_status=status,
+                state.url, "ok", body=body, final_url=url, http_status=status,
                 content_type=response.headers.get("content-type"),
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
                 moved_to=moved_to,
             )
     return _error(state, f"more than {MAX_REDIRECTS} redirects", None, moved_to)
+
+
+def _read_body(response: requests.Response, limits: FetchConfig,
+               deadline: float) -> tuple[bytes, str | None]:
+    """The decoded body, or the limit it broke.
+
+    read1 returns as soon as any bytes arrive, so a server dripping one byte at
+    a time meets the deadline check after each one (iter_content would wait for
+    a full chunk first); urllib3 decompresses at most `amt` bytes per call, so a
+    gzip bomb meets the size check before it can fill memory.
+    """
+    body = bytearray()
+    try:
+        while True:
+            chunk = response.raw.read1(CHUNK, decode_content=True)
+            if not chunk:
+                return bytes(body), None
+            body += chunk
+            if len(body) > limits.max_bytes:
+                return b"", (f"larger than the {limits.max_bytes} byte limit "
+                             "([fetch] max_bytes)")
+            if time.monotonic() > deadline:
+                return b"", f"took longer than {limits.deadline:g} s ([fetch] deadline)"
+    except urllib3.exceptions.ReadTimeoutError:
+        return b"", f"no data for {limits.read_timeout:g} s ([fetch] read_timeout)"
+    except urllib3.exceptions.DecodeError as exc:
+        return b"", f"the compressed body is corrupt: {_short(exc)}"
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return b"", f"the download broke off: {_short(exc)}"
 
 
 def _error(state: FeedState, message: str, status: int | None = None,

@@ -10,10 +10,12 @@ from dataclasses import dataclass, replace
 
 import requests
 
-from digest.config import Config
+from digest.config import Config, WordPressSource
 from digest.models import FeedState
 from digest.sources.fetch import Download, HostLimiter, download
 from digest.sources.parse import FeedParseError, ParsedFeed, parse_feed
+from digest.sources.pool import ParsePool
+from digest.sources.wordpress import fetch_wordpress
 from digest.store import Store, utcnow
 
 
@@ -62,25 +64,51 @@ def feed_categories(config: Config) -> dict[str, list[str]]:
     """Each distinct feed location with the categories (in config order) that list it."""
     feeds: dict[str, list[str]] = {}
     for category in config.categories:
-        for url in category.feeds:
+        for url in (*category.feeds, *(w.location for w in category.wordpress)):
             feeds.setdefault(url, []).append(category.slug)
     return feeds
 
 
+def wordpress_sources(config: Config) -> dict[str, WordPressSource]:
+    return {w.location: w for c in config.categories for w in c.wordpress}
+
+
 def _fetch_and_parse(session_for: Callable[[], requests.Session], state: FeedState,
-                     config: Config, now: dt.datetime, limiter: HostLimiter
+                     config: Config, now: dt.datetime, limiter: HostLimiter,
+                     parser: ParsePool | None = None
                      ) -> tuple[Download, ParsedFeed | None, str | None]:
+    source = wordpress_sources(config).get(state.url)
+    if source is not None:
+        lookback = dt.timedelta(hours=config.lookback_hours)
+        try:
+            return fetch_wordpress(session_for(), state, source, config.fetch, now, limiter,
+                                   lookback)
+        except Exception as exc:  # a reader bug must cost one source, never the run
+            return (Download(state.url, "error"), None,
+                    f"could not be read ({type(exc).__name__}: {exc})")
     result = download(session_for(), state, config.fetch, now, limiter)
     if result.outcome != "ok":
         return result, None, result.error
     try:
         base = result.final_url or state.url
-        parsed = parse_feed(result.body, base, content_type=result.content_type, now=now)
+        if parser is None:
+            parsed = parse_feed(result.body, base, content_type=result.content_type, now=now)
+        else:
+            parsed = parser.parse(result.body, base, result.content_type, now)
     except FeedParseError as exc:
         return result, None, str(exc)
     except Exception as exc:  # a parser bug must cost one feed, never the run
         return result, None, f"could not be parsed ({type(exc).__name__}: {exc})"
     return result, parsed, None
+
+
+def reenable(store: Store, url: str) -> bool:
+    """Let a feed marked gone (410) or told to wait (Retry-After) be fetched again."""
+    state = store.feed_state(url)
+    if not state.gone and state.retry_after is None:
+        return False
+    store.save_feed_state(replace(state, gone=False, retry_after=None))
+    return True
 
 
 def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
@@ -102,11 +130,12 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
 
     reports = []
     workers = max(1, min(config.fetch.concurrency, len(feeds)))
+    parser = ParsePool(len(feeds))
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = {
                 url: pool.submit(_fetch_and_parse, session_for, states[url], config, now,
-                                 limiter)
+                                 limiter, parser)
                 for url in feeds
             }
             for url, future in futures.items():
@@ -117,6 +146,7 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
                 if on_feed:
                     on_feed(report)
     finally:
+        parser.close()
         for session in sessions:
             session.close()
     return GatherReport(tuple(reports))

@@ -1,0 +1,245 @@
+"""One entry from any source -> an Article: the single place links, text, HTML,
+dates, images and reading time are normalised before the store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import hashlib
+import html
+import math
+import re
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from digest.models import Article
+from digest.sources.sanitize import absolute_url, clean_html, one_line, plain_text, text_of_clean
+
+WORDS_PER_MINUTE = 200
+EXCERPT_WORDS = 45
+TRACKING_PARAMS = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_hsenc|_hsmi"
+    r"|mkt_tok|igshid|ref_src|oly_enc_id|oly_anon_id|vero_id|__s|s_cid)$",
+    re.IGNORECASE,
+)
+TRACKING_IN_QUERY = re.compile(
+    r"(?:^|[&;])(?:utm_|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_hs"
+    r"|mkt_tok|igshid|ref_src|oly_|vero_id|__s=|s_cid)", re.IGNORECASE)
+# WordPress and others end truncated excerpts with these; such text says nothing of length.
+TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue reading.*)\s*$",
+                        re.IGNORECASE)
+APPEARED_FIRST = re.compile(r"\s*The post .{1,300} appeared first on .{1,200}\.?\s*$")
+TAIL = 600  # the two patterns above only ever match this near the end: search no further
+# A title from a parser that hands over decoded text: is it HTML or text with a "<" in it?
+# Only real HTML tags or entity references count, so "Festival <returns>" stays text.
+LOOKS_LIKE_HTML = re.compile(
+    r"<!--|<!doctype|</?(?:a|abbr|acronym|address|applet|area|article|aside|audio|b|base|big"
+    r"|blink|blockquote|body|br|button|canvas|caption|center|cite|code|col|dd|del|details|dfn"
+    r"|div|dl|dt|em|embed|fieldset|figcaption|figure|font|footer|form|frame|frameset|h[1-6]"
+    r"|head|header|hr|html|i|iframe|img|input|ins|kbd|label|li|link|map|mark|marquee|math"
+    r"|meta|nav|noscript|object|ol|p|param|picture|pre|q|s|samp|script|section|select|small"
+    r"|source|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|template|textarea"
+    r"|tfoot|th|thead|time|title|tr|tt|u|ul|var|video|wbr|xmp)\b[^>]*>"
+    r"|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});",
+    re.IGNORECASE,
+)
+TAG = re.compile(r"<[^>]*>")
+NOT_TEXT_NAMES = r"(script|style|iframe|object|embed|noscript|svg|math|template|textarea)"
+NOT_TEXT_START = re.compile(r"<" + NOT_TEXT_NAMES + r"\b")  # searched in lowercased text
+IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
+FUTURE_SLACK = dt.timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class RawEntry:
+    """An entry as a reader (RSS/Atom, JSON Feed, WordPress) found it, before normalising."""
+
+    id: str | None
+    link: str | None
+    title: str
+    summary: str  # HTML, unsanitised
+    content: str  # HTML, unsanitised
+    author: str | None = None
+    published: dt.datetime | None = None
+    images: tuple[str, ...] = ()  # candidates in order of preference
+    title_html: bool | None = None  # True HTML, False plain text, None: decide from the text
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    title: str
+    link: str | None
+    articles: tuple[Article, ...]
+    warning: str | None  # set when the document was malformed but still yielded entries
+
+
+class FeedParseError(Exception):
+    """The document is not a feed that can be read."""
+
+
+def canonical_link(url: str) -> str:
+    """The link without tracking parameters and fragment, for comparing and publishing.
+
+    Only a query that holds a tracking parameter is rebuilt; others stay byte for byte
+    (re-encoding would turn `%20` into `+` and make the same link look different)."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    query = parts.query
+    if query and TRACKING_IN_QUERY.search(query):
+        query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
+                           if not TRACKING_PARAMS.match(k)], doseq=True)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/" if parts.netloc else
+                       parts.path, query, ""))
+
+
+def parse_date(value: object) -> dt.datetime | None:
+    """An aware UTC datetime from ISO 8601/RFC 3339 or RFC 822 text; None if unreadable."""
+    if isinstance(value, dt.datetime):
+        when = value
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+    else:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def title_text(value: str, is_html: bool | None) -> str:
+    if is_html is None:
+        is_html = LOOKS_LIKE_HTML.search(value) is not None
+    return plain_text(value) if is_html else one_line(value)
+
+
+def text_as_html(text: str) -> str:
+    """Plain text as HTML paragraphs (JSON Feed content_text, Atom type="text")."""
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
+
+
+def _cut_tail(text: str) -> str:
+    """The text less WordPress's "The post … appeared first on …" and "[…]" endings."""
+    head, tail = text[:-TAIL], text[-TAIL:]
+    if "appeared first on" in tail:
+        tail = APPEARED_FIRST.sub("", tail)
+    if "…" in tail or "..." in tail or "hellip" in tail or "ontinue" in tail.lower():
+        tail = TRUNCATION.sub("", tail)
+    return head + tail
+
+
+def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
+    text = _cut_tail(text).strip().rstrip(" ,;:—-")
+    parts = text.split(maxsplit=words)
+    if len(parts) <= words:
+        return " ".join(parts)
+    return " ".join(parts[:words]).rstrip(" ,;:—-") + "…"
+
+
+def _without_non_text(fragment: str) -> str:
+    """The fragment less the elements that hold no reading matter (scripts, embeds)."""
+    lower = fragment.lower()
+    found = NOT_TEXT_START.search(lower)
+    if found is None:
+        return fragment
+    kept, pos = [], 0
+    while found is not None:
+        kept.append(fragment[pos:found.start()])
+        end = lower.find("</" + found.group(1), found.end())
+        close = lower.find(">", end) if end >= 0 else -1
+        pos = len(fragment) if close < 0 else close + 1
+        found = NOT_TEXT_START.search(lower, pos)
+    kept.append(fragment[pos:])
+    return " ".join(kept)
+
+
+def word_count(fragment: str) -> int:
+    """Words of the text in an HTML fragment, near enough for a reading time. No HTML
+    parser (the costliest step of ingestion) is needed to count: text is what lies
+    between tags."""
+    return len(TAG.sub(" ", _without_non_text(fragment)).split())
+
+
+def reading_minutes(content_words: int, summary_text: str) -> int | None:
+    """Minutes to read at 200 words a minute; None when only a cut-short excerpt exists."""
+    if not content_words:
+        if not summary_text or TRUNCATION.search(APPEARED_FIRST.sub("",
+                                                                     summary_text[-TAIL:])):
+            return None
+        content_words = len(summary_text.split())
+    return max(1, math.ceil(content_words / WORDS_PER_MINUTE))
+
+
+def _image(raw: RawEntry, content_html: str, base: str | None) -> str | None:
+    candidates = list(raw.images)
+    found = IMG_SRC.search(content_html)
+    if found:
+        candidates.append(found.group(1).replace("&amp;", "&"))
+    for candidate in candidates:
+        url = absolute_url(candidate, base)
+        if url and url.startswith(("https://", "http://")):
+            return url
+    return None
+
+
+def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
+               now: dt.datetime) -> Article | None:
+    """The entry normalised; None when it has neither link nor any title to show."""
+    link = absolute_url(raw.link, feed_link or feed_url) if raw.link else None
+    link = canonical_link(link) if link else None
+    base = link or feed_link or feed_url
+    title = title_text(raw.title or "", raw.title_html)
+    content = raw.content if raw.content != raw.summary else ""  # some parsers repeat it
+    summary_html = clean_html(raw.summary, base) if raw.summary else ""
+    summary_text = text_of_clean(summary_html)
+    if summary_text and content:
+        # The summary is what is stored and shown; the content only tells the length and
+        # the first image. Both can be read from the raw HTML without sanitising it (no
+        # markup of it is kept, and image URLs pass absolute_url's scheme check), which
+        # spares the costliest step of ingestion.
+        content_html, content_text = "", ""
+        words = word_count(content)
+        first_image = content
+    else:
+        content_html = clean_html(content, base) if content else ""
+        if summary_html == content_html:
+            summary_html = ""
+        content_text = text_of_clean(content_html)
+        words = word_count(content_html)
+        first_image = content_html
+    if not title:
+        title = excerpt_of(summary_text or content_text, 12)
+    if not link and not title:
+        return None
+    key_source = one_line(raw.id or "") or link
+    if not key_source:
+        digest = hashlib.sha256(f"{title}\n{summary_text or content_text}".encode())
+        key_source = "sha256:" + digest.hexdigest()
+    published = raw.published
+    if published is not None and published > now + FUTURE_SLACK:
+        published = now  # a date in the future would hold the article back or jump the queue
+    author = title_text(raw.author, None) if raw.author else None
+    return Article(
+        key=key_source[:1000],
+        link=link or feed_link or "",
+        title=title,
+        summary_html=summary_html or content_html,
+        excerpt=excerpt_of(summary_text or content_text),
+        author=author or None,
+        published=published,
+        image=_image(raw, first_image, base),
+        reading_minutes=reading_minutes(words, summary_text),
+        feed_url=feed_url,
+    )
