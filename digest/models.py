@@ -20,6 +20,7 @@ class Article:
     image: str | None
     reading_minutes: int | None  # None when only a truncated excerpt was available
     feed_url: str
+    image_size: tuple[int, int] | None = None  # (width, height) when the source tells
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class StoredArticle:
     image: str | None
     reading_minutes: int | None
     categories: frozenset[str]
+    image_size: tuple[int, int] | None = None  # (width, height) when the source told
 
     @property
     def when(self) -> dt.datetime:

@@ -82,6 +82,11 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: the picture's size, so the email can show a thumbnail of the right shape.
+    """
+    ALTER TABLE articles ADD COLUMN image_width INTEGER;
+    ALTER TABLE articles ADD COLUMN image_height INTEGER;
+    """,
 )
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
@@ -237,13 +242,15 @@ class Store:
         with self.transaction() as db:
             for a in articles:
                 row = db.execute("SELECT id FROM articles WHERE key = ?", (a.key,)).fetchone()
+                width, height = a.image_size or (None, None)
                 values = (a.link, a.title, a.summary_html, a.excerpt, a.author,
-                          _ts(a.published), a.image, a.reading_minutes)
+                          _ts(a.published), a.image, a.reading_minutes, width, height)
                 if row is None:
                     cur = db.execute(
                         """INSERT INTO articles (link, title, summary_html, excerpt, author,
-                               published, image, reading_minutes, key, first_seen, feed_url)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                               published, image, reading_minutes, image_width, image_height,
+                               key, first_seen, feed_url)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         (*values, a.key, _ts(seen), a.feed_url),
                     )
                     article_id = cur.lastrowid
@@ -255,7 +262,7 @@ class Store:
                     db.execute(
                         """UPDATE articles SET link = ?, title = ?, summary_html = ?,
                                excerpt = ?, author = ?, published = ?, image = ?,
-                               reading_minutes = ?
+                               reading_minutes = ?, image_width = ?, image_height = ?
                            WHERE id = ? AND id NOT IN (SELECT article_id FROM edition_articles)""",
                         (*values, article_id),
                     )
@@ -288,6 +295,8 @@ class Store:
             summary_html=row["summary_html"], excerpt=row["excerpt"], author=row["author"],
             published=_dt(row["published"]), first_seen=_dt(row["first_seen"]) or utcnow(),
             image=row["image"], reading_minutes=row["reading_minutes"], categories=categories,
+            image_size=((row["image_width"], row["image_height"])
+                        if row["image_width"] and row["image_height"] else None),
         )
 
     def category_articles(self, category: str, limit: int) -> list[StoredArticle]:

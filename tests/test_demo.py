@@ -51,6 +51,9 @@ def test_quick_start_runs_offline_and_is_idempotent(demo: Path):
     # Farid chose Economy and Energy: the cross-posted wind story comes under Energy.
     assert "Caspian offshore wind" in html
     assert ">Culture<" not in html and ">News<" not in html
+    # The sample's pictures are 1200×800 (media:content): thumbnails keep that shape.
+    assert re.search(r'<img[^>]*src="https://news\.example\.org/wp-content/uploads/[^"]+"'
+                     r'[^>]*width="120" height="80"', html)
 
     public = demo / "public"
     for name in ("rss.xml", "atom.xml", "feed.json", "index.html", "archive.html",

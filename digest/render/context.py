@@ -83,7 +83,7 @@ def article_view(article: StoredArticle, category: str, words: Words) -> Article
         excerpt=article.excerpt,
         image=article.image if article.image and article.image.startswith("https://") else None,
         summary_html=article.summary_html,
-        thumbnail=thumbnail(article.image, article.summary_html),
+        thumbnail=thumbnail(article.image, article.summary_html, article.image_size),
         short_excerpt=shorten(article.excerpt, EMAIL_EXCERPT_WORDS),
     )
 
@@ -124,13 +124,18 @@ def size_in_name(src: str) -> tuple[int, int] | None:
     return (int(found.group(1)), int(found.group(2))) if found else None
 
 
-def thumbnail(src: str | None, fragment: str) -> Thumbnail | None:
-    """A thumbnail THUMB_WIDTH wide for an https PNG/JPEG/GIF of known size, else None."""
+def thumbnail(src: str | None, fragment: str,
+              known: tuple[int, int] | None = None) -> Thumbnail | None:
+    """A thumbnail THUMB_WIDTH wide for an https PNG/JPEG/GIF of known size, else None.
+
+    The size is `known` (stored from the source), else read from the article's HTML
+    or a WordPress file name.
+    """
     if not src or not src.startswith("https://"):
         return None
     if not urlsplit(src).path.lower().endswith(THUMB_TYPES):
         return None
-    size = image_size(src, fragment) or size_in_name(src)
+    size = known or image_size(src, fragment) or size_in_name(src)
     if size is None or size[0] == 0:
         return None
     ratio = size[1] / size[0]

@@ -62,6 +62,7 @@ class RawEntry:
     author: str | None = None
     published: dt.datetime | None = None
     images: tuple[str, ...] = ()  # candidates in order of preference
+    image_sizes: tuple[tuple[str, int, int], ...] = ()  # (url, width, height) the source gave
     title_html: bool | None = None  # True HTML, False plain text, None: decide from the text
 
 
@@ -182,7 +183,9 @@ def reading_minutes(content_words: int, summary_text: str) -> int | None:
     return max(1, math.ceil(content_words / WORDS_PER_MINUTE))
 
 
-def _image(raw: RawEntry, content_html: str, base: str | None) -> str | None:
+def _image(raw: RawEntry, content_html: str, base: str | None
+           ) -> tuple[str | None, tuple[int, int] | None]:
+    """The article's picture and, when the source or its HTML tells, its size."""
     candidates = list(raw.images)
     found = IMG_SRC.search(content_html)
     if found:
@@ -190,7 +193,26 @@ def _image(raw: RawEntry, content_html: str, base: str | None) -> str | None:
     for candidate in candidates:
         url = absolute_url(candidate, base)
         if url and url.startswith(("https://", "http://")):
-            return url
+            return url, _image_size(raw, candidate, content_html)
+    return None, None
+
+
+IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+IMG_ATTRIBUTE = re.compile(r"""\b(src|width|height)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+
+
+def _image_size(raw: RawEntry, src: str, content_html: str) -> tuple[int, int] | None:
+    for url, width, height in raw.image_sizes:
+        if url == src and width > 0 and height > 0:
+            return width, height
+    # WordPress writes the size on every <img> of the article.
+    for tag in IMG_TAG.findall(content_html):
+        attributes = {k.lower(): v for k, v in IMG_ATTRIBUTE.findall(tag)}
+        if attributes.get("src", "").replace("&amp;", "&") != src:
+            continue
+        width, height = attributes.get("width", ""), attributes.get("height", "")
+        if width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0:
+            return int(width), int(height)
     return None
 
 
@@ -231,6 +253,7 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
     if published is not None and published > now + FUTURE_SLACK:
         published = now  # a date in the future would hold the article back or jump the queue
     author = title_text(raw.author, None) if raw.author else None
+    image, image_size = _image(raw, first_image, base)
     return Article(
         key=key_source[:1000],
         link=link or feed_link or "",
@@ -239,7 +262,8 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         excerpt=excerpt_of(summary_text or content_text),
         author=author or None,
         published=published,
-        image=_image(raw, first_image, base),
+        image=image,
         reading_minutes=reading_minutes(words, summary_text),
         feed_url=feed_url,
+        image_size=image_size,
     )

@@ -44,6 +44,23 @@ FFP_HTML_LIMIT = 2048
 FFP_DESCRIPTION = 512
 
 
+
+def _dimension(value: object) -> int:
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else 0
+
+
+def media_sizes(media: list[Any]) -> tuple[tuple[str, int, int], ...]:
+    """(url, width, height) of each media:content that states its size."""
+    sizes = []
+    for item in media:
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            continue
+        width, height = _dimension(item.get("width")), _dimension(item.get("height"))
+        if width and height:
+            sizes.append((item["url"], width, height))
+    return tuple(sizes)
+
 def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
                now: dt.datetime | None = None) -> ParsedFeed:
     """Parse an RSS, Atom or JSON Feed document fetched from `url` into Articles."""
@@ -129,6 +146,7 @@ def _fast_entry(entry: Any) -> RawEntry:
         kind = str(media.get("medium") or media.get("type") or "image").lower()
         if "image" in kind and _str(media.get("url")):
             images.append(media["url"])
+    sizes = media_sizes(entry.get("media_content") or [])
     for thumb in entry.get("media_thumbnail") or []:
         if _str(thumb.get("url")):
             images.append(thumb["url"])
@@ -148,6 +166,7 @@ def _fast_entry(entry: Any) -> RawEntry:
         author=_str(entry.get("author")),
         published=parse_date(entry.get("published") or entry.get("updated")),
         images=tuple(images),
+        image_sizes=sizes,
     )
 
 
@@ -213,6 +232,7 @@ def _feedparser_entry(entry: Any) -> RawEntry:
         kind = (media.get("medium") or media.get("type") or "image").lower()
         if "image" in kind and media.get("url"):
             images.append(media["url"])
+    sizes = media_sizes(entry.get("media_content") or [])
     for thumb in entry.get("media_thumbnail") or []:
         if thumb.get("url"):
             images.append(thumb["url"])
@@ -230,4 +250,5 @@ def _feedparser_entry(entry: Any) -> RawEntry:
         author=(html.escape(author) if author and not _is_html(entry, "author") else author),
         published=_when(entry),
         images=tuple(images),
+        image_sizes=sizes,
     )

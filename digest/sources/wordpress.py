@@ -84,7 +84,20 @@ def post_entry(post: dict[str, Any]) -> RawEntry:
         author=author.get("name") if author and isinstance(author.get("name"), str) else None,
         published=published,
         images=(image,) if isinstance(image, str) else (),
+        image_sizes=_featured_size(media, image),
     )
+
+
+def _featured_size(media: dict[str, Any] | None, image: object
+                   ) -> tuple[tuple[str, int, int], ...]:
+    """The featured image's size from its media details, when WordPress gives it."""
+    details = media.get("media_details") if media else None
+    if not isinstance(image, str) or not isinstance(details, dict):
+        return ()
+    width, height = details.get("width"), details.get("height")
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return ((image, width, height),)
+    return ()
 
 
 def fetch_wordpress(session: requests.Session, state: FeedState, source: WordPressSource,
