@@ -100,6 +100,8 @@ class FetchConfig:
     max_bytes: int = 10 * 1024 * 1024
     concurrency: int = 8
     per_host: int = 2
+    # Where a publisher reads who is fetching: the digest's own public address.
+    contact_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -414,6 +416,7 @@ def load_config(path: Path) -> Config:
     f = r.table(root, "fetch")
     r.unknown("fetch", f)
     fetch = FetchConfig(
+        contact_url=public_url or None,
         connect_timeout=r.number("fetch", f, "connect_timeout", 10, minimum=0.1),
         read_timeout=r.number("fetch", f, "read_timeout", 30, minimum=0.1),
         deadline=r.number("fetch", f, "deadline", 60, minimum=0.1),

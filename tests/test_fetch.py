@@ -22,7 +22,6 @@ from digest import __version__
 from digest.cli import cli
 from digest.config import Config, load_config
 from digest.models import FeedState
-from digest.sources.fetch import PROJECT_URL
 from digest.sources.gather import GatherReport, gather
 from digest.store import Store
 
@@ -83,9 +82,11 @@ def test_conditional_get_sends_back_the_validators_exactly(
 def test_user_agent_and_gzip(tmp_path: Path, feed_server: FeedServer, store: Store):
     feed_server.routes["/feed/"] = Route(200, {**RSS_TYPE, "Content-Encoding": "gzip"},
                                          gzip.compress(FEED))
-    report = run(make_config(tmp_path, [feed_server.url("/feed/")]), store)
+    config = make_config(tmp_path, [feed_server.url("/feed/")])
+    report = run(config, store)
     headers = feed_server.requests[0].headers
-    assert headers["user-agent"] == f"digest/{__version__} (+{PROJECT_URL})"
+    # Publishers see who fetches: the digest's own public address.
+    assert headers["user-agent"] == f"digest/{__version__} (+{config.public_url})"
     assert "gzip" in [e.strip() for e in headers["accept-encoding"].split(",")]
     assert report.new == 2  # the gzip body was decoded and read
 

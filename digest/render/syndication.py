@@ -31,6 +31,7 @@ import nh3
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
+from digest import __version__
 from digest.sources.sanitize import DROP_WITH_CONTENT, absolute_url, clean_published, one_line
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -172,7 +173,7 @@ def _generator(info: FeedInfo, items: Sequence[FeedItem], self_url: str,
     fg.link(href=info.home_url, rel="alternate", type="text/html")
     fg.language(info.language)
     fg.author(name=published_text(info.author), uri=info.author_url)
-    fg.generator("digest", uri="https://github.com/digest-news/digest")
+    fg.generator("digest", version=__version__)
     newest = last_updated(items)
     fg.updated(newest)
     fg.lastBuildDate(newest)

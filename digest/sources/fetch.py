@@ -23,8 +23,9 @@ MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 
 
-def user_agent() -> str:
-    return f"digest/{__version__} (+{PROJECT_URL})"
+def user_agent(contact_url: str | None = None) -> str:
+    """`digest/VERSION (+URL)`: URL is the digest's public address, where configured."""
+    return f"digest/{__version__} (+{contact_url or PROJECT_URL})"
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ def download(session: requests.Session, state: FeedState, limits: FetchConfig,
 def _get(session: requests.Session, state: FeedState, start: str, limits: FetchConfig,
          now: dt.datetime) -> Download:
     headers = {
-        "User-Agent": user_agent(),
+        "User-Agent": user_agent(limits.contact_url),
         "Accept-Encoding": "gzip",
         "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                   "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
