@@ -609,11 +609,5 @@ class Store:
 
     def pending_count(self, edition_id: int, audience_until: dt.datetime) -> int:
         """How many recipients `pending_recipients` will page through (for progress bars)."""
-        row = self.db.execute(
-            """SELECT count(*) FROM subscribers s
-               LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
-               WHERE s.status = 'active' AND s.created_at <= ?
-                 AND coalesce(d.status, '') NOT IN ('sent', 'failed', 'skipped')""",
-            (edition_id, _ts(audience_until)),
-        ).fetchone()
-        return int(row[0])
+        deferred, untried = self.owed_counts(edition_id, audience_until)
+        return deferred + untried
