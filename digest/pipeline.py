@@ -15,8 +15,6 @@ from digest.config import Config
 from digest.deliver import mailing
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import build_template, unsubscribe_for
-from digest.deliver.outbox import OutboxTransport
-from digest.deliver.smtp import SmtpTransport
 from digest.deliver.tokens import make_token, secret_for
 from digest.deliver.transport import Transport
 from digest.delivery import DeliveryReport
@@ -56,17 +54,22 @@ def build(config: Config, store: Store, date: dt.date, *,
     existing = store.edition(date)
     if existing is not None and existing.frozen:
         return BuildResult(existing, False, publish(config, store))
-    cutoff = edition_cutoff(date, config.timezone, now)
-    lookback = dt.timedelta(hours=config.lookback_hours)
-    candidates = store.candidate_articles(cutoff - lookback, cutoff, date.isoformat())
-    selected = select_edition(date, candidates, config.categories, cutoff=cutoff,
-                              lookback=lookback, created_at=cutoff)
+    selected = _select(config, store, date, now)
     if selected is None:
         if existing is not None:
             store.delete_edition(date)
         return BuildResult(None, existing is not None, publish(config, store))
     edition = store.save_edition(selected)
     return BuildResult(edition, True, publish(config, store))
+
+
+def _select(config: Config, store: Store, date: dt.date, now: dt.datetime) -> Edition | None:
+    """`date`'s edition as the stored articles make it at `now` (nothing is saved)."""
+    cutoff = edition_cutoff(date, config.timezone, now)
+    lookback = dt.timedelta(hours=config.lookback_hours)
+    candidates = store.candidate_articles(cutoff - lookback, cutoff, date.isoformat())
+    return select_edition(date, candidates, config.categories, cutoff=cutoff,
+                          lookback=lookback, created_at=cutoff)
 
 
 def publish(config: Config, store: Store) -> tuple[Path, ...]:
@@ -87,10 +90,6 @@ def publish(config: Config, store: Store) -> tuple[Path, ...]:
             written.append(path)
     written.extend(prune(config.output, set(files)))
     return tuple(written)
-
-
-def open_transport(config: Config, edition: Edition) -> Transport:
-    return mailing.open_transport(config, edition)
 
 
 def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime | None = None,
@@ -154,11 +153,6 @@ def send(config: Config, store: Store, date: dt.date, *, dry_run: bool = False,
     return SendResult(gathered, built, tuple(reports), tuple(warnings))
 
 
-def unsubscribe_link(config: Config, store: Store, subscriber: Subscriber) -> str:
-    """The link a subscriber follows to leave (for `digest subscribers list --links`)."""
-    return unsubscribe_for(config, make_token(secret_for(store), subscriber.id)).visible_url
-
-
 def feed_locations(config: Config) -> list[str]:
     """Every distinct feed location in config order."""
     return list(dict.fromkeys(
@@ -172,12 +166,7 @@ def edition_for(config: Config, store: Store, date: dt.date, *,
     existing = store.edition(date)
     if existing is not None:
         return existing
-    now = now or utcnow()
-    cutoff = edition_cutoff(date, config.timezone, now)
-    lookback = dt.timedelta(hours=config.lookback_hours)
-    candidates = store.candidate_articles(cutoff - lookback, cutoff, date.isoformat())
-    return select_edition(date, candidates, config.categories, cutoff=cutoff,
-                          lookback=lookback, created_at=cutoff)
+    return _select(config, store, date, now or utcnow())
 
 
 @dataclass(frozen=True)
@@ -239,9 +228,7 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
         message = DkimSigner.load(config.dkim, str(config.path)).sign(message)
     own = transport is None
     if transport is None:
-        transport = (OutboxTransport(config.email.outbox, "test")
-                     if config.email.transport == "file"
-                     else SmtpTransport(config.smtp, local_hostname=config.email.domain))
+        transport = mailing.open_transport(config, "test")
     try:
         outcome = transport.send(config.email.sender_address, address, message)
     finally:

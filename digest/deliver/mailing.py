@@ -80,9 +80,10 @@ def owed(store: Store, edition_id: int, audience_until: dt.datetime) -> Iterator
             yield subscriber
 
 
-def open_transport(config: Config, edition: Edition) -> Transport:
+def open_transport(config: Config, outbox_folder: str) -> Transport:
+    """The configured transport; the file transport writes into OUTBOX/`outbox_folder`."""
     if config.email.transport == "file":
-        return OutboxTransport(config.email.outbox, edition.date.isoformat())
+        return OutboxTransport(config.email.outbox, outbox_folder)
     return SmtpTransport(config.smtp, local_hostname=config.email.domain)
 
 
@@ -174,7 +175,7 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
                         rate=config.smtp.rate, close_transports=False)
     else:
         size = config.smtp.connections if config.email.transport == "smtp" else 1
-        pool = SendPool(lambda: open_transport(config, edition), size,
+        pool = SendPool(lambda: open_transport(config, edition.date.isoformat()), size,
                         config.email.sender_address, recorder, rate=config.smtp.rate)
     try:
         waits = [0.0, *retry_delays(config.smtp.retries, config.smtp.retry_delay)]
