@@ -124,6 +124,14 @@ def _get(session: requests.Session, url: str) -> tuple[requests.Response, bytes]
         return response, bytes(body)
 
 
+def _get_json(session: requests.Session, url: str) -> tuple[requests.Response, Any]:
+    """The response and its JSON body; ValueError unless it answered 200 with JSON."""
+    response, body = _get(session, url)
+    if response.status_code != 200:
+        raise ValueError(f"{url} answered HTTP {response.status_code}")
+    return response, json.loads(body)
+
+
 # Latin letters that Unicode does not decompose into an ASCII letter and a mark.
 LATIN = str.maketrans({"ə": "e", "Ə": "e", "ı": "i", "ø": "o", "Ø": "o", "ß": "ss", "æ": "ae",
                        "Æ": "ae", "đ": "d", "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "œ": "oe"})
@@ -155,10 +163,7 @@ def _api_categories(session: requests.Session, api_root: str) -> list[FoundCateg
             "per_page": 100, "page": page, "hide_empty": "true",
             "orderby": "count", "order": "desc", "_fields": "id,name,slug,link,count",
         })
-        response, body = _get(session, url)
-        if response.status_code != 200:
-            raise ValueError(f"{url} answered HTTP {response.status_code}")
-        items = json.loads(body)
+        response, items = _get_json(session, url)
         if not isinstance(items, list):
             raise ValueError(f"{url} did not answer a list of categories")
         for item in items:
@@ -200,10 +205,7 @@ def _html_categories(page: _HomePage, base: str) -> list[FoundCategory]:
 
 
 def _api_site(session: requests.Session, api_root: str) -> dict[str, Any]:
-    response, body = _get(session, api_root)
-    if response.status_code != 200:
-        raise ValueError(f"{api_root} answered HTTP {response.status_code}")
-    data = json.loads(body)
+    _response, data = _get_json(session, api_root)
     if not isinstance(data, dict):
         raise ValueError(f"{api_root} is not the WordPress REST API index")
     return data
