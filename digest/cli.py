@@ -42,7 +42,7 @@ from digest.scaffold import (
 from digest.sources.check import check_feeds
 from digest.sources.gather import FeedReport, GatherReport, feed_categories
 from digest.sources.gather import reenable as reenable_feed
-from digest.store import Store
+from digest.store import SUBSCRIBER_STATUSES, Store
 from digest.subscribers import (
     check_categories,
     import_csv,
@@ -840,7 +840,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]),
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES),
               help="Only subscribers with this status.")
 @json_option("Print JSON lines.")
 @click.pass_obj
@@ -863,7 +863,7 @@ def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> N
 @subscribers.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True, help="CSV (read back by `import`) or a JSON array.")
-@click.option("--status", type=click.Choice(["active", "unsubscribed", "bounced"]),
+@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES),
               help="Only subscribers with this status [default: all].")
 @click.pass_obj
 def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None:
