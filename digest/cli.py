@@ -585,6 +585,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
             click.echo(f"  {s.url}: {s.last_error}")
         if s.moved_to:
             click.echo(f"  {s.url}: moved to {s.moved_to}; update the config")
+        if s.coverage:
+            click.echo(f"  {s.url}: {s.coverage}")
     click.echo(f"\nEditions (last {edition_limit}):")
     if data.editions:
         emit_table(
