@@ -89,7 +89,9 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
         following = next_link(body, page_url) or (paged_url(url, page + 1) if wordpress
                                                   else None)
         if following is None:
-            if len(parsed.articles) >= FULL:
+            # After pages, the last one links no further: the end. A full first page
+            # that cannot be paged is cut short.
+            if page == 1 and len(parsed.articles) >= FULL:
                 gap = "the feed cannot be paged back"
             break
         if page >= config.fetch.max_pages:
@@ -107,6 +109,8 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
         keys.update(a.key for a in fresh)
         body, page_url = more[1], more[2]
         page += 1
+        if len(more[0]) < len(parsed.articles):
+            break  # a page shorter than the first is the last
     covered_from = _covered_from(articles) if gap else None
     note = f"{coverage_note(covered_from, now, lookback)} ({gap})" if covered_from else None
     return Reading(first, replace(parsed, articles=tuple(articles)), None,
