@@ -19,7 +19,7 @@ import traceback
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -936,11 +936,14 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
 @click.option("--no-input", is_flag=True,
               help="Ask nothing: with --url, use what the site shows; without, write a "
                    "template to fill in.")
+@click.option("--feeds", "use_feeds", is_flag=True,
+              help="Read the categories through their feeds even where the site's REST API "
+                   "answers.")
 @click.option("--force", is_flag=True,
               help="Replace an existing config.toml (templates already there are kept).")
 @click.pass_obj
 def init(settings: Settings, folder_text: str, url: str | None, no_input: bool,
-         force: bool) -> None:
+         use_feeds: bool, force: bool) -> None:
     """Start a digest: config.toml and templates/ in DIR.
 
     Writes a commented config.toml and a templates/ folder to customise.
@@ -972,6 +975,8 @@ def init(settings: Settings, folder_text: str, url: str | None, no_input: bool,
     if url:
         settings.info(f"looking at {url} ...")
         site = discover(url)
+        if use_feeds:
+            site = replace(site, rest=False)
         for note in site.notes:
             settings.warn(note)
         kind = "WordPress site" if site.wordpress else "site"
@@ -989,7 +994,7 @@ def init(settings: Settings, folder_text: str, url: str | None, no_input: bool,
             settings.info("the REST API answers, so the categories are read through it: "
                           "full text, featured images and each post's own categories, and "
                           "every post of the day (a category feed carries only the newest "
-                          "10)")
+                          "10); `--feeds` writes their feeds instead")
         if not site.categories and not site.feeds:
             settings.warn(f"no category or feed found at {site.url}; the config has an "
                           "example category to replace")

@@ -128,6 +128,17 @@ def test_where_the_api_lists_no_posts_the_category_feeds_are_used(wordpress: Fee
     assert "checked 4 feeds: 4 ok, 0 failed" in err
 
 
+def test_feeds_asks_for_category_feeds_where_the_api_answers(wordpress: FeedServer,
+                                                            tmp_path: Path):
+    _, err = invoke("init", str(tmp_path), "--url", wordpress.url("/"), "--no-input",
+                    "--feeds")
+    assert "read through it" not in err
+    config = load_config(tmp_path / "config.toml")
+    assert [c.feeds for c in config.categories][:2] == [
+        (wordpress.url("/category/news/feed/"),), (wordpress.url("/category/economy/feed/"),)]
+    assert all(not c.wordpress for c in config.categories)
+
+
 def test_the_site_address_as_the_argument_is_never_made_a_folder(
         wordpress: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
