@@ -330,20 +330,25 @@ class Store:
                         if row["image_width"] and row["image_height"] else None),
         )
 
-    def category_articles(self, category: str, limit: int) -> list[StoredArticle]:
-        """The newest `limit` articles any of `category`'s feeds carried, newest first.
+    def category_articles(self, category: str, limit: int,
+                          names: tuple[str, ...] = ()) -> list[StoredArticle]:
+        """The newest `limit` articles any of `category`'s feeds carried, or that name it
+        themselves by one of `names` (its slug and title, case aside), newest first.
 
         An article can belong to several categories; each keeps all of them.
         """
+        marks = ", ".join("?" for _ in names) or "NULL"
         rows = self.db.execute(
-            """SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
+            f"""SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
                             WHERE c2.article_id = a.id) AS cats
-               FROM articles a JOIN article_categories c ON c.article_id = a.id
-               WHERE c.category = ?
+               FROM articles a
+               WHERE a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
+                  OR a.id IN (SELECT article_id FROM article_terms
+                              WHERE term COLLATE NOCASE IN ({marks}))
                ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?""",
-            (category, limit),
+            (category, *names, limit),
         )
-        return [self._article(r, frozenset(r["cats"].split())) for r in rows]
+        return [self._article(r, frozenset((r["cats"] or "").split())) for r in rows]
 
     def article_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])

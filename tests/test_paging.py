@@ -190,3 +190,25 @@ def test_fetch_check_and_status_tell_the_gap_and_exit_0(tmp_path: Path,
         assert gap in result.output, (command, result.output)
     checked = check_feeds(config, now=now)
     assert checked[0].covered_from is not None and gap in (checked[0].message or "")
+
+
+def test_an_article_filed_under_a_category_is_in_its_published_feed(
+        tmp_path: Path, feed_server: FeedServer):
+    # Economy's own source carries nothing; News's feed carries a post that names Economy.
+    items = [Item(1, "Manat steady", NOW - dt.timedelta(hours=1), categories=("Economy",)),
+             Item(2, "Snow in Gusar", NOW - dt.timedelta(hours=2), categories=("News",))]
+    site = CategoryFeeds(feed_server, items, NAMES, parents=PARENTS)
+    feed_server.routes["/empty/"] = Route(200, {"Content-Type": "application/rss+xml"},
+                                          rss("economy", []))
+    path = write_config(tmp_path, [("news", "News", [site.url("news")]),
+                                   ("economy", "Economy", [feed_server.url("/empty/")])],
+                        transport="file")
+    config = load_config(path)
+    with Store(config.state) as store:
+        gather(config, store, now=NOW)
+        edition = build(config, store, date=dt.date(2026, 11, 25), now=NOW).edition
+    assert edition is not None
+    assert [(s.slug, [a.title for a in s.articles]) for s in edition.sections] == [
+        ("news", ["Snow in Gusar"]), ("economy", ["Manat steady"])]
+    published = (config.output / "categories" / "economy" / "rss.xml").read_text()
+    assert "Manat steady" in published and "Snow in Gusar" not in published
