@@ -212,3 +212,18 @@ def test_an_article_filed_under_a_category_is_in_its_published_feed(
         ("news", ["Snow in Gusar"]), ("economy", ["Manat steady"])]
     published = (config.output / "categories" / "economy" / "rss.xml").read_text()
     assert "Manat steady" in published and "Snow in Gusar" not in published
+
+
+def test_a_next_link_to_a_local_file_is_never_followed(tmp_path: Path,
+                                                       feed_server: FeedServer):
+    secret = tmp_path / "secret.xml"
+    secret.write_bytes(rss("news", [Item(99, "Local secret", NOW - dt.timedelta(hours=1))]))
+    feed_server.routes["/feed.xml"] = Route(200, {"Content-Type": "application/rss+xml"}, rss(
+        "news", posts(12, dt.timedelta(hours=1)), next_url=secret.as_uri()))
+    path = write_config(tmp_path, [("news", "News", [feed_server.url("/feed.xml")])],
+                        transport="file")
+    config = load_config(path)
+    with Store(config.state) as store:
+        [feed] = gather(config, store, now=NOW).feeds
+        assert store.article_count() == 12
+    assert "the feed cannot be paged back" in (feed.message or "")

@@ -86,6 +86,7 @@ class WordPress:
                  plain: bool = False) -> None:
         self.posts = posts
         self.server = server
+        self.category_id = 12
         if plain:
             server.routes["/"] = Route(handler=self.plain)
         else:
@@ -106,13 +107,14 @@ class WordPress:
         return {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
 
     def categories(self, request: http.server.BaseHTTPRequestHandler) -> Route:
-        found = [CATEGORY] if self.query(request.path).get("slug") == "economy" else []
+        found = ([{**CATEGORY, "id": self.category_id}]
+                 if self.query(request.path).get("slug") == "economy" else [])
         return Route(200, JSON, json.dumps(found).encode())
 
     def list_posts(self, request: http.server.BaseHTTPRequestHandler) -> Route:
         q = self.query(request.path)
-        if q.get("categories") != "12":
-            return Route(200, JSON, b"[]")
+        if q.get("categories") != str(self.category_id):
+            return Route(200, {**JSON, "X-WP-Total": "0", "X-WP-TotalPages": "0"}, b"[]")
         after = q.get("after", "")
         # WordPress compares `after` with the local `date`, not date_gmt.
         matching = sorted((p for p in self.posts if p["date"] > after),
@@ -344,3 +346,19 @@ def test_feeds_check_reads_rest_sources(tmp_path: Path, feed_server: FeedServer)
     assert (check.outcome, check.entries, check.message) == ("ok", 2, None)
     assert check.newest == NOW - dt.timedelta(hours=1)
     assert check.url == f"wordpress:{feed_server.base}/category/economy"
+
+
+def test_a_remade_category_is_looked_up_again(tmp_path: Path, feed_server: FeedServer):
+    site = WordPress(feed_server, [post(1, NOW - dt.timedelta(hours=2))])
+    config = wp_config(tmp_path, feed_server)
+    location = config.categories[0].wordpress[0].location
+    with Store(config.state) as store:
+        assert gather(config, store, now=NOW).new == 1
+        # The editors deleted and remade Economy: the kept id 12 now matches nothing.
+        site.category_id = 40
+        for p in site.posts:
+            p["categories"] = [40]
+        site.posts.append(post(2, NOW + dt.timedelta(minutes=30)))
+        report = gather(config, store, now=NOW + dt.timedelta(hours=1))
+        assert report.new == 1
+        assert store.feed_state(location).category_id == 40

@@ -34,7 +34,7 @@ def linked(body: bytes, base: str, rel: str) -> str | None:
         if wanted in attributes.get(b"rel", b"").lower().split() and attributes.get(b"href"):
             href = html.unescape(attributes[b"href"].decode("utf-8", "replace")).strip()
             url = urljoin(base, href)
-            if urlsplit(url).scheme in ("http", "https", "file"):
+            if urlsplit(url).scheme in ("http", "https"):  # never a local file
                 return url
     return None
 

@@ -247,6 +247,11 @@ def read_wordpress(session: requests.Session, state: FeedState, source: WordPres
     except FeedParseError as exc:
         return Reading(Download(state.url, "error"), None, str(exc), api_root=root,
                        category_id=category_id)
+    if not entries and not looked_up:
+        # Nothing in the window: a quiet day, or a category remade under a new id. One
+        # lookup tells, and costs only the sources with nothing to read.
+        return read_wordpress(session, replace(state, category_id=None), source, limits,
+                              now, limiter, lookback)
     assert first is not None
     feed_link = f"{source.site}/category/{source.category}/"
     articles = tuple(a for a in (to_article(e, state.url, feed_link, now)
