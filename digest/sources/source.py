@@ -111,14 +111,10 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
         page += 1
         if len(more[0]) < len(parsed.articles):
             break  # a page shorter than the first is the last
-    covered_from = _covered_from(articles) if gap else None
+    covered_from = oldest(articles) if gap else None
     note = f"{coverage_note(covered_from, now, lookback)} ({gap})" if covered_from else None
     return Reading(first, replace(parsed, articles=tuple(articles)), None,
                    covered_from=covered_from, note=note, pages=page)
-
-
-def _covered_from(articles: list[Article]) -> dt.datetime | None:
-    return oldest(articles)
 
 
 def _next_page(session: requests.Session, url: str, config: Config, now: dt.datetime,
@@ -136,4 +132,6 @@ def _next_page(session: requests.Session, url: str, config: Config, now: dt.date
         parsed = parse(result.body, where, result.content_type, now)
     except FeedParseError as exc:
         return None, f"page {number} could not be read: {exc}"
+    except Exception as exc:  # a parser bug costs the pages after, not the first
+        return None, f"page {number} could not be parsed ({type(exc).__name__}: {exc})"
     return (parsed.articles, result.body, where), None
