@@ -333,3 +333,19 @@ def test_a_site_with_many_categories_keeps_the_biggest_and_lists_the_rest(tmp_pa
     path.write_text(re.sub(r"(?m)^# (\[\[categories\]\]|slug = |title = |feeds = )", r"\1",
                            text), encoding="utf-8")
     assert len(load_config(path).categories) == 15
+
+
+def test_plain_permalink_category_links_without_the_api(feed_server: FeedServer,
+                                                        tmp_path: Path):
+    feed_server.routes["/"] = Route(200, {"Content-Type": "text/html"}, (
+        b'<html><head><title>Plain News</title>'
+        b'<meta name="generator" content="WordPress 6.4.2"></head><body>'
+        b'<a href="/?cat=3">Economy</a> <a href="/?cat=1">Uncategorized</a> '
+        b'<a href="/?cat=4">Climate &amp; Ecology</a> <a href="/?p=7">A post</a>'
+        b"</body></html>"))
+    _, err = invoke("init", str(tmp_path), "--url", feed_server.url("/"), "--no-input")
+    assert "2 categories from its home page's links" in err
+    config = load_config(tmp_path / "config.toml")
+    assert [(c.slug, c.title, c.feeds) for c in config.categories] == [
+        ("economy", "Economy", (feed_server.url("/?cat=3&feed=rss2"),)),
+        ("climate-ecology", "Climate & Ecology", (feed_server.url("/?cat=4&feed=rss2"),))]

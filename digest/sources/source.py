@@ -78,6 +78,8 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
         parsed = parse(first.body, url, first.content_type, now)
     except FeedParseError as exc:
         return Reading(first, None, str(exc))
+    except Exception as exc:  # a parser bug must cost one feed, never the run
+        return Reading(first, None, f"could not be parsed ({type(exc).__name__}: {exc})")
     if is_local(state.url):
         return Reading(first, parsed, None)  # a file holds what it holds
     articles = list(parsed.articles)
