@@ -83,6 +83,9 @@ def test_every_public_post_once_in_its_section(wordpress: WordPressSite, tmp_pat
     fetched = digest(*at, "fetch")
     assert "may be missed" not in fetched  # 10 pages cover News's 23 posts
     assert "0 failed" in fetched
+    checked = digest(*at, "feeds", "check")  # the same sources, through the same reader
+    assert "checked 12 feeds: 12 ok, 0 failed" in checked
+    assert "may be missed" not in checked
 
     built = digest(*at, "build")
     assert "articles" in built
@@ -169,3 +172,17 @@ def test_a_second_day_brings_only_new_posts(wordpress: WordPressSite, tmp_path: 
     assert got == {(filed(config, p), p.link, p.author) for p in new}
     # Yesterday's edition is as it was.
     assert shown(config, today(config)) == first
+
+
+def test_a_page_cap_that_leaves_a_gap_is_told_everywhere(wordpress: WordPressSite,
+                                                         tmp_path: Path) -> None:
+    config = set_up(wordpress, tmp_path / "digest", "feeds", False)
+    with config.path.open("a", encoding="utf-8") as toml:
+        toml.write("\n[fetch]\nmax_pages = 1\n")
+    at = ["--config", str(config.path)]
+    news = next(c for c in config.categories if c.slug == "news").feeds[0]
+    # News's feed carries News and its children: 23 posts, 10 to a page.
+    for command in (["fetch"], ["feeds", "check"], ["status"]):
+        said = digest(*at, *command)  # exit 0: a warning, not a failure
+        lines = [line for line in said.splitlines() if news in line]
+        assert any("h of 48 h: articles may be missed" in line for line in lines), said
