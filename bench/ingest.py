@@ -60,7 +60,9 @@ def paragraph(seed: int, words: int) -> str:
 
 def item(feed: int, number: int) -> str:
     guid = feed * 1000 + number
-    when = NOW - dt.timedelta(minutes=17 * number + feed)
+    # An hour apart: 50 items reach back past the 48-hour window, so no feed is paged
+    # back (the paging is tests/test_paging.py's business, not a speed figure).
+    when = NOW - dt.timedelta(minutes=60 * number + feed)
     body = "\n".join([
         paragraph(guid, 70),
         f'<figure class="wp-block-image"><img src="/wp-content/uploads/2026/11/p{guid}.jpg" '

@@ -19,7 +19,7 @@ import traceback
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -585,6 +585,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
             click.echo(f"  {s.url}: {s.last_error}")
         if s.moved_to:
             click.echo(f"  {s.url}: moved to {s.moved_to}; update the config")
+        if s.coverage:
+            click.echo(f"  {s.url}: {s.coverage}")
     click.echo(f"\nEditions (last {edition_limit}):")
     if data.editions:
         emit_table(
@@ -927,26 +929,41 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("folder", metavar="[DIR]", default=".",
-                type=click.Path(file_okay=False, path_type=Path))
+@click.argument("folder_text", metavar="[DIR | URL]", default=".")
 @click.option("--url", metavar="URL",
               help="The site to look at for categories and feeds (asked for when "
                    "interactive).")
 @click.option("--no-input", is_flag=True,
               help="Ask nothing: with --url, use what the site shows; without, write a "
                    "template to fill in.")
+@click.option("--feeds", "use_feeds", is_flag=True,
+              help="Read the categories through their feeds even where the site's REST API "
+                   "answers.")
 @click.option("--force", is_flag=True,
               help="Replace an existing config.toml (templates already there are kept).")
 @click.pass_obj
-def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
-         force: bool) -> None:
+def init(settings: Settings, folder_text: str, url: str | None, no_input: bool,
+         use_feeds: bool, force: bool) -> None:
     """Start a digest: config.toml and templates/ in DIR.
 
     Writes a commented config.toml and a templates/ folder to customise.
-    Given a WordPress site, finds its categories and their feeds through the
-    REST API (or the category links on its home page). Prompts only when stdin
-    is a terminal and --no-input is not given.
+    Given a WordPress site (`digest init https://site` writes into the current
+    folder, like --url), finds its categories through the REST API (or the
+    category links on its home page): where the API answers, the categories
+    are read through it (full text, featured images, every post of the day),
+    else through their feeds. Prompts only when stdin is a terminal and
+    --no-input is not given.
     """
+    if _looks_like_url(folder_text):
+        if url is not None:
+            fail(f"{folder_text!r} looks like a site address, not a folder, and --url is "
+                 "given too; give the folder first: `digest init DIR --url URL`", 2)
+        url, folder_text = folder_text, "."
+        if url.lower().startswith("www."):
+            url = "https://" + url
+    folder = Path(folder_text)
+    if folder.exists() and not folder.is_dir():
+        fail(f"{folder} is a file, not a folder; choose a folder for the digest", 2)
     interactive = not no_input and sys.stdin.isatty()
     if (folder / "config.toml").exists() and not force:
         fail(f"{folder / 'config.toml'} already exists; edit it, choose another folder, "
@@ -958,6 +975,8 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
     if url:
         settings.info(f"looking at {url} ...")
         site = discover(url)
+        if use_feeds:
+            site = replace(site, rest=False)
         for note in site.notes:
             settings.warn(note)
         kind = "WordPress site" if site.wordpress else "site"
@@ -968,7 +987,14 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
                       f"from {where}")
         for c in site.categories:
             count = f", {c.articles} articles" if c.articles is not None else ""
-            settings.info(f"  {c.title} ({c.slug}{count}): {c.feed}")
+            shown = f"REST API category {c.site_slug}" if site.rest and c.site_slug \
+                else c.feed
+            settings.info(f"  {c.title} ({c.slug}{count}): {shown}")
+        if site.rest:
+            settings.info("the REST API answers, so the categories are read through it: "
+                          "full text, featured images and each post's own categories, and "
+                          "every post of the day (a category feed carries only the newest "
+                          "10); `--feeds` writes their feeds instead")
         if not site.categories and not site.feeds:
             settings.warn(f"no category or feed found at {site.url}; the config has an "
                           "example category to replace")
@@ -990,6 +1016,11 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
                   f"{len(project.templates_written)} templates in {folder / 'templates'}{kept}")
     settings.info(f"next: review {project.config}, then `digest feeds check` and "
                   "`digest send --dry-run` in that folder")
+
+
+def _looks_like_url(text: str) -> bool:
+    """Whether init's folder argument is a site address (never made into a folder)."""
+    return "://" in text or text.lower().startswith(("http:", "https:", "www."))
 
 
 def _sender(value: str) -> str:

@@ -100,6 +100,7 @@ class FetchConfig:
     max_bytes: int = 10 * 1024 * 1024
     concurrency: int = 8
     per_host: int = 2
+    max_pages: int = 10  # of a feed, paging back to cover the window
     # Where a publisher reads who is fetching: the digest's own public address.
     contact_url: str | None = None
 
@@ -156,6 +157,7 @@ KNOWN_KEYS: dict[str, set[str]] = {
     "smtp": {"host", "port", "security", "username", "password_env", "timeout"},
     "fetch": {
         "connect_timeout", "read_timeout", "deadline", "max_bytes", "concurrency", "per_host",
+        "max_pages",
     },
     "feeds": {"editions", "articles"},
 }
@@ -425,6 +427,8 @@ def load_config(path: Path) -> Config:
         concurrency=int(r.number("fetch", f, "concurrency", 8, minimum=1, maximum=64,
                                  integer=True)),
         per_host=int(r.number("fetch", f, "per_host", 2, minimum=1, maximum=16, integer=True)),
+        max_pages=int(r.number("fetch", f, "max_pages", 10, minimum=1, maximum=1000,
+                               integer=True)),
     )
     fd = r.table(root, "feeds")
     r.unknown("feeds", fd)

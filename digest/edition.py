@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 import zoneinfo
 from collections.abc import Iterable, Sequence
 
@@ -16,6 +18,38 @@ def edition_cutoff(date: dt.date, tz: zoneinfo.ZoneInfo, now: dt.datetime) -> dt
     return min(now, end_of_day.astimezone(dt.UTC))
 
 
+NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def _term_forms(term: str) -> tuple[str, str]:
+    """A category term as compared: its text (entities decoded, case folded), and as a slug."""
+    text = " ".join(html.unescape(term).split()).casefold()
+    return text, NOT_SLUG.sub("-", text).strip("-")
+
+
+def named_categories(terms: Iterable[str], categories: Sequence[CategoryConfig]
+                     ) -> list[str]:
+    """The configured categories (slugs, in config order) that an article's own terms name:
+    by slug or by title, case-insensitively."""
+    texts: set[str] = set()
+    for term in terms:
+        texts.update(_term_forms(term))
+    texts.discard("")
+    return [c.slug for c in categories
+            if c.slug.casefold() in texts or _term_forms(c.title)[0] in texts]
+
+
+def filed_under(article: StoredArticle, categories: Sequence[CategoryConfig]) -> str | None:
+    """The category an article is filed under: the first in config order that it names
+    itself; only when it names none, the first whose sources carried it."""
+    named = named_categories(article.terms, categories)
+    if named:
+        return named[0]
+    order = {c.slug: i for i, c in enumerate(categories)}
+    known = [slug for slug in article.categories if slug in order]
+    return min(known, key=order.__getitem__) if known else None
+
+
 def select_edition(
     date: dt.date,
     candidates: Iterable[StoredArticle],
@@ -27,22 +61,20 @@ def select_edition(
 ) -> Edition | None:
     """Group the candidates dated in (cutoff - lookback, cutoff] into an edition.
 
-    Each article appears once, under the first configured category whose feeds
-    carried it; sections follow the config order, articles newest first. Returns
-    None when nothing qualifies. Articles of categories no longer configured are
+    Each article appears once, filed under the first configured category it names
+    itself, else the first whose sources carried it (see `filed_under`); sections
+    follow the config order, articles newest first. Returns None when nothing
+    qualifies. Articles that neither name nor came from a configured category are
     left out.
     """
-    order = {c.slug: i for i, c in enumerate(categories)}
     since = cutoff - lookback
     by_category: dict[str, list[StoredArticle]] = {c.slug: [] for c in categories}
     for article in candidates:
         if not since < article.when <= cutoff:
             continue
-        known = [slug for slug in article.categories if slug in order]
-        if not known:
-            continue
-        first = min(known, key=order.__getitem__)
-        by_category[first].append(article)
+        first = filed_under(article, categories)
+        if first is not None:
+            by_category[first].append(article)
     sections = tuple(
         Section(
             slug=c.slug,

@@ -21,6 +21,9 @@ class Article:
     reading_minutes: int | None  # None when only a truncated excerpt was available
     feed_url: str
     image_size: tuple[int, int] | None = None  # (width, height) when the source tells
+    # The categories the article names itself (RSS <category>, Atom category, WordPress
+    # category slugs and names), as text: what files it under a configured category.
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class StoredArticle:
     reading_minutes: int | None
     categories: frozenset[str]
     image_size: tuple[int, int] | None = None  # (width, height) when the source told
+    terms: frozenset[str] = frozenset()  # the categories it names itself (see Article)
 
     @property
     def when(self) -> dt.datetime:
@@ -101,3 +105,8 @@ class FeedState:
     last_success: dt.datetime | None = None
     last_error: str | None = None
     failing_since: dt.datetime | None = None
+    # The oldest article date the last read reached when it could not cover the whole
+    # window (a feed carrying only its newest items); None when it covered it.
+    covered_from: dt.datetime | None = None
+    api_root: str | None = None  # a WordPress REST source: the API the site advertises
+    category_id: int | None = None  # and its category's id there, looked up once

@@ -79,9 +79,11 @@ def publish(config: Config, store: Store) -> tuple[Path, ...]:
     files: dict[str, bytes | str] = {}
     files.update(render_feeds(config, editions, env))
     files.update(render_site(config, editions, env))
+    # A category's feed carries what its sources carried and what names it itself: every
+    # article filed under it (see edition.filed_under) is among them.
     files.update(render_category_feeds(config, {
-        slug: store.category_articles(slug, config.feed_articles)
-        for slug in config.category_slugs}))
+        c.slug: store.category_articles(c.slug, config.feed_articles, (c.slug, c.title))
+        for c in config.categories}))
     files[OPML_PATH] = render_opml(config, env)
     written = []
     for name, data in files.items():

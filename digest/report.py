@@ -15,6 +15,7 @@ from typing import Any
 from digest.config import Config
 from digest.models import Edition, FeedState
 from digest.sources.gather import feed_categories
+from digest.sources.paging import coverage_note
 from digest.store import EditionTally, Store
 
 
@@ -30,6 +31,8 @@ class SourceHealth:
     failing_since: dt.datetime | None
     retry_after: dt.datetime | None
     moved_to: str | None
+    # The last read did not reach back over the whole window: this says by how much.
+    coverage: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,9 @@ class Status:
         flagged = sum(1 for s in self.sources if s.health == "failing")
         if flagged:
             failing += f", {flagged} failing for over a day"
+        gaps = sum(1 for s in self.sources if s.coverage)
+        if gaps:
+            failing += f", {gaps} not covering the whole window"
         return (f"{len(self.sources)} sources{failing}, {self.state.editions} edition(s), "
                 f"{self.subscribers.get('active', 0)} active subscribers")
 
@@ -126,6 +132,14 @@ def state_size(path: Path) -> int:
     return total
 
 
+def coverage(state: FeedState, config: Config) -> str | None:
+    """The gap the source's last read left in the window, as fetch reported it."""
+    if state.covered_from is None or state.last_success is None:
+        return None
+    return coverage_note(state.covered_from, state.last_success,
+                         dt.timedelta(hours=config.lookback_hours))
+
+
 def collect_status(config: Config, store: Store, *, now: dt.datetime | None = None,
                    editions: int = 7) -> Status:
     """Every configured source's health, the last `editions` editions, subscriber counts."""
@@ -137,7 +151,7 @@ def collect_status(config: Config, store: Store, *, now: dt.datetime | None = No
             url=url, categories=tuple(categories), health=health(state, now),
             last_success=state.last_success, last_error=state.last_error,
             failing_since=state.failing_since, retry_after=state.retry_after,
-            moved_to=state.moved_to,
+            moved_to=state.moved_to, coverage=coverage(state, config),
         ))
     return Status(
         state=StateFile(path=config.state, bytes=state_size(config.state),

@@ -7,7 +7,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from digest.errors import DigestError
@@ -87,7 +87,20 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN image_width INTEGER;
     ALTER TABLE articles ADD COLUMN image_height INTEGER;
     """,
+    # 3: the categories an article names itself, which file it; how much of the window a
+    # feed's last read covered; a WordPress REST source's API root and category id.
+    """
+    CREATE TABLE article_terms (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        term TEXT NOT NULL,
+        PRIMARY KEY (article_id, term)
+    );
+    ALTER TABLE feeds ADD COLUMN covered_from TEXT;
+    ALTER TABLE feeds ADD COLUMN api_root TEXT;
+    ALTER TABLE feeds ADD COLUMN category_id INTEGER;
+    """,
 )
+TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 
@@ -211,6 +224,9 @@ class Store:
             last_success=_dt(row["last_success"]),
             last_error=row["last_error"],
             failing_since=_dt(row["failing_since"]),
+            covered_from=_dt(row["covered_from"]),
+            api_root=row["api_root"],
+            category_id=row["category_id"],
         )
 
     def feed_states(self) -> list[FeedState]:
@@ -220,17 +236,21 @@ class Store:
     def save_feed_state(self, state: FeedState) -> None:
         self.db.execute(
             """INSERT INTO feeds (url, etag, last_modified, moved_to, gone, retry_after,
-                                  last_success, last_error, failing_since)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  last_success, last_error, failing_since, covered_from,
+                                  api_root, category_id)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (url) DO UPDATE SET
                  etag = excluded.etag, last_modified = excluded.last_modified,
                  moved_to = excluded.moved_to, gone = excluded.gone,
                  retry_after = excluded.retry_after, last_success = excluded.last_success,
-                 last_error = excluded.last_error, failing_since = excluded.failing_since""",
+                 last_error = excluded.last_error, failing_since = excluded.failing_since,
+                 covered_from = excluded.covered_from, api_root = excluded.api_root,
+                 category_id = excluded.category_id""",
             (
                 state.url, state.etag, state.last_modified, state.moved_to, int(state.gone),
                 _ts(state.retry_after), _ts(state.last_success), state.last_error,
-                _ts(state.failing_since),
+                _ts(state.failing_since), _ts(state.covered_from), state.api_root,
+                state.category_id,
             ),
         )
 
@@ -270,13 +290,22 @@ class Store:
                     "INSERT OR IGNORE INTO article_categories (article_id, category) VALUES (?, ?)",
                     (article_id, category),
                 )
+                # Every source's terms count: a feed names a post's categories by name,
+                # the REST API by slug and name.
+                db.executemany(
+                    "INSERT OR IGNORE INTO article_terms (article_id, term) VALUES (?, ?)",
+                    [(article_id, term) for term in a.terms],
+                )
         return new
 
     def candidate_articles(self, since: dt.datetime, until: dt.datetime,
                            edition_date: str) -> list[StoredArticle]:
         """Articles dated in (since, until] that no other edition holds."""
         rows = self.db.execute(
-            """SELECT a.*, group_concat(c.category, ' ') AS cats FROM articles a
+            """SELECT a.*, group_concat(c.category, ' ') AS cats,
+                 (SELECT group_concat(t.term, char(31)) FROM article_terms t
+                   WHERE t.article_id = a.id) AS terms
+               FROM articles a
                JOIN article_categories c ON c.article_id = a.id
                WHERE coalesce(a.published, a.first_seen) > ?
                  AND coalesce(a.published, a.first_seen) <= ?
@@ -286,7 +315,9 @@ class Store:
                GROUP BY a.id""",
             (_ts(since), _ts(until), edition_date),
         )
-        return [self._article(r, frozenset(r["cats"].split())) for r in rows]
+        return [replace(self._article(r, frozenset(r["cats"].split())),
+                        terms=frozenset((r["terms"] or "").split(TERM_SEPARATOR)) - {""})
+                for r in rows]
 
     @staticmethod
     def _article(row: sqlite3.Row, categories: frozenset[str]) -> StoredArticle:
@@ -299,20 +330,25 @@ class Store:
                         if row["image_width"] and row["image_height"] else None),
         )
 
-    def category_articles(self, category: str, limit: int) -> list[StoredArticle]:
-        """The newest `limit` articles any of `category`'s feeds carried, newest first.
+    def category_articles(self, category: str, limit: int,
+                          names: tuple[str, ...] = ()) -> list[StoredArticle]:
+        """The newest `limit` articles any of `category`'s feeds carried, or that name it
+        themselves by one of `names` (its slug and title, case aside), newest first.
 
         An article can belong to several categories; each keeps all of them.
         """
+        marks = ", ".join("?" for _ in names) or "NULL"
         rows = self.db.execute(
-            """SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
+            f"""SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
                             WHERE c2.article_id = a.id) AS cats
-               FROM articles a JOIN article_categories c ON c.article_id = a.id
-               WHERE c.category = ?
+               FROM articles a
+               WHERE a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
+                  OR a.id IN (SELECT article_id FROM article_terms
+                              WHERE term COLLATE NOCASE IN ({marks}))
                ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?""",
-            (category, limit),
+            (category, *names, limit),
         )
-        return [self._article(r, frozenset(r["cats"].split())) for r in rows]
+        return [self._article(r, frozenset((r["cats"] or "").split())) for r in rows]
 
     def article_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])

@@ -20,6 +20,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+from wordpress_site import PACKAGES, WordPressSite, missing_packages, start_site
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample"
@@ -220,3 +221,21 @@ def sample_copy(tmp_path: Path) -> Path:
     target = tmp_path / "sample"
     shutil.copytree(SAMPLE, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def wordpress_server() -> Iterator[WordPressSite]:
+    """One real WordPress per session (tests/wordpress_site.py), stopped after."""
+    missing = missing_packages()
+    if missing:
+        pytest.skip(f"a real WordPress needs the Debian packages {PACKAGES} "
+                    f"(.ci/run installs them); missing: {missing}")
+    with start_site() as site:
+        yield site
+
+
+@pytest.fixture
+def wordpress(wordpress_server: WordPressSite) -> WordPressSite:
+    """The session's WordPress, as seeded: reset first if an earlier test changed it."""
+    wordpress_server.reset_if_changed()
+    return wordpress_server

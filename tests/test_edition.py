@@ -20,14 +20,14 @@ CATEGORIES = (
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 
 
-def article(id: int, hours_ago: float | None, *cats: str,
-            seen_hours_ago: float = 0) -> StoredArticle:
+def article(id: int, hours_ago: float | None, *cats: str, seen_hours_ago: float = 0,
+            terms: tuple[str, ...] = ()) -> StoredArticle:
     published = NOW - dt.timedelta(hours=hours_ago) if hours_ago is not None else None
     return StoredArticle(
         id=id, key=f"k{id}", link=f"https://news.example.org/{id}/", title=f"Article {id}",
         summary_html="", excerpt="", author=None, published=published,
         first_seen=NOW - dt.timedelta(hours=seen_hours_ago), image=None, reading_minutes=3,
-        categories=frozenset(cats),
+        categories=frozenset(cats), terms=frozenset(terms),
     )
 
 
@@ -91,3 +91,46 @@ def test_subscriber_categories_pick_sections():
     assert sections_for(culture, edition) == frozenset()
     assert [s.slug for s in edition.for_categories(frozenset({"energy"})).sections] == [
         "energy"]
+
+
+def sections(edition) -> list[tuple[str, list[int]]]:
+    assert edition is not None
+    return [(s.slug, [a.id for a in s.articles]) for s in edition.sections]
+
+
+def test_an_article_is_filed_under_the_categories_it_names_itself():
+    # News's feed carries its child Economy's posts: each goes where it says it belongs.
+    edition = select(article(1, 1, "news", terms=("Economy",)),
+                     article(2, 2, "news", terms=("News",)),
+                     article(3, 3, "news", terms=("Energy", "Economy")),
+                     article(4, 4, "news", "energy", terms=("Energy",)))
+    assert sections(edition) == [("news", [2]), ("economy", [1, 3]), ("energy", [4])]
+
+
+def test_terms_match_by_slug_or_title_case_and_entities_aside():
+    categories = (CategoryConfig("news", "News", ("n",)),
+                  CategoryConfig("climate", "Climate & Ecology", ("c",)),
+                  CategoryConfig("logistics-transport", "Logistics", ("l",)))
+    edition = select_edition(
+        dt.date(2026, 11, 25),
+        [article(1, 1, "news", terms=("climate &amp; ecology",)),
+         article(2, 2, "news", terms=("CLIMATE",)),
+         article(3, 3, "news", terms=("Logistics-Transport",)),
+         article(4, 4, "news", terms=("Logistics Transport",)),
+         article(5, 5, "news", terms=("Opinion", "uncategorized"))],
+        categories, cutoff=NOW, lookback=dt.timedelta(hours=48), created_at=NOW)
+    assert sections(edition) == [("news", [5]), ("climate", [1, 2]),
+                                 ("logistics-transport", [3, 4])]
+
+
+def test_a_named_category_counts_even_when_no_source_of_it_carried_the_article():
+    edition = select(article(1, 1, "gone-category", terms=("Energy",)),
+                     article(2, 1, "gone-category", terms=("Sports",)))
+    assert sections(edition) == [("energy", [1])]
+
+
+def test_subscribers_of_a_category_get_every_article_filed_in_it():
+    edition = select(article(1, 1, "news", terms=("Economy",)), article(2, 2, "news"))
+    assert edition is not None
+    economy = edition.for_categories(frozenset({"economy"}))
+    assert sections(economy) == [("economy", [1])]

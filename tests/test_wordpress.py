@@ -15,6 +15,7 @@ from feeds import Item, rss
 
 from digest.config import Config, WordPressSource, load_config
 from digest.errors import ConfigError
+from digest.sources.check import check_feeds
 from digest.sources.gather import gather
 from digest.store import Store
 
@@ -26,8 +27,9 @@ CATEGORY = {"id": 12, "count": 340, "description": "", "name": "Economy", "slug"
 
 
 def post(number: int, published: dt.datetime, *, title: str = "", media: Any = "ok",
-         words: int = 600) -> dict[str, Any]:
-    """A post as /wp-json/wp/v2/posts?_embed=author,wp:featuredmedia returns it."""
+         words: int = 600, categories: tuple[tuple[int, str, str], ...] = (
+             (12, "economy", "Economy"),), password: bool = False) -> dict[str, Any]:
+    """A post as /wp-json/wp/v2/posts?_embed=author,wp:featuredmedia,wp:term returns it."""
     local = published + dt.timedelta(hours=4)  # the site is in Asia/Baku
     embedded: dict[str, Any] = {"author": [{"id": 7, "name": "Leyla Mammadova",
                                             "slug": "leyla", "link": "https://x/author/leyla/"}]}
@@ -38,6 +40,21 @@ def post(number: int, published: dt.datetime, *, title: str = "", media: Any = "
     elif media == "forbidden":
         embedded["wp:featuredmedia"] = [{"code": "rest_forbidden", "message": "Sorry",
                                          "data": {"status": 403}}]
+    elif media == "sizes":
+        upload = f"https://news.example.org/wp-content/uploads/2026/11/p{number}"
+        embedded["wp:featuredmedia"] = [{
+            "id": 900 + number, "media_type": "image", "source_url": f"{upload}.jpg",
+            "media_details": {"width": 4000, "height": 3000, "sizes": {
+                "thumbnail": {"source_url": f"{upload}-150x150.jpg", "width": 150,
+                              "height": 150},
+                "medium": {"source_url": f"{upload}-300x225.jpg", "width": 300, "height": 225},
+                "medium_large": {"source_url": f"{upload}-768x576.jpg", "width": 768,
+                                 "height": 576},
+                "full": {"source_url": f"{upload}.jpg", "width": 4000, "height": 3000}}}}]
+    embedded["wp:term"] = [
+        [{"id": i, "slug": slug, "name": name, "taxonomy": "category"}
+         for i, slug, name in categories],
+        [{"id": 99, "slug": "oil", "name": "Oil", "taxonomy": "post_tag"}]]
     return {
         "id": number, "date": local.strftime("%Y-%m-%dT%H:%M:%S"),
         "date_gmt": published.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -47,38 +64,57 @@ def post(number: int, published: dt.datetime, *, title: str = "", media: Any = "
         "link": f"https://news.example.org/2026/11/story-{number}/",
         "title": {"rendered": title or f"Manat steady &#8211; the bank&#8217;s &#8220;view"
                                        f"&#8221; #{number}"},
-        "content": {"rendered": "<p>" + "word " * words + "</p>\n"
+        "content": {"rendered": "" if password else "<p>" + "word " * words + "</p>\n"
                     "<p><img src=\"/wp-content/uploads/inline.jpg\"></p>\n"
-                    "<script>alert('x')</script>", "protected": False},
-        "excerpt": {"rendered": "<p>The manat held at 1.70 &hellip; "
+                    "<script>alert('x')</script>", "protected": password},
+        "excerpt": {"rendered": "" if password else "<p>The manat held at 1.70 &hellip; "
                                "<a href=\"javascript:alert(1)\">more</a></p>\n",
-                    "protected": False},
-        "author": 7, "featured_media": 900 + number if media else 0, "categories": [12],
+                    "protected": password},
+        "author": 7, "featured_media": 900 + number if media else 0,
+        "categories": [i for i, _, _ in categories],
         "_links": {"self": [{"href": f"https://news.example.org/wp-json/wp/v2/posts/{number}"}]},
         "_embedded": embedded,
     }
 
 
 class WordPress:
-    """The two endpoints the source uses, filtering by `after` and paging like WordPress."""
+    """The two endpoints the source uses, filtering by `after` and paging like WordPress;
+    with `plain`, a site with plain permalinks: the API at `/?rest_route=/…`, advertised
+    by the home page's Link header."""
 
-    def __init__(self, server: FeedServer, posts: list[dict[str, Any]]) -> None:
+    def __init__(self, server: FeedServer, posts: list[dict[str, Any]], *,
+                 plain: bool = False) -> None:
         self.posts = posts
-        server.routes["/wp-json/wp/v2/categories"] = Route(handler=self.categories)
-        server.routes["/wp-json/wp/v2/posts"] = Route(handler=self.list_posts)
+        self.server = server
+        self.category_id = 12
+        if plain:
+            server.routes["/"] = Route(handler=self.plain)
+        else:
+            server.routes["/wp-json/wp/v2/categories"] = Route(handler=self.categories)
+            server.routes["/wp-json/wp/v2/posts"] = Route(handler=self.list_posts)
+
+    def plain(self, request: http.server.BaseHTTPRequestHandler) -> Route:
+        route = self.query(request.path).get("rest_route")
+        if route == "/wp/v2/categories":
+            return self.categories(request)
+        if route == "/wp/v2/posts":
+            return self.list_posts(request)
+        link = f'<{self.server.base}/?rest_route=/>; rel="https://api.w.org/"'
+        return Route(200, {"Content-Type": "text/html", "Link": link}, b"<html>Home</html>")
 
     @staticmethod
     def query(path: str) -> dict[str, str]:
         return {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
 
     def categories(self, request: http.server.BaseHTTPRequestHandler) -> Route:
-        found = [CATEGORY] if self.query(request.path).get("slug") == "economy" else []
+        found = ([{**CATEGORY, "id": self.category_id}]
+                 if self.query(request.path).get("slug") == "economy" else [])
         return Route(200, JSON, json.dumps(found).encode())
 
     def list_posts(self, request: http.server.BaseHTTPRequestHandler) -> Route:
         q = self.query(request.path)
-        if q.get("categories") != "12":
-            return Route(200, JSON, b"[]")
+        if q.get("categories") != str(self.category_id):
+            return Route(200, {**JSON, "X-WP-Total": "0", "X-WP-TotalPages": "0"}, b"[]")
         after = q.get("after", "")
         # WordPress compares `after` with the local `date`, not date_gmt.
         matching = sorted((p for p in self.posts if p["date"] > after),
@@ -143,12 +179,17 @@ def test_posts_become_articles(tmp_path: Path, feed_server: FeedServer):
         report = gather(config, store, now=NOW)
         articles = stored(store)
     assert report.summary() == "1 feeds: 2 new articles, 0 unchanged, 0 failed"
-    [lookup, posts] = feed_server.requests
-    assert lookup.path == "/wp-json/wp/v2/categories?slug=economy"
+    # The home page names no API (no Link header here), so /wp-json/ is asked.
+    [home, lookup, posts] = feed_server.requests
+    assert home.path == "/"
+    assert WordPress.query(lookup.path) == {"slug": "economy", "_fields": "id,slug"}
+    assert lookup.path.startswith("/wp-json/wp/v2/categories?")
     query = WordPress.query(posts.path)
-    # First run: the lookback (48 h) plus a day of overlap for the site's time zone.
+    # The window (48 h) plus a day of overlap for the site's time zone.
     assert query["after"] == "2026-11-22T12:00:00"
-    assert (query["categories"], query["_embed"]) == ("12", "author,wp:featuredmedia")
+    assert (query["categories"], query["per_page"]) == ("12", "100")
+    assert query["_embed"] == "author,wp:featuredmedia,wp:term"
+    assert {"title", "content", "date_gmt", "_embedded"} <= set(query["_fields"].split(","))
     assert posts.headers["user-agent"].startswith("digest/")
 
     a = articles["https://news.example.org/?p=4211"]
@@ -170,14 +211,20 @@ def test_later_runs_overlap_and_dedupe(tmp_path: Path, feed_server: FeedServer):
     config = wp_config(tmp_path, feed_server)
     with Store(config.state) as store:
         assert gather(config, store, now=NOW).new == 1
+        state = store.feed_state(config.categories[0].wordpress[0].location)
+        assert (state.api_root, state.category_id) == (f"{feed_server.base}/wp-json/", 12)
         site.posts.append(post(2, NOW + dt.timedelta(hours=1)))
         later = NOW + dt.timedelta(hours=2)
+        feed_server.requests.clear()
         second = gather(config, store, now=later)
         assert second.new == 1  # post 1 came again in the overlap and was not added twice
         assert sorted(stored(store)) == ["https://news.example.org/?p=1",
                                          "https://news.example.org/?p=2"]
-    after = WordPress.query(feed_server.requests[-1].path)["after"]
-    assert after == "2026-11-24T12:00:00"  # the last success less a day
+    # The API root and category id were kept: the second run asks for posts only.
+    [posts] = feed_server.requests
+    assert posts.path.startswith("/wp-json/wp/v2/posts?")
+    # The window start (48 h before) less a day for the site's time zone.
+    assert WordPress.query(posts.path)["after"] == "2026-11-22T14:00:00"
 
 
 def test_many_posts_are_paged(tmp_path: Path, feed_server: FeedServer):
@@ -228,3 +275,90 @@ def test_failures_are_clear_and_cost_only_the_source(
         assert ok.outcome == "ok" and report.new == 1
         state = store.feed_state(wp.url)
         assert state.last_error == wp.message
+
+
+def test_every_page_is_read_however_many(tmp_path: Path, feed_server: FeedServer):
+    # 7 pages of 100: no fixed cap on pages, X-WP-TotalPages says when to stop.
+    WordPress(feed_server, [post(n, NOW - dt.timedelta(minutes=n), words=5, media=None)
+                            for n in range(1, 651)])
+    config = wp_config(tmp_path, feed_server)
+    with Store(config.state) as store:
+        assert gather(config, store, now=NOW).new == 650
+    pages = [WordPress.query(r.path)["page"] for r in feed_server.requests if "/posts" in r.path]
+    assert pages == ["1", "2", "3", "4", "5", "6", "7"]
+
+
+def test_featured_image_is_the_size_near_twice_the_thumbnail(tmp_path: Path,
+                                                              feed_server: FeedServer):
+    WordPress(feed_server, [post(5, NOW - dt.timedelta(hours=1), media="sizes")])
+    config = wp_config(tmp_path, feed_server)
+    with Store(config.state) as store:
+        gather(config, store, now=NOW)
+        [article] = stored(store).values()
+    # Not the 4000 px original, not the square-cropped thumbnail: `medium` (300 wide,
+    # the smallest at least 240 px, twice the email's 120 px thumbnail).
+    assert article.image == "https://news.example.org/wp-content/uploads/2026/11/p5-300x225.jpg"
+    assert article.image_size == (300, 225)
+
+
+def test_password_protected_posts_are_skipped(tmp_path: Path, feed_server: FeedServer):
+    WordPress(feed_server, [post(1, NOW - dt.timedelta(hours=1)),
+                            post(2, NOW - dt.timedelta(hours=2), password=True)])
+    config = wp_config(tmp_path, feed_server)
+    with Store(config.state) as store:
+        report = gather(config, store, now=NOW)
+        assert sorted(stored(store)) == ["https://news.example.org/?p=1"]
+    assert report.new == 1 and report.feeds[0].message is None
+
+
+def test_plain_permalink_site_is_read_through_the_advertised_api(tmp_path: Path,
+                                                                 feed_server: FeedServer):
+    WordPress(feed_server, [post(1, NOW - dt.timedelta(hours=1))], plain=True)
+    config = wp_config(tmp_path, feed_server)
+    with Store(config.state) as store:
+        assert gather(config, store, now=NOW).new == 1
+        state = store.feed_state(config.categories[0].wordpress[0].location)
+    assert state.api_root == f"{feed_server.base}/?rest_route=/"
+    routes = [WordPress.query(r.path).get("rest_route") for r in feed_server.requests]
+    assert routes == [None, "/wp/v2/categories", "/wp/v2/posts"]
+    assert all(r.path.startswith("/?") or r.path == "/" for r in feed_server.requests)
+
+
+def test_posts_carry_their_categories(tmp_path: Path, feed_server: FeedServer):
+    WordPress(feed_server, [post(1, NOW - dt.timedelta(hours=1),
+                                 categories=((12, "economy", "Economy"),
+                                             (14, "climate-and-ecology",
+                                              "Climate &amp; Ecology")))])
+    config = wp_config(tmp_path, feed_server)
+    with Store(config.state) as store:
+        gather(config, store, now=NOW)
+        [article] = stored(store).values()
+    # Slugs and names of categories; tags (post_tag) are not categories.
+    assert article.terms == {"economy", "Economy", "climate-and-ecology",
+                             "Climate & Ecology"}
+
+
+def test_feeds_check_reads_rest_sources(tmp_path: Path, feed_server: FeedServer):
+    WordPress(feed_server, [post(1, NOW - dt.timedelta(hours=1)),
+                            post(2, NOW - dt.timedelta(hours=3))])
+    config = wp_config(tmp_path, feed_server)
+    [check] = check_feeds(config, now=NOW)
+    assert (check.outcome, check.entries, check.message) == ("ok", 2, None)
+    assert check.newest == NOW - dt.timedelta(hours=1)
+    assert check.url == f"wordpress:{feed_server.base}/category/economy"
+
+
+def test_a_remade_category_is_looked_up_again(tmp_path: Path, feed_server: FeedServer):
+    site = WordPress(feed_server, [post(1, NOW - dt.timedelta(hours=2))])
+    config = wp_config(tmp_path, feed_server)
+    location = config.categories[0].wordpress[0].location
+    with Store(config.state) as store:
+        assert gather(config, store, now=NOW).new == 1
+        # The editors deleted and remade Economy: the kept id 12 now matches nothing.
+        site.category_id = 40
+        for p in site.posts:
+            p["categories"] = [40]
+        site.posts.append(post(2, NOW + dt.timedelta(minutes=30)))
+        report = gather(config, store, now=NOW + dt.timedelta(hours=1))
+        assert report.new == 1
+        assert store.feed_state(location).category_id == 40

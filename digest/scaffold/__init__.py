@@ -3,6 +3,7 @@ them) and a templates/ folder to customise."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 from dataclasses import dataclass
@@ -53,6 +54,16 @@ def _domain(site: Site | None) -> str:
     return urlsplit(_link(site)).hostname or "example.org"
 
 
+def _mail_domain(site: Site | None) -> str:
+    """The site's host as an address's domain: an IP address as a domain literal."""
+    host = _domain(site)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    return f"[IPv6:{address}]" if address.version == 6 else f"[{address}]"
+
+
 def default_title(site: Site | None) -> str:
     """The newsletter's name unless the editor gives one: the site's name + Daily Digest."""
     name = (site.name or _domain(site)) if site is not None else None
@@ -60,7 +71,7 @@ def default_title(site: Site | None) -> str:
 
 
 def default_sender(site: Site | None, title: str) -> str:
-    return f"{title} <digest@{_domain(site)}>"
+    return f"{title} <digest@{_mail_domain(site)}>"
 
 
 def render_config(site: Site | None, *, title: str | None = None,
@@ -92,7 +103,8 @@ def render_config(site: Site | None, *, title: str | None = None,
         more=categories[MAX_CATEGORIES:],
         example=example,
         sender=sender or default_sender(site, digest_title),
-        domain=_domain(site),
+        domain=_mail_domain(site),
+        rest_site=link.rstrip("/") if site is not None and site.rest else None,
     )
 
 

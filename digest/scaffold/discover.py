@@ -23,6 +23,7 @@ import requests
 
 from digest.errors import DigestError
 from digest.sources.fetch import user_agent
+from digest.sources.wordpress import API_REL, api_url
 
 TIMEOUT = (10.0, 20.0)
 MAX_BYTES = 5 * 1024 * 1024
@@ -44,6 +45,7 @@ class FoundCategory:
     url: str  # the category's page
     feed: str
     articles: int | None  # as counted by WordPress, when the API told
+    site_slug: str | None = None  # the slug as WordPress knows it (for REST sources)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class Site:
     categories: tuple[FoundCategory, ...]
     feeds: tuple[str, ...]  # the site-wide feeds the home page advertises
     notes: tuple[str, ...]  # what did not work, for the editor
+    # The REST API answered for posts too: init writes REST sources (full text, featured
+    # images, categories, no 10-item limit) instead of category feeds.
+    rest: bool = False
 
 
 class _HomePage(HTMLParser):
@@ -159,8 +164,8 @@ def category_feed(page: str) -> str:
 def _api_categories(session: requests.Session, api_root: str) -> list[FoundCategory]:
     found = []
     for page in range(1, MAX_PAGES + 1):
-        url = urljoin(api_root, "wp/v2/categories") + "?" + urlencode({
-            "per_page": 100, "page": page, "hide_empty": "true",
+        url = api_url(api_root, "wp/v2/categories", {
+            "per_page": "100", "page": str(page), "hide_empty": "true",
             "orderby": "count", "order": "desc", "_fields": "id,name,slug,link,count",
         })
         response, items = _get_json(session, url)
@@ -176,6 +181,7 @@ def _api_categories(session: requests.Session, api_root: str) -> list[FoundCateg
                 slug=slug, title=html.unescape(str(item.get("name") or slug)),
                 url=str(item["link"]), feed=category_feed(str(item["link"])),
                 articles=int(item["count"]) if isinstance(item.get("count"), int) else None,
+                site_slug=str(item.get("slug") or "") or None,
             ))
         pages = response.headers.get("X-WP-TotalPages", "1")
         if not pages.isdigit() or page >= int(pages):
@@ -190,15 +196,21 @@ def _html_categories(page: _HomePage, base: str) -> list[FoundCategory]:
     for href, text in page.anchors:
         url = urljoin(base, href)
         parts = urlsplit(url)
+        if parts.netloc != host:
+            continue
+        query = dict(parse_qsl(parts.query))
         match = CATEGORY_PATH.search(parts.path)
-        if parts.netloc != host or not match or "/page/" in parts.path:
+        if query.keys() == {"cat"} and query["cat"].isdigit() and text:
+            # Plain permalinks: the category page is ?cat=ID, its feed ?cat=ID&feed=rss2.
+            slug = safe_slug(text, f"category-{query['cat']}")
+            page_url = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+        elif match and "/page/" not in parts.path and not match.group(1).endswith("feed"):
+            slug = safe_slug(match.group(1).rsplit("/", 1)[-1], "category")
+            page_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        else:
             continue
-        if match.group(1).endswith("feed"):
-            continue
-        slug = safe_slug(match.group(1).rsplit("/", 1)[-1], "category")
         if slug in found or slug == "uncategorized":
             continue
-        page_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         found[slug] = FoundCategory(slug, text or slug.replace("-", " ").title(), page_url,
                                     category_feed(page_url), None)
     return list(found.values())
@@ -217,6 +229,24 @@ def _timezone(name: str) -> str | None:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
     return name
+
+
+def _linked_api(response: requests.Response) -> str | None:
+    """The API root the `Link: <…>; rel="https://api.w.org/"` header names."""
+    for link in requests.utils.parse_header_links(response.headers.get("link", "")):
+        if API_REL in str(link.get("rel", "")).split() and link.get("url"):
+            return urljoin(response.url, link["url"])
+    return None
+
+
+def _posts_readable(session: requests.Session, api_root: str) -> bool:
+    """Whether the API answers for posts (some sites close everything but categories)."""
+    try:
+        _response, posts = _get_json(session, api_url(api_root, "wp/v2/posts", {
+            "per_page": "1", "_fields": "id"}))
+    except (requests.exceptions.RequestException, ValueError):
+        return False
+    return isinstance(posts, list)
 
 
 def discover(url: str, session: requests.Session | None = None) -> Site:
@@ -249,7 +279,10 @@ def discover(url: str, session: requests.Session | None = None) -> Site:
         timezone = None
         categories: list[FoundCategory] = []
         via = "none"
-        api_root = page.api_root or (urljoin(base, "/wp-json/") if wordpress else None)
+        advertised = _linked_api(response) or page.api_root
+        wordpress = wordpress or advertised is not None
+        api_root = advertised or (urljoin(base, "/wp-json/") if wordpress else None)
+        rest = False
         if api_root:
             try:
                 index = _api_site(session, api_root)
@@ -259,6 +292,10 @@ def discover(url: str, session: requests.Session | None = None) -> Site:
                 categories = _api_categories(session, api_root)
                 via = "rest-api"
                 wordpress = True
+                rest = _posts_readable(session, api_root)
+                if not rest:
+                    notes.append(f"the WordPress REST API at {api_root} lists categories "
+                                 "but not posts; category feeds are used")
             except (requests.exceptions.RequestException, ValueError) as exc:
                 notes.append(f"the WordPress REST API at {api_root} could not be used "
                              f"({exc}); categories were taken from the home page's links")
@@ -270,7 +307,8 @@ def discover(url: str, session: requests.Session | None = None) -> Site:
         language = page.language.split("-")[0].lower() if page.language else None
         return Site(url=base, name=name, description=description, language=language,
                     timezone=timezone, wordpress=wordpress, via=via,
-                    categories=tuple(categories), feeds=feeds, notes=tuple(notes))
+                    categories=tuple(categories), feeds=feeds, notes=tuple(notes),
+                    rest=rest)
     finally:
         if own:
             session.close()

@@ -1,7 +1,9 @@
 """Checking every configured source once, storing nothing: for `digest feeds check`.
 
-Each feed is fetched afresh (no conditional GET, no remembered redirect or
-"gone"), so the result says how the URL in the config behaves right now.
+Each source is read through the same `read_source` as `digest fetch`, but afresh (no
+conditional GET, no remembered redirect, "gone" or WordPress lookups), so the result
+says how the source in the config behaves right now: a feed URL paged back over the
+window, a local file, or a WordPress category through its REST API.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import requests
 
 from digest.config import Config
 from digest.models import FeedState
-from digest.sources.fetch import HostLimiter, download
+from digest.sources.fetch import HostLimiter
 from digest.sources.gather import feed_categories
-from digest.sources.parse import FeedParseError, parse_feed
+from digest.sources.source import read_source
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,9 @@ class FeedCheck:
     newest: dt.datetime | None  # the newest entry's date
     title: str | None  # the feed's own title
     seconds: float
-    message: str | None  # the error, or a warning (malformed but readable, moved)
+    message: str | None  # the error, or a warning (malformed but readable, moved, a gap)
+    pages: int = 1  # pages (or API pages) read to cover the window
+    covered_from: dt.datetime | None = None  # set when the window is not covered
 
     @property
     def failed(self) -> bool:
@@ -43,33 +47,27 @@ class FeedCheck:
 
 def check_one(session: requests.Session, url: str, categories: tuple[str, ...],
               config: Config, now: dt.datetime, limiter: HostLimiter) -> FeedCheck:
+    """Read one source as `digest fetch` would, from a blank state."""
     started = time.monotonic()
-    result = download(session, FeedState(url=url), config.fetch, now, limiter)
+    reading = read_source(session, FeedState(url=url), config, now, limiter)
+    result, parsed = reading.download, reading.parsed
     notes = []
     if result.moved_to:
         notes.append(f"moved permanently to {result.moved_to}; update the config")
-    if result.outcome != "ok":
-        notes.append(result.error or result.outcome)
-        return FeedCheck(url, categories, "error" if result.outcome == "not_modified"
-                         else result.outcome, result.http_status, 0, None, None,
-                         time.monotonic() - started, "; ".join(notes))
-    try:
-        parsed = parse_feed(result.body, result.final_url or url,
-                            content_type=result.content_type, now=now)
-    except FeedParseError as exc:
-        notes.append(str(exc))
-        return FeedCheck(url, categories, "error", result.http_status, 0, None, None,
-                         time.monotonic() - started, "; ".join(notes))
-    except Exception as exc:  # a parser bug must cost one feed, never the check
-        notes.append(f"could not be parsed ({type(exc).__name__}: {exc})")
-        return FeedCheck(url, categories, "error", result.http_status, 0, None, None,
+    if reading.error is not None or parsed is None:
+        notes.append(reading.error or result.error or result.outcome)
+        outcome = result.outcome if result.outcome in ("gone", "waiting") else "error"
+        return FeedCheck(url, categories, outcome, result.http_status, 0, None, None,
                          time.monotonic() - started, "; ".join(notes))
     if parsed.warning:
         notes.append(parsed.warning)
+    if reading.note:
+        notes.append(reading.note)
     dates = [a.published for a in parsed.articles if a.published is not None]
     return FeedCheck(url, categories, "ok", result.http_status, len(parsed.articles),
                      max(dates) if dates else None, parsed.title or None,
-                     time.monotonic() - started, "; ".join(notes) or None)
+                     time.monotonic() - started, "; ".join(notes) or None,
+                     pages=reading.pages, covered_from=reading.covered_from)
 
 
 def check_feeds(config: Config, *, now: dt.datetime | None = None,

@@ -6,7 +6,8 @@ import datetime as dt
 import email.utils
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
@@ -43,6 +44,9 @@ class Download:
     retry_after: dt.datetime | None = None
     error: str | None = None
     http_status: int | None = None
+    # The answer's headers (names in lower case), for sources that read more than the
+    # body: WordPress's X-WP-TotalPages and its API's Link.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def is_local(location: str) -> bool:
@@ -186,6 +190,7 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
                 etag=response.headers.get("etag"),
                 last_modified=response.headers.get("last-modified"),
                 moved_to=moved_to,
+                headers={k.lower(): v for k, v in response.headers.items()},
             )
     return _error(state, f"more than {MAX_REDIRECTS} redirects", None, moved_to)
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass, replace
 
 import requests
 
-from digest.config import Config, WordPressSource
+from digest.config import Config
 from digest.models import FeedState
-from digest.sources.fetch import Download, HostLimiter, download
-from digest.sources.parse import FeedParseError, ParsedFeed, parse_feed
+from digest.sources.fetch import HostLimiter
 from digest.sources.pool import ParsePool
-from digest.sources.wordpress import fetch_wordpress
+from digest.sources.reading import Reading
+from digest.sources.source import read_source
 from digest.store import Store, utcnow
 
 
@@ -69,39 +69,6 @@ def feed_categories(config: Config) -> dict[str, list[str]]:
     return feeds
 
 
-def wordpress_sources(config: Config) -> dict[str, WordPressSource]:
-    return {w.location: w for c in config.categories for w in c.wordpress}
-
-
-def _fetch_and_parse(session_for: Callable[[], requests.Session], state: FeedState,
-                     config: Config, now: dt.datetime, limiter: HostLimiter,
-                     parser: ParsePool | None = None
-                     ) -> tuple[Download, ParsedFeed | None, str | None]:
-    source = wordpress_sources(config).get(state.url)
-    if source is not None:
-        lookback = dt.timedelta(hours=config.lookback_hours)
-        try:
-            return fetch_wordpress(session_for(), state, source, config.fetch, now, limiter,
-                                   lookback)
-        except Exception as exc:  # a reader bug must cost one source, never the run
-            return (Download(state.url, "error"), None,
-                    f"could not be read ({type(exc).__name__}: {exc})")
-    result = download(session_for(), state, config.fetch, now, limiter)
-    if result.outcome != "ok":
-        return result, None, result.error
-    try:
-        base = result.final_url or state.url
-        if parser is None:
-            parsed = parse_feed(result.body, base, content_type=result.content_type, now=now)
-        else:
-            parsed = parser.parse(result.body, base, result.content_type, now)
-    except FeedParseError as exc:
-        return result, None, str(exc)
-    except Exception as exc:  # a parser bug must cost one feed, never the run
-        return result, None, f"could not be parsed ({type(exc).__name__}: {exc})"
-    return result, parsed, None
-
-
 def reenable(store: Store, url: str) -> bool:
     """Let a feed marked gone (410) or told to wait (Retry-After) be fetched again."""
     state = store.feed_state(url)
@@ -134,14 +101,12 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = {
-                url: pool.submit(_fetch_and_parse, session_for, states[url], config, now,
-                                 limiter, parser)
+                url: pool.submit(lambda state: read_source(session_for(), state, config, now,
+                                                           limiter, parser.parse), states[url])
                 for url in feeds
             }
             for url, future in futures.items():
-                result, parsed, error = future.result()
-                report = _record(store, states[url], tuple(feeds[url]), result, parsed,
-                                 error, now)
+                report = _record(store, states[url], tuple(feeds[url]), future.result(), now)
                 reports.append(report)
                 if on_feed:
                     on_feed(report)
@@ -152,8 +117,12 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
     return GatherReport(tuple(reports))
 
 
-def _record(store: Store, state: FeedState, categories: tuple[str, ...], result: Download,
-            parsed: ParsedFeed | None, error: str | None, now: dt.datetime) -> FeedReport:
+def _record(store: Store, state: FeedState, categories: tuple[str, ...], reading: Reading,
+            now: dt.datetime) -> FeedReport:
+    result, parsed, error = reading.download, reading.parsed, reading.error
+    # What a WordPress REST source looked up, kept even when the posts could not be read.
+    state = replace(state, api_root=reading.api_root or state.api_root,
+                    category_id=reading.category_id or state.category_id)
     moved = result.moved_to if result.moved_to and result.moved_to != state.moved_to else None
     notes = []
     if moved:
@@ -181,6 +150,8 @@ def _record(store: Store, state: FeedState, categories: tuple[str, ...], result:
             new += store.add_articles(parsed.articles, slug, now)
         if parsed.warning:
             notes.append(parsed.warning)
+    if reading.note:
+        notes.append(reading.note)
     store.save_feed_state(replace(
         state,
         etag=result.etag if result.outcome == "ok" else state.etag,
@@ -190,6 +161,7 @@ def _record(store: Store, state: FeedState, categories: tuple[str, ...], result:
         last_success=now,
         last_error=None,
         failing_since=None,
+        covered_from=reading.covered_from,
     ))
     return FeedReport(state.url, categories, result.outcome, entries=entries, new=new,
                       message="; ".join(notes) or None)

@@ -64,6 +64,7 @@ class RawEntry:
     images: tuple[str, ...] = ()  # candidates in order of preference
     image_sizes: tuple[tuple[str, int, int], ...] = ()  # (url, width, height) the source gave
     title_html: bool | None = None  # True HTML, False plain text, None: decide from the text
+    terms: tuple[str, ...] = ()  # the categories the entry names itself, as the source wrote
 
 
 @dataclass(frozen=True)
@@ -266,4 +267,19 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         reading_minutes=reading_minutes(words, summary_text),
         feed_url=feed_url,
         image_size=image_size,
+        terms=category_terms(raw.terms),
     )
+
+
+MAX_TERMS = 50
+MAX_TERM = 200
+
+
+def category_terms(terms: tuple[str, ...]) -> tuple[str, ...]:
+    """The entry's category terms as text: entities decoded, spaces tidied, no repeats."""
+    found: dict[str, None] = {}
+    for term in terms[:MAX_TERMS]:
+        text = one_line(html.unescape(term))[:MAX_TERM]
+        if text:
+            found.setdefault(text)
+    return tuple(found)

@@ -31,6 +31,7 @@ from digest.sources.normalise import (
     text_as_html,
     to_article,
 )
+from digest.sources.protected import password_protected
 from digest.sources.sanitize import absolute_url, one_line, plain_text
 
 __all__ = ["FeedParseError", "ParsedFeed", "canonical_link", "parse_feed"]
@@ -84,6 +85,8 @@ def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[R
     feed_link = absolute_url(link, url) if link else None
     articles = []
     for raw in entries:
+        if password_protected(raw):
+            continue  # its text is a password form: nothing a reader could open
         article = to_article(raw, url, feed_link, now)
         if article is not None:
             articles.append(article)
@@ -96,8 +99,8 @@ def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[R
 def _read_fast(xml: bytes) -> tuple[str, str | None, list[RawEntry]] | None:
     """The feed as fastfeedparser reads it; None to hand it to feedparser instead."""
     try:
-        # Bytes, so never fetched as a URL; tags (categories) are not used here.
-        parsed = fastfeedparser.parse(xml, include_tags=False)
+        # Bytes, so never fetched as a URL; tags are the entries' categories.
+        parsed = fastfeedparser.parse(xml, include_tags=True)
     except Exception:  # it raises on what it cannot read; feedparser gets a go
         return None
     entries = [_fast_entry(e) for e in parsed.get("entries") or []]
@@ -167,7 +170,20 @@ def _fast_entry(entry: Any) -> RawEntry:
         published=parse_date(entry.get("published") or entry.get("updated")),
         images=tuple(images),
         image_sizes=sizes,
+        terms=_terms(entry),
     )
+
+
+def _terms(entry: Any) -> tuple[str, ...]:
+    """The entry's category terms (RSS <category>, Atom category's term or label)."""
+    terms = []
+    for tag in entry.get("tags") or []:
+        if isinstance(tag, dict):
+            for key in ("term", "label"):
+                value = tag.get(key)
+                if isinstance(value, str) and value.strip():
+                    terms.append(value)
+    return tuple(terms)
 
 
 # -- feedparser -----------------------------------------------------------------------
@@ -251,4 +267,5 @@ def _feedparser_entry(entry: Any) -> RawEntry:
         published=_when(entry),
         images=tuple(images),
         image_sizes=sizes,
+        terms=_terms(entry),
     )

@@ -1,11 +1,13 @@
 """A WordPress site's category through its REST API: title, link, date, author, excerpt,
-content and featured image, for sites whose feeds carry only excerpts or no images.
+content, categories and featured image, with no limit of items per request.
 
-Two requests a run: /wp-json/wp/v2/categories?slug=SLUG for the category's id, then
-/wp-json/wp/v2/posts?categories=ID&after=...&_embed=author,wp:featuredmedia. `after`
-compares against the site's local time, whatever zone it is in, so it is asked with a
-day of overlap; the store's keys (the posts' guids, the same as in the site's RSS)
-drop what was already seen.
+The API's root is the one the site advertises (`Link: <…>; rel="https://api.w.org/"`:
+`/wp-json/`, or `?rest_route=/` on sites with plain permalinks); the root and the
+category's id (`/wp/v2/categories?slug=SLUG`) are looked up once and kept in the state
+file. Each run then asks `/wp/v2/posts?categories=ID&after=…` for the window, a
+hundred posts a page, following X-WP-TotalPages to the last. `after` compares against
+the site's local time, whatever zone it is in, so it is asked with a day of overlap; the
+store's keys (the posts' guids, the same as in the site's RSS) drop what was already seen.
 """
 
 from __future__ import annotations
@@ -14,31 +16,66 @@ import datetime as dt
 import json
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import requests
 
 from digest.config import FetchConfig, WordPressSource
 from digest.models import FeedState
+from digest.render.context import THUMB_WIDTH
 from digest.sources.fetch import Download, HostLimiter, download
 from digest.sources.normalise import FeedParseError, ParsedFeed, RawEntry, parse_date, to_article
+from digest.sources.paging import linked
+from digest.sources.reading import Reading
 
-API = "/wp-json/wp/v2"
+API_REL = "https://api.w.org/"
+HEAD_BYTES = 256 * 1024  # where a page's <head> links are
 PER_PAGE = 100
-MAX_PAGES = 5  # 500 posts a run is more than any category publishes in a day
 OVERLAP = dt.timedelta(days=1)  # covers any site time zone (UTC-12 to UTC+14)
-EMBED = "author,wp:featuredmedia"
+EMBED = "author,wp:featuredmedia,wp:term"
+FIELDS = ("id,date,date_gmt,guid,link,title,excerpt,content,author,featured_media,"
+          "categories,_links,_embedded")
+# The featured image is shown as a thumbnail: the size nearest twice its display width
+# (sharp on high-density screens) is enough; the full original can weigh megabytes.
+IMAGE_WIDTH = 2 * THUMB_WIDTH
 
 
-def categories_url(source: WordPressSource) -> str:
-    return f"{source.site}{API}/categories?" + urlencode({"slug": source.category})
+def api_url(root: str, route: str, query: dict[str, str] | None = None) -> str:
+    """`route` (like "wp/v2/posts") under the API root, pretty (`/wp-json/`) or plain
+    (`?rest_route=/`)."""
+    parts = urlsplit(root)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    extra = list((query or {}).items())
+    if any(k == "rest_route" for k, _ in pairs):
+        base = next(v for k, v in pairs if k == "rest_route").rstrip("/")
+        pairs = [(k, v) for k, v in pairs if k != "rest_route"]
+        pairs += [("rest_route", f"{base}/{route}"), *extra]
+        return urlunsplit((parts.scheme, parts.netloc, parts.path,
+                           urlencode(pairs, safe="/"), ""))
+    url = urljoin(root if root.endswith("/") else root + "/", route)
+    return url + ("?" + urlencode(extra) if extra else "")
 
 
-def posts_url(source: WordPressSource, category_id: int, after: dt.datetime, page: int) -> str:
-    query = {"categories": str(category_id), "after": after.strftime("%Y-%m-%dT%H:%M:%S"),
-             "per_page": str(PER_PAGE), "page": str(page), "_embed": EMBED,
-             "orderby": "date", "order": "desc"}
-    return f"{source.site}{API}/posts?" + urlencode(query)
+def advertised_root(answer: Download) -> str | None:
+    """The API root a WordPress page advertises: its Link header, else its <link>."""
+    header = answer.headers.get("link")
+    base = answer.final_url or answer.url
+    if header:
+        for link in requests.utils.parse_header_links(header):
+            if API_REL in str(link.get("rel", "")).split() and link.get("url"):
+                return urljoin(base, link["url"])
+    return linked(answer.body[:HEAD_BYTES], base, API_REL)
+
+
+def categories_url(root: str, source: WordPressSource) -> str:
+    return api_url(root, "wp/v2/categories", {"slug": source.category, "_fields": "id,slug"})
+
+
+def posts_url(root: str, category_id: int, after: dt.datetime, page: int) -> str:
+    return api_url(root, "wp/v2/posts", {
+        "categories": str(category_id), "after": after.strftime("%Y-%m-%dT%H:%M:%S"),
+        "per_page": str(PER_PAGE), "page": str(page), "orderby": "date", "order": "desc",
+        "_embed": EMBED, "_fields": FIELDS})
 
 
 def _json(result: Download, what: str) -> Any:
@@ -64,6 +101,24 @@ def _embedded(post: dict[str, Any], key: str) -> dict[str, Any] | None:
     return None
 
 
+def protected(post: dict[str, Any]) -> bool:
+    """A password-protected post: the API gives no text without the password."""
+    return any(isinstance(post.get(k), dict) and post[k].get("protected") is True
+               for k in ("content", "excerpt"))
+
+
+def post_terms(post: dict[str, Any]) -> tuple[str, ...]:
+    """The slugs and names of the post's categories, from the embedded wp:term."""
+    embedded = post.get("_embedded")
+    groups = embedded.get("wp:term") if isinstance(embedded, dict) else None
+    terms: list[str] = []
+    for group in groups if isinstance(groups, list) else []:
+        for term in group if isinstance(group, list) else []:
+            if isinstance(term, dict) and term.get("taxonomy") == "category":
+                terms += [term[k] for k in ("slug", "name") if isinstance(term.get(k), str)]
+    return tuple(terms)
+
+
 def post_entry(post: dict[str, Any]) -> RawEntry:
     """One post of /wp/v2/posts (with _embed) as a RawEntry."""
     published = parse_date(post.get("date_gmt"))  # naive, in UTC by the API's definition
@@ -71,7 +126,7 @@ def post_entry(post: dict[str, Any]) -> RawEntry:
         published = parse_date(post.get("date"))  # site local time: better than nothing
     media = _embedded(post, "wp:featuredmedia")
     author = _embedded(post, "author")
-    image = media.get("source_url") if media else None
+    image, size = featured_image(media)
     guid = _rendered(post.get("guid"))
     post_id = post.get("id")
     return RawEntry(
@@ -83,27 +138,55 @@ def post_entry(post: dict[str, Any]) -> RawEntry:
         content=_rendered(post.get("content")),
         author=author.get("name") if author and isinstance(author.get("name"), str) else None,
         published=published,
-        images=(image,) if isinstance(image, str) else (),
-        image_sizes=_featured_size(media, image),
+        images=(image,) if image else (),
+        image_sizes=((image, *size),) if image and size else (),
+        terms=post_terms(post),
     )
 
 
-def _featured_size(media: dict[str, Any] | None, image: object
-                   ) -> tuple[tuple[str, int, int], ...]:
-    """The featured image's size from its media details, when WordPress gives it."""
-    details = media.get("media_details") if media else None
-    if not isinstance(image, str) or not isinstance(details, dict):
-        return ()
+def _size(value: Any) -> tuple[str, int, int] | None:
+    """(url, width, height) of a media size, when all three are given."""
+    if not isinstance(value, dict):
+        return None
+    url, width, height = value.get("source_url"), value.get("width"), value.get("height")
+    if isinstance(url, str) and isinstance(width, int) and isinstance(height, int) \
+            and width > 0 and height > 0:
+        return url, width, height
+    return None
+
+
+def featured_image(media: dict[str, Any] | None
+                   ) -> tuple[str | None, tuple[int, int] | None]:
+    """The featured image's URL and size: of the sizes WordPress made that keep the
+    original's shape (not the square-cropped thumbnail), the smallest at least
+    IMAGE_WIDTH wide, else the widest; the original only when there is no such size."""
+    if media is None:
+        return None, None
+    original = media.get("source_url") if isinstance(media.get("source_url"), str) else None
+    found = media.get("media_details")
+    details: dict[str, Any] = found if isinstance(found, dict) else {}
     width, height = details.get("width"), details.get("height")
-    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
-        return ((image, width, height),)
-    return ()
+    full = (original, width, height) if original and isinstance(width, int) \
+        and isinstance(height, int) and width > 0 and height > 0 else None
+    listed = details.get("sizes")
+    sizes: dict[str, Any] = listed if isinstance(listed, dict) else {}
+    candidates = [s for s in (_size(v) for v in sizes.values()) if s is not None]
+    if full is not None:
+        candidates.append(full)
+        ratio = full[2] / full[1]
+        candidates = [c for c in candidates if abs(c[2] / c[1] - ratio) <= 0.02 * ratio + 0.01]
+    if candidates:
+        wide_enough = [c for c in candidates if c[1] >= IMAGE_WIDTH]
+        url, w, h = (min(wide_enough, key=lambda c: c[1]) if wide_enough
+                     else max(candidates, key=lambda c: c[1]))
+        return url, (w, h)
+    return original, None
 
 
-def fetch_wordpress(session: requests.Session, state: FeedState, source: WordPressSource,
-                    limits: FetchConfig, now: dt.datetime, limiter: HostLimiter,
-                    lookback: dt.timedelta) -> tuple[Download, ParsedFeed | None, str | None]:
-    """Fetch the category's recent posts; the Download speaks for the source as a whole."""
+def read_wordpress(session: requests.Session, state: FeedState, source: WordPressSource,
+                   limits: FetchConfig, now: dt.datetime, limiter: HostLimiter,
+                   lookback: dt.timedelta) -> Reading:
+    """The category's posts dated in the window; the Reading speaks for the source."""
 
     def get(url: str) -> Download:
         # The source's gone/retry-after state applies to each request; validators and
@@ -112,39 +195,68 @@ def fetch_wordpress(session: requests.Session, state: FeedState, source: WordPre
         return replace(download(session, ask, limits, now, limiter), url=state.url,
                        moved_to=None, etag=None, last_modified=None)
 
-    lookup = get(categories_url(source))
-    if lookup.outcome != "ok":
-        return lookup, None, lookup.error
+    root, category_id = state.api_root, state.category_id
+    looked_up = root is None or category_id is None
     try:
-        found = _json(lookup, "categories")
-        if not isinstance(found, list) or not found or not isinstance(found[0], dict) \
-                or not isinstance(found[0].get("id"), int):
-            raise FeedParseError(
-                f"{source.site} has no category with the slug {source.category!r}; check "
-                "`category` in this source (the slug is the last part of the category's URL)")
-        category_id = found[0]["id"]
-        since = (state.last_success or now - lookback) - OVERLAP
+        if root is None:
+            home = get(source.site + "/")
+            if home.outcome in ("gone", "waiting") or (home.outcome == "error"
+                                                       and home.http_status is None):
+                return Reading(home, None, home.error)
+            root = (advertised_root(home) if home.outcome == "ok" else None) \
+                or source.site + "/wp-json/"
+        if category_id is None:
+            lookup = get(categories_url(root, source))
+            if lookup.outcome != "ok":
+                return Reading(lookup, None, lookup.error)
+            found = _json(lookup, "categories")
+            if not isinstance(found, list) or not found or not isinstance(found[0], dict) \
+                    or not isinstance(found[0].get("id"), int):
+                raise FeedParseError(
+                    f"{source.site} has no category with the slug {source.category!r}; "
+                    "check `category` in this source (the slug is the last part of the "
+                    "category's URL)")
+            category_id = found[0]["id"]
+        since = now - lookback - OVERLAP
         entries: dict[str, RawEntry] = {}
-        last = lookup
-        for page in range(1, MAX_PAGES + 1):
-            result = get(posts_url(source, category_id, since, page))
-            if page > 1 and result.http_status == 400:
-                break  # WordPress answers 400 for a page past the last
+        first: Download | None = None
+        page, pages = 1, 1
+        while page <= pages:
+            result = get(posts_url(root, category_id, since, page))
             if result.outcome != "ok":
-                return result, None, result.error
-            last = result
-            posts = _json(last, "posts")
+                if page == 1 and not looked_up and result.http_status in (400, 404):
+                    # The site moved its API or remade the category: look both up again.
+                    return read_wordpress(session, replace(state, api_root=None,
+                                                           category_id=None),
+                                          source, limits, now, limiter, lookback)
+                return Reading(result, None, result.error, api_root=root,
+                               category_id=category_id)
+            first = first or result
+            posts = _json(result, "posts")
             if not isinstance(posts, list):
                 raise FeedParseError("the posts answer is not a list of posts")
             for post in posts:
-                if isinstance(post, dict):
+                if isinstance(post, dict) and not protected(post):
                     entry = post_entry(post)
                     entries.setdefault(entry.id or entry.link or "", entry)  # dedupe by id
-            if len(posts) < PER_PAGE:
+            total = result.headers.get("x-wp-totalpages", "")
+            pages = max(pages, int(total)) if total.isdigit() else pages
+            if not posts:
                 break
+            page += 1
     except FeedParseError as exc:
-        return lookup, None, str(exc)
+        return Reading(Download(state.url, "error"), None, str(exc), api_root=root,
+                       category_id=category_id)
+    if not entries and not looked_up:
+        # Nothing in the window: a quiet day, or a category remade under a new id. One
+        # lookup tells, and costs only the sources with nothing to read.
+        return read_wordpress(session, replace(state, category_id=None), source, limits,
+                              now, limiter, lookback)
+    assert first is not None
     feed_link = f"{source.site}/category/{source.category}/"
     articles = tuple(a for a in (to_article(e, state.url, feed_link, now)
                                  for e in entries.values()) if a is not None)
-    return last, ParsedFeed(source.category, feed_link, articles, None), None
+    return Reading(replace(first, headers={}), ParsedFeed(source.category, feed_link,
+                                                          articles, None),
+                   None, pages=page - 1 if page > 1 else 1, api_root=root,
+                   category_id=category_id)
