@@ -76,8 +76,8 @@ words=300, image=False, password="", excerpt="", key=None) -> Post``
 ``site.reset()``
     Restores the seeded database (uploaded files added later stay; they are not listed).
 ``start_site(folder=None) -> WordPressSite`` (a context manager)
-    The same outside pytest, e.g. ``python -m wordpress_site`` from tests/ serves the site
-    until interrupted.
+    The same outside pytest. ``.venv/bin/python tests/wordpress_site.py`` serves the seeded
+    site until interrupted (``--exit``: start, report the start-up time, stop).
 """
 
 from __future__ import annotations
@@ -727,7 +727,12 @@ def _seed_commands(now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":  # serve the seeded site by hand: python tests/wordpress_site.py
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the servers too
     started = time.monotonic()
     with start_site() as running:
         print(f"ready in {time.monotonic() - started:.1f} s: {running.url} "
