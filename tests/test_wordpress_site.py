@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import requests
 from lxml import etree
-from wordpress_site import CATEGORIES, Manifest, Post, WordPressSite
+from wordpress_site import CATEGORIES, TIME_ZONE, Manifest, Post, WordPressSite
 
 TIMEOUT = 30
 
@@ -84,7 +84,7 @@ def test_seeded_like_the_news_site(wordpress: WordPressSite) -> None:
 
 def test_category_feeds_page_and_name_their_categories(wordpress: WordPressSite) -> None:
     manifest = wordpress.manifest
-    pages = feed_pages(f"{wordpress.url}/category/news/feed/")
+    pages = feed_pages(wordpress.feed_url("news"))
     assert [len(page) for page in pages][:2] == [10, 10]
     carried = [item for page in pages for item in page]
     expected = sorted(feed_posts(manifest, "news"), key=lambda p: (p.date_gmt, p.id),
@@ -105,7 +105,8 @@ def test_category_feeds_page_and_name_their_categories(wordpress: WordPressSite)
 def test_plain_permalinks_feeds_and_api(wordpress: WordPressSite) -> None:
     manifest = wordpress.manifest
     economy = manifest.category("economy")
-    pages = feed_pages(f"{wordpress.plain_url}/?cat={economy.id}&feed=rss2")
+    pages = feed_pages(wordpress.feed_url("economy", plain=True))
+    assert f"?cat={economy.id}&feed=rss2" in wordpress.feed_url("economy", plain=True)
     carried = [text(i, "link") for page in pages for i in page]
     assert len(pages[0]) == 10 and len(pages) == 2
     assert sorted(carried) == sorted(wordpress.plain_link(p)
@@ -113,11 +114,13 @@ def test_plain_permalinks_feeds_and_api(wordpress: WordPressSite) -> None:
     home = requests.get(wordpress.plain_url + "/", timeout=TIMEOUT)
     api = home.links["https://api.w.org/"]["url"]
     assert "rest_route=/" in api
-    posts = requests.get(api + "wp/v2/posts", params={"categories": economy.id, "per_page": 100},
-                         timeout=TIMEOUT)
-    assert posts.status_code == 200
-    assert {p["id"] for p in posts.json()} == {
-        p.id for p in manifest.in_category("economy", children=False) if p.status == "publish"}
+    expected = {p.id for p in manifest.in_category("economy", children=False)
+                if p.status == "publish"}
+    for route in (api + "wp/v2/posts", wordpress.api_url("/wp/v2/posts", plain=True)):
+        posts = requests.get(route, params={"categories": economy.id, "per_page": 100},
+                             timeout=TIMEOUT)
+        assert posts.status_code == 200
+        assert {p["id"] for p in posts.json()} == expected
 
 
 def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
@@ -125,7 +128,7 @@ def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
     home = requests.get(wordpress.url + "/", timeout=TIMEOUT)
     assert home.links["https://api.w.org/"]["url"] == wordpress.url + "/wp-json/"
     news = manifest.category("news")
-    url = f"{wordpress.url}/wp-json/wp/v2/posts"
+    url = wordpress.api_url("/wp/v2/posts")
     params: dict[str, str | int] = {"categories": news.id, "per_page": 4,
                                     "_embed": "author,wp:featuredmedia"}
     first = requests.get(url, params=params, timeout=TIMEOUT)
@@ -143,7 +146,7 @@ def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
         post = by_id[item["id"]]
         assert post.date_gmt is not None
         assert item["date_gmt"] == post.date_gmt.strftime("%Y-%m-%dT%H:%M:%S")
-        local = post.date_gmt.astimezone(ZoneInfo("Asia/Baku"))  # the site's time zone
+        local = post.date_gmt.astimezone(ZoneInfo(TIME_ZONE))  # the site's time zone
         assert item["date"] == local.strftime("%Y-%m-%dT%H:%M:%S")
         assert item["content"]["protected"] == post.password
         assert item["_embedded"]["author"][0]["name"] == post.author

@@ -15,7 +15,7 @@ Fixtures (tests/conftest.py)
 
 The seeded site (``SEED``, shaped like Aze.Media)
 -------------------------------------------------
-Site time zone Asia/Baku, 10 posts per feed (WordPress's default), full text in feeds.
+Time zone ``TIME_ZONE`` (Asia/Baku), 10 posts per feed (WordPress's default), full text in feeds.
 Twelve categories (``CATEGORIES``): News with children Economy, Energy and Climate and Ecology
 (slug ``climate-and-ecology``), then Opinion, Culture, Gender, Science, Defense, Karabakh,
 Diaspora and Logistics-Transport (slug ``logistics-transport``); "Uncategorized" is removed.
@@ -57,6 +57,10 @@ API
     empty), words, image (``FeaturedImage`` or None: id, url, width, height, mime_type, alt,
     sizes: name -> ``ImageSize`` with url, width, height), and ``.public``.
     ``site.plain_link(post)`` is its link on the plain-permalink server.
+``site.feed_url(slug, plain=False)``, ``site.api_url(route, plain=False)``
+    ``/category/SLUG/feed/`` or ``/?cat=ID&feed=rss2``; ``/wp-json/ROUTE`` or
+    ``/?rest_route=ROUTE`` (route like ``/wp/v2/posts``). WordPress also answers a child's
+    feed at ``/category/news/economy/feed/``, the address its own pages advertise.
 ``site.add_post(title, categories, *, age=timedelta(0), status="publish", author="leyla",
 words=300, image=False, password="", excerpt="", key=None) -> Post``
     Publishes (or drafts, schedules …) a post dated ``age`` before the current time (a negative
@@ -106,6 +110,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent / "wordpress"
 WORDPRESS = Path("/usr/share/wordpress")
 PACKAGES = "wordpress mariadb-server php-cli php-mysql php-gd"
+TIME_ZONE = "Asia/Baku"  # the site's; WordPress's feeds give GMT dates, its REST API both
 UTC = dt.UTC
 
 AUTHORS = (
@@ -447,6 +452,18 @@ class WordPressSite:
     def plain_link(self, post: Post) -> str:
         return f"{self.plain_url}/?p={post.id}"
 
+    def feed_url(self, slug: str, *, plain: bool = False) -> str:
+        """A category's RSS feed: /category/SLUG/feed/, or ?cat=ID&feed=rss2 when plain."""
+        if plain:
+            return f"{self.plain_url}/?cat={self.manifest.category(slug).id}&feed=rss2"
+        return f"{self.url}/category/{slug}/feed/"
+
+    def api_url(self, route: str, *, plain: bool = False) -> str:
+        """A REST route such as "/wp/v2/posts": under /wp-json/, or ?rest_route= when plain."""
+        if plain:
+            return f"{self.plain_url}/?rest_route={route}"
+        return f"{self.url}/wp-json{route}"
+
     # Changing the site -------------------------------------------------------------------
 
     def _seed(self, commands: dict[str, Any]) -> dict[str, Any]:
@@ -541,7 +558,7 @@ class WordPressSite:
 
 
 def _env(site: WordPressSite, *, home: str, plain: bool = False) -> dict[str, str]:
-    env = dict(os.environ, WP_FIXTURE_HOME=home)
+    env = dict(os.environ, WP_FIXTURE_HOME=home, WP_FIXTURE_TIME_ZONE=TIME_ZONE)
     if plain:
         env["WP_FIXTURE_PERMALINKS"] = "plain"
     return env
