@@ -96,6 +96,7 @@ def test_category_feeds_page_and_name_their_categories(wordpress: WordPressSite)
         assert sorted(html.unescape(c.text or "") for c in item.iter("category")) == sorted(
             names[slug] for slug in post.categories)
         assert text(item, "{http://purl.org/dc/elements/1.1/}creator") == post.author
+        assert text(item, "guid") == post.guid == f"{wordpress.url}/?p={post.id}"
     # A child-only post is in its parent's feed, named by the child alone.
     child_only = next(p for p in expected if p.categories == ("economy",))
     item = next(i for i in carried if text(i, "link") == child_only.link)
@@ -107,10 +108,10 @@ def test_plain_permalinks_feeds_and_api(wordpress: WordPressSite) -> None:
     economy = manifest.category("economy")
     pages = feed_pages(wordpress.feed_url("economy", plain=True))
     assert f"?cat={economy.id}&feed=rss2" in wordpress.feed_url("economy", plain=True)
-    carried = [text(i, "link") for page in pages for i in page]
     assert len(pages[0]) == 10 and len(pages) == 2
-    assert sorted(carried) == sorted(wordpress.plain_link(p)
-                                     for p in feed_posts(manifest, "economy"))
+    expected = sorted(wordpress.plain_link(p) for p in feed_posts(manifest, "economy"))
+    assert sorted(text(i, "link") for page in pages for i in page) == expected
+    assert sorted(text(i, "guid") for page in pages for i in page) == expected
     home = requests.get(wordpress.plain_url + "/", timeout=TIMEOUT)
     api = home.links["https://api.w.org/"]["url"]
     assert "rest_route=/" in api

@@ -52,7 +52,8 @@ API
     ``.post(key)``, ``.category(slug)``, ``.public()`` (published without a password),
     ``.window(hours=48, now=None)`` (public posts with ``now - hours < date_gmt <= now``),
     ``.in_category(slug, children=True)``. A ``Post`` has id, key, title, slug, link (pretty),
-    categories (slugs, WordPress's order), status, date_gmt and modified_gmt (aware UTC),
+    guid (``URL/?p=ID``, as WordPress's editor makes it; ``plain_link(post)`` on the other
+    server), categories (slugs, WordPress's order), status, date_gmt and modified_gmt (aware UTC),
     author (display name), password (bool), content (HTML as stored), excerpt (as stored, often
     empty), words, image (``FeaturedImage`` or None: id, url, width, height, mime_type, alt,
     sizes: name -> ``ImageSize`` with url, width, height), and ``.public``.
@@ -305,6 +306,7 @@ class Post:
     title: str  # as stored: what WordPress shows (but "Protected: …" for a password)
     slug: str
     link: str  # pretty permalink
+    guid: str  # http://127.0.0.1:PORT/?p=ID (the plain server's: site.plain_link(post))
     categories: tuple[str, ...]  # slugs
     status: str  # publish, future, draft, pending, private
     date_gmt: dt.datetime | None  # aware UTC; None for an undated draft
@@ -418,6 +420,7 @@ def _manifest(now: dt.datetime, answer: dict[str, Any]) -> Manifest:
         assert modified is not None
         posts.append(Post(
             id=int(p["id"]), key=p["key"], title=p["title"], slug=p["slug"], link=p["link"],
+            guid=p["guid"],
             categories=tuple(p["categories"]), status=p["status"],
             date_gmt=_date(p["date_gmt"]), modified_gmt=modified, author=p["author"],
             password=bool(p["password"]), content=p["content"], excerpt=p["excerpt"],
@@ -561,6 +564,7 @@ def _env(site: WordPressSite, *, home: str, plain: bool = False) -> dict[str, st
     env = dict(os.environ, WP_FIXTURE_HOME=home, WP_FIXTURE_TIME_ZONE=TIME_ZONE)
     if plain:
         env["WP_FIXTURE_PERMALINKS"] = "plain"
+        env["WP_FIXTURE_SEED_HOME"] = site.url
     return env
 
 
@@ -681,6 +685,7 @@ def _serve(site: WordPressSite, port: int, *, plain: bool) -> None:
     with log.open("ab") as out:
         process = subprocess.Popen(
             ["php", "-d", "opcache.enable_cli=1", "-d", "memory_limit=256M",
+             "-d", "display_errors=0", "-d", "log_errors=1",
              "-S", f"127.0.0.1:{port}", "-t", str(site.docroot), str(HERE / "router.php")],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
             cwd=site.docroot, start_new_session=True)

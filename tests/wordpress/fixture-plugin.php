@@ -9,6 +9,10 @@
  */
 if (getenv('WP_FIXTURE_PERMALINKS') === 'plain') {
     add_filter('pre_option_permalink_structure', '__return_empty_string');
+    // Stored guids name the other server (http://127.0.0.1:PORT/?p=N): name this one.
+    add_filter('get_the_guid', function ($guid) {
+        return str_replace(getenv('WP_FIXTURE_SEED_HOME') . '/', home_url('/'), $guid);
+    });
 }
 // No mail leaves a test site.
 add_filter('pre_wp_mail', '__return_true');

@@ -21,6 +21,7 @@ require_once ABSPATH . 'wp-admin/includes/image.php';
 require_once ABSPATH . 'wp-admin/includes/file.php';
 require_once ABSPATH . 'wp-admin/includes/media.php';
 
+global $wpdb;
 $commands = json_decode(file_get_contents('php://stdin'), true, 512, JSON_THROW_ON_ERROR);
 wp_set_current_user(1);  // the administrator: may post any HTML, like an editor's browser
 
@@ -116,6 +117,10 @@ foreach ($commands['posts'] ?? [] as $number => $post) {
     if (is_wp_error($id)) {
         fixture_fail('post ' . $post['key'], $id);
     }
+    // The guid WordPress's editor gives a post (its auto-draft's link), not the pretty link
+    // wp_insert_post() stores for a post created published.
+    $wpdb->update($wpdb->posts, ['guid' => home_url('/?p=' . $id)], ['ID' => $id]);
+    clean_post_cache($id);
     if (!empty($post['image'])) {
         $image = $post['image'];
         $extension = $image['format'] === 'png' ? 'png' : 'jpg';
@@ -197,6 +202,7 @@ foreach ($query->posts as $post) {
         'title' => $post->post_title,
         'slug' => $post->post_name,
         'link' => get_permalink($post),
+        'guid' => get_the_guid($post),
         'status' => $post->post_status,
         'date_gmt' => $post->post_date_gmt,
         'modified_gmt' => $post->post_modified_gmt,
