@@ -79,6 +79,9 @@ def test_seeded_like_the_news_site(wordpress: WordPressSite) -> None:
         assert ("large" in post.image.sizes) == (post.image.width > 1024)
         assert post.image.sizes["medium"].width == 300
         assert post.image.mime_type in ("image/jpeg", "image/png")
+    shown = [p for p in pictured if p.image and p.image.sizes["medium_large"].url in p.content]
+    assert len(shown) == 7
+    assert all(p.modified_gmt == p.date_gmt for p in shown)
     assert all(p.words >= 100 for p in manifest.posts)
 
 

@@ -27,7 +27,10 @@ Posts, dated relative to ``site.now`` (the moment of seeding, UTC, whole seconds
   categories (News+Economy, Economy+Logistics-Transport, Opinion+Culture, Karabakh+Defense, …).
   One of them (key ``edited``) was edited at seeding: its ``modified_gmt`` is later than its
   date and its title ends with "(updated)". Every third has a featured image (JPEG or PNG,
-  1200x800 or 1000x600) with the sizes WordPress makes (thumbnail, medium, medium_large, large).
+  1200x800 or 1000x600) with the sizes WordPress makes (thumbnail, medium, medium_large, and
+  large when wider than 1024); every sixth also shows it at the top of its text (a block
+  editor ``<figure>`` with the medium_large size and a srcset): WordPress's RSS carries no
+  featured image, so that is the only picture a feed gives.
 - not public: 2 password-protected published posts (password ``secret``), 1 private,
   2 drafts, 1 pending review, 2 scheduled (``future``, 2 and 26 hours ahead);
 - 4 published posts 52 to 80 hours old: outside a 48-hour window.
@@ -63,9 +66,10 @@ API
     ``/?rest_route=ROUTE`` (route like ``/wp/v2/posts``). WordPress also answers a child's
     feed at ``/category/news/economy/feed/``, the address its own pages advertise.
 ``site.add_post(title, categories, *, age=timedelta(0), status="publish", author="leyla",
-words=300, image=False, password="", excerpt="", key=None) -> Post``
+words=300, image=False, inline_image=False, password="", excerpt="", key=None)``
     Publishes (or drafts, schedules …) a post dated ``age`` before the current time (a negative
-    age, or a date after WordPress's clock, makes a scheduled post): a "second day". Mind
+    age, or a date after WordPress's clock, makes a scheduled post) and returns its ``Post``:
+    a "second day". ``author`` is a login from ``AUTHORS``; ``categories`` are slugs. Mind
     WordPress's rule for feeds' ETag and Last-Modified: they come from the latest date or
     modified date of any post, to the second, so a post dated before the site's last change
     leaves them as they were and a conditional GET of a feed still gets 304 (as on a real
@@ -203,6 +207,7 @@ class PostSpec:
     author: str = "leyla"
     words: int = 300
     image: tuple[str, int, int] | None = None  # format ("jpeg"/"png"), width, height
+    inline_image: bool = False  # the featured image also at the top of the content
     password: str = ""
     excerpt: str = ""
     edited_title: str = ""  # set: edited at seeding, its title becomes this
@@ -224,6 +229,7 @@ def _seed() -> tuple[PostSpec, ...]:
         specs.append(PostSpec(
             key=key, title=title, categories=categories, age=dt.timedelta(minutes=minutes),
             author=next(authors), words=120 + (number * 137) % 1100, image=image,
+            inline_image=number % 6 == 0,
             excerpt="A short summary written by the editor." if number % 7 == 3 else "",
             edited_title=edited))
     hours = dt.timedelta(hours=1)
@@ -477,7 +483,8 @@ class WordPressSite:
     def add_post(self, title: str, categories: tuple[str, ...] | list[str], *,
                  age: dt.timedelta = dt.timedelta(0), status: str = "publish",
                  author: str = "leyla", words: int = 300, image: bool = False,
-                 password: str = "", excerpt: str = "", key: str | None = None) -> Post:
+                 inline_image: bool = False, password: str = "", excerpt: str = "",
+                 key: str | None = None) -> Post:
         """Adds a post dated `age` before the current time; returns it as WordPress has it."""
         self._changed = True
         key = key or f"added-{next(self._added)}"
@@ -486,7 +493,8 @@ class WordPressSite:
                 "excerpt": excerpt, "categories": list(categories), "status": status,
                 "date_gmt": date.strftime("%Y-%m-%d %H:%M:%S"), "author": author,
                 "password": password, "edit": None,
-                "image": {"format": "jpeg", "width": 1200, "height": 800} if image else None}
+                "image": {"format": "jpeg", "width": 1200, "height": 800,
+                          "inline": inline_image} if image else None}
         self._seed({"posts": [spec]})
         return self.manifest.post(key)
 
@@ -731,7 +739,8 @@ def _seed_commands(now: dt.datetime) -> dict[str, Any]:
     for spec in SEED:
         image = None
         if spec.image:
-            image = {"format": spec.image[0], "width": spec.image[1], "height": spec.image[2]}
+            image = {"format": spec.image[0], "width": spec.image[1], "height": spec.image[2],
+                     "inline": spec.inline_image}
         edit = None
         if spec.edited_title:
             edit = {"title": spec.edited_title, "content": content(spec.words + 40)}

@@ -9,8 +9,8 @@
  *                 the default category; "Uncategorized" is removed)
  *   "posts":      [{"key", "title", "content", "excerpt", "categories": [slug],
  *                   "status", "date_gmt": "Y-m-d H:i:s", "author": login,
- *                   "password", "image": {"format": "jpeg"|"png", "width", "height"}
- *                   or null, "edit": {"title", "content"} or null}]
+ *                   "password", "image": {"format": "jpeg"|"png", "width", "height",
+ *                   "inline": also at the top of the content} or null, "edit": {"title", "content"} or null}]
  *   "edits":      [{"id", "title"?, "content"?}]   (a later edit: modified = now)
  *   "php":        code run after the rest, its output returned as "php_output"
  * The answer is the site as WordPress sees it: {"categories": [...], "posts": [...]}.
@@ -133,6 +133,15 @@ foreach ($commands['posts'] ?? [] as $number => $post) {
         }
         update_post_meta($attachment, '_wp_attachment_image_alt', 'Illustration: ' . $post['title']);
         set_post_thumbnail($id, $attachment);
+        if (!empty($image['inline'])) {
+            // Also at the top of the text, as the block editor puts it (not an edit: the
+            // modified date stays).
+            $figure = '<figure class="wp-block-image size-medium_large">'
+                . wp_get_attachment_image($attachment, 'medium_large') . '</figure>';
+            $wpdb->update($wpdb->posts, ['post_content' => $figure . "\n\n" . $post['content']],
+                          ['ID' => $id]);
+            clean_post_cache($id);
+        }
     }
     if (!empty($post['edit'])) {
         $result = wp_update_post(['ID' => $id, 'post_title' => $post['edit']['title'],
