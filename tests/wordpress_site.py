@@ -24,7 +24,8 @@ Posts, dated relative to ``site.now`` (the moment of seeding, UTC, whole seconds
 - 41 public posts (published, no password) between 12 minutes and 46 hours old, so that they
   stay inside a 48-hour window for two hours after seeding. 23 of them are in News or its
   children (News's feed needs three pages), some only in a child category, five in two
-  categories (News+Economy, Economy+Logistics-Transport, Opinion+Culture, Karabakh+Defense, …).
+  categories (two News+Economy, Economy+Logistics-Transport, Opinion+Culture,
+  Karabakh+Defense).
   One of them (key ``edited``) was edited at seeding: its ``modified_gmt`` is later than its
   date and its title ends with "(updated)". Every third has a featured image (JPEG or PNG,
   1200x800 or 1000x600) with the sizes WordPress makes (thumbnail, medium, medium_large, and
@@ -84,6 +85,10 @@ words=300, image=False, inline_image=False, password="", excerpt="", key=None)``
     gives those after a point.
 ``site.reset()``
     Restores the seeded database (uploaded files added later stay; they are not listed).
+
+The administrator is ``admin`` (password ``admin-password-for-tests``); wp-admin works, but
+tests change the site through the calls above. Nothing leaves the machine: no mail, no cron,
+no update checks (``WP_HTTP_BLOCK_EXTERNAL``).
 ``start_site(folder=None) -> WordPressSite`` (a context manager)
     The same outside pytest. ``.venv/bin/python tests/wordpress_site.py`` serves the seeded
     site until interrupted (``--exit``: start, report the start-up time, stop).
@@ -614,14 +619,22 @@ def _answers(url: str) -> bool:
 
 
 def _lay_out(docroot: Path, socket_path: Path) -> None:
-    """Debian's WordPress in `docroot`: the top-level scripts copied (they locate
-    wp-config.php from their own folder), wp-admin/ and wp-includes/ linked, an own
-    wp-content/ with the bundled theme, an uploads folder and the fixture's plugin."""
+    """Debian's WordPress in `docroot`: the scripts of the top folder and of wp-admin/
+    copied (they find wp-config.php from their own folder), wp-includes/ and wp-admin's
+    subfolders linked, an own wp-content/ with the packaged theme, an uploads folder and
+    the fixture's plugin."""
     docroot.mkdir(parents=True)
     for entry in WORDPRESS.iterdir():
         if entry.name in ("wp-config.php", "wp-content", ".htaccess"):
             continue
-        if entry.is_dir():
+        if entry.name == "wp-admin":  # its scripts load ../wp-load.php from their own folder
+            (docroot / entry.name).mkdir()
+            for admin in entry.iterdir():
+                if admin.is_dir():
+                    (docroot / entry.name / admin.name).symlink_to(admin)
+                else:
+                    shutil.copy(admin, docroot / entry.name / admin.name)
+        elif entry.is_dir():
             (docroot / entry.name).symlink_to(entry)
         else:
             shutil.copy(entry, docroot / entry.name)
