@@ -89,6 +89,9 @@ words=300, image=False, inline_image=False, password="", excerpt="", key=None)``
 The administrator is ``admin`` (password ``admin-password-for-tests``); wp-admin works, but
 tests change the site through the calls above. Nothing leaves the machine: no mail, no cron,
 no update checks (``WP_HTTP_BLOCK_EXTERNAL``).
+``site.stop()``
+    Stops the servers (the fixture and ``start_site`` do it). Should the test run be killed
+    before, a watchdog process started with the servers stops them and removes the folder.
 ``start_site(folder=None) -> WordPressSite`` (a context manager)
     The same outside pytest. ``.venv/bin/python tests/wordpress_site.py`` serves the seeded
     site until interrupted (``--exit``: start, report the start-up time, stop).
@@ -439,6 +442,31 @@ def _manifest(now: dt.datetime, answer: dict[str, Any]) -> Manifest:
     return Manifest(now, categories, tuple(posts))
 
 
+# Started beside the servers: when its input closes without their being taken off its list
+# (the test run was killed), it stops the process groups of the servers it was given and
+# removes the site's folder (its first argument, if any) once they are gone.
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+deadline = time.monotonic() + 60
+while groups and time.monotonic() < deadline:
+    time.sleep(0.2)
+    for group in list(groups):
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            groups.discard(group)
+if not groups and sys.argv[1:]:
+    shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+
 _LOG_LINE = re.compile(r"\[(\d{3})\]: (\S+) (\S+)")
 
 
@@ -452,6 +480,8 @@ class WordPressSite:
     now: dt.datetime
     manifest: Manifest
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _own: bool = field(default=False, repr=False)  # the folder is removed after
     _changed: bool = field(default=False, repr=False)
     _added: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -558,6 +588,18 @@ class WordPressSite:
 
     # Life cycle ----------------------------------------------------------------------------
 
+    def _started(self, process: subprocess.Popen[bytes]) -> None:
+        """Stopped by stop(), or by the watchdog if this Python process dies first."""
+        self._processes.append(process)
+        if self._watchdog is None:
+            self._watchdog = subprocess.Popen(
+                [sys.executable, "-c", _WATCHDOG, *([str(self.folder)] if self._own else [])],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, start_new_session=True)
+        assert self._watchdog.stdin is not None
+        self._watchdog.stdin.write(f"+{process.pid}\n".encode())
+        self._watchdog.stdin.flush()
+
     def stop(self) -> None:
         for process in reversed(self._processes):
             if process.poll() is None:
@@ -570,6 +612,11 @@ class WordPressSite:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        if self._watchdog is not None and self._watchdog.stdin is not None:
+            self._watchdog.stdin.write(b"".join(f"-{p.pid}\n".encode() for p in self._processes))
+            self._watchdog.stdin.close()
+            self._watchdog.wait()
+            self._watchdog = None
         self._processes.clear()
 
 
@@ -689,7 +736,7 @@ def _start_database(site: WordPressSite) -> None:
          "--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0",
          "--innodb-doublewrite=0", "--character-set-server=utf8mb4"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    site._processes.append(process)
+    site._started(process)
     _wait("mariadbd", site.socket.exists, process, log)
     subprocess.run([_program("mariadb"), "--no-defaults", f"--socket={site.socket}",
                     "--user=root", "-e", "CREATE DATABASE wordpress CHARACTER SET utf8mb4"],
@@ -710,7 +757,7 @@ def _serve(site: WordPressSite, port: int, *, plain: bool) -> None:
              "-S", f"127.0.0.1:{port}", "-t", str(site.docroot), str(HERE / "router.php")],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
             cwd=site.docroot, start_new_session=True)
-    site._processes.append(process)
+    site._started(process)
     _wait(f"php -S ({name})", lambda: _answers(home + "/wp-login.php"), process, log)
 
 
@@ -726,9 +773,11 @@ def start_site(folder: Path | None = None) -> Iterator[WordPressSite]:
     own = folder is None
     root = Path(tempfile.mkdtemp(prefix="digest-wp-")) if folder is None else folder
     port, plain_port = _free_port(), _free_port()
+    while plain_port == port:
+        plain_port = _free_port()
     now = dt.datetime.now(UTC).replace(microsecond=0)
     site = WordPressSite(root, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{plain_port}",
-                         now, Manifest(now, (), ()))
+                         now, Manifest(now, (), ()), _own=own)
     try:
         _start_database(site)
         _lay_out(site.docroot, site.socket)
