@@ -112,19 +112,19 @@ def test_plain_permalinks_feeds_and_api(wordpress: WordPressSite) -> None:
     pages = feed_pages(wordpress.feed_url("economy", plain=True))
     assert f"?cat={economy.id}&feed=rss2" in wordpress.feed_url("economy", plain=True)
     assert len(pages[0]) == 10 and len(pages) == 2
-    expected = sorted(wordpress.plain_link(p) for p in feed_posts(manifest, "economy"))
-    assert sorted(text(i, "link") for page in pages for i in page) == expected
-    assert sorted(text(i, "guid") for page in pages for i in page) == expected
+    links = sorted(wordpress.plain_link(p) for p in feed_posts(manifest, "economy"))
+    assert sorted(text(i, "link") for page in pages for i in page) == links
+    assert sorted(text(i, "guid") for page in pages for i in page) == links
     home = requests.get(wordpress.plain_url + "/", timeout=TIMEOUT)
     api = home.links["https://api.w.org/"]["url"]
     assert "rest_route=/" in api
-    expected = {p.id for p in manifest.in_category("economy", children=False)
-                if p.status == "publish"}
+    in_economy = {p.id for p in manifest.in_category("economy", children=False)
+                  if p.status == "publish"}
     for route in (api + "wp/v2/posts", wordpress.api_url("/wp/v2/posts", plain=True)):
         posts = requests.get(route, params={"categories": economy.id, "per_page": 100},
                              timeout=TIMEOUT)
         assert posts.status_code == 200
-        assert {p["id"] for p in posts.json()} == expected
+        assert {p["id"] for p in posts.json()} == in_economy
 
 
 def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:

@@ -115,7 +115,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -645,7 +645,7 @@ def _run_php(site: WordPressSite, script: str, commands: dict[str, Any] | None =
     return answer
 
 
-def _wait(what: str, ready: Any, process: subprocess.Popen[bytes], log: Path,
+def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path,
           timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
