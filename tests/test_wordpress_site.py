@@ -222,3 +222,22 @@ def test_a_second_day_and_a_reset(wordpress: WordPressSite) -> None:
                               timeout=TIMEOUT).content)
     assert added.link not in [text(i, "link") for i in feed]
 
+
+
+def test_a_site_whose_rest_api_is_closed(wordpress: WordPressSite) -> None:
+    closed = wordpress.serve(rest=False)
+    assert closed not in (wordpress.url, wordpress.plain_url)
+    assert wordpress.serve(rest=False) == closed and wordpress.serve() == wordpress.url
+    mark = wordpress.mark()
+    home = requests.get(closed + "/", timeout=TIMEOUT)
+    api = home.links["https://api.w.org/"]["url"]  # still advertised
+    answer = requests.get(api + "wp/v2/posts", timeout=TIMEOUT)
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "rest_not_logged_in"
+    feed = items(requests.get(f"{closed}/category/economy/feed/", timeout=TIMEOUT).content)
+    assert len(feed) == 10
+    assert all(text(i, "guid").startswith(closed + "/?p=") for i in feed)
+    assert all(text(i, "link").startswith(closed + "/20") for i in feed)
+    assert [(r.server, r.path, r.status) for r in wordpress.requests(since=mark)] == [
+        ("pretty-closed", "/", 200), ("pretty-closed", "/wp-json/wp/v2/posts", 401),
+        ("pretty-closed", "/category/economy/feed/", 200)]

@@ -7,7 +7,8 @@ Fixtures (tests/conftest.py)
     and socket in a temporary folder, no TCP), Debian's ``/usr/share/wordpress`` laid out in the
     same folder with its own ``wp-config.php``, WordPress installed by ``wp_install()`` and seeded
     by PHP scripts (tests/wordpress/*.php), then two ``php -S 127.0.0.1:PORT`` servers on the same
-    database: ``site.url`` with pretty permalinks, ``site.plain_url`` with plain ones.
+    database: ``site.url`` with pretty permalinks, ``site.plain_url`` with plain ones (more on
+    demand: ``site.serve()``).
     Skips, saying which, only when a Debian package it needs is not installed (.ci/run installs
     them: wordpress, mariadb-server, php-cli, php-mysql, php-gd).
 ``wordpress`` (function scope)
@@ -79,10 +80,16 @@ words=300, image=False, inline_image=False, password="", excerpt="", key=None)``
     Edits a post now (its modified date becomes the current time).
 ``site.php(code) -> str``
     Runs PHP code inside WordPress (after wp-load.php) and returns what it printed.
-``site.requests() -> list[ServedRequest]``
-    What both servers answered so far (``server`` "pretty" or "plain", method, path with query,
-    status), read from the ``php -S`` logs; ``site.mark()`` then ``site.requests(since=mark)``
-    gives those after a point.
+``site.serve(*, plain=False, rest=True) -> str``
+    The site's URL on a server with these permalinks, started on first use (pretty and plain
+    with an open API are ``url`` and ``plain_url``). ``rest=False``: the REST API answers
+    401 "rest_not_logged_in" to visitors, as security plugins make it, while pages still
+    advertise it in their Link header.
+``site.requests(since=None) -> list[ServedRequest]``
+    What the servers answered (``server`` "pretty", "plain", "pretty-closed" …, method, path
+    with query, status), read from the ``php -S`` logs; ``mark = site.mark()`` then
+    ``site.requests(since=mark)`` gives those after a point. WordPress's answers are logged
+    before the client has the whole answer; a static file's (an image) may lag a moment.
 ``site.reset()``
     Restores the seeded database (uploaded files added later stay; they are not listed).
 
@@ -482,6 +489,7 @@ class WordPressSite:
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
     _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _own: bool = field(default=False, repr=False)  # the folder is removed after
+    _servers: dict[str, str] = field(default_factory=dict, repr=False)  # name -> URL
     _changed: bool = field(default=False, repr=False)
     _added: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -564,27 +572,34 @@ class WordPressSite:
 
     # What the servers saw ----------------------------------------------------------------
 
-    def mark(self) -> tuple[int, int]:
+    def mark(self) -> dict[str, int]:
         """A point in the servers' logs, for `requests(since=…)`."""
-        logs = (self.folder / f"php-{server}.log" for server in ("pretty", "plain"))
-        pretty, plain = (log.stat().st_size if log.exists() else 0 for log in logs)
-        return pretty, plain
+        return {log.stem.removeprefix("php-"): log.stat().st_size
+                for log in self.folder.glob("php-*.log")}
 
-    def requests(self, since: tuple[int, int] = (0, 0)) -> list[ServedRequest]:
+    def requests(self, since: Mapping[str, int] | None = None) -> list[ServedRequest]:
         """Requests the servers answered (since a mark), each server's in the order they
-        finished: the pretty-permalink server's first."""
+        finished; "pretty" first, then "plain", then others by name."""
         served = []
-        for server, offset in zip(("pretty", "plain"), since, strict=True):
-            log = self.folder / f"php-{server}.log"
-            if not log.exists():
-                continue
+        logs = sorted(self.folder.glob("php-*.log"),
+                      key=lambda log: (log.name != "php-pretty.log", log.name))
+        for log in logs:
+            server = log.stem.removeprefix("php-")
             with log.open("rb") as lines:
-                lines.seek(offset)
+                lines.seek((since or {}).get(server, 0))
                 for line in lines.read().decode("utf-8", errors="replace").splitlines():
                     match = _LOG_LINE.search(line)
                     if match:
                         served.append(ServedRequest(server, match[2], match[3], int(match[1])))
         return served
+
+    def serve(self, *, plain: bool = False, rest: bool = True) -> str:
+        """The site's address on a server with these permalinks whose REST API is open
+        (or answers 401 to visitors: ``rest=False``), started on first use."""
+        name = ("plain" if plain else "pretty") + ("" if rest else "-closed")
+        if name not in self._servers:
+            self._servers[name] = _serve(self, _free_port(), name, plain=plain, rest=rest)
+        return self._servers[name]
 
     # Life cycle ----------------------------------------------------------------------------
 
@@ -624,7 +639,6 @@ def _env(site: WordPressSite, *, home: str, plain: bool = False) -> dict[str, st
     env = dict(os.environ, WP_FIXTURE_HOME=home, WP_FIXTURE_TIME_ZONE=TIME_ZONE)
     if plain:
         env["WP_FIXTURE_PERMALINKS"] = "plain"
-        env["WP_FIXTURE_SEED_HOME"] = site.url
     return env
 
 
@@ -743,11 +757,14 @@ def _start_database(site: WordPressSite) -> None:
                    check=True, capture_output=True)
 
 
-def _serve(site: WordPressSite, port: int, *, plain: bool) -> None:
-    name = "plain" if plain else "pretty"
+def _serve(site: WordPressSite, port: int, name: str, *, plain: bool, rest: bool) -> str:
     log = site.folder / f"php-{name}.log"
     home = f"http://127.0.0.1:{port}"
     env = _env(site, home=home, plain=plain)
+    if home != site.url:
+        env["WP_FIXTURE_SEED_HOME"] = site.url
+    if not rest:
+        env["WP_FIXTURE_REST"] = "closed"
     env["PHP_CLI_SERVER_WORKERS"] = "3"  # a few requests at once, like a real server
     env["WP_FIXTURE_ACCESS_LOG"] = str(log)  # router.php appends WordPress's answers
     with log.open("ab") as out:
@@ -759,6 +776,7 @@ def _serve(site: WordPressSite, port: int, *, plain: bool) -> None:
             cwd=site.docroot, start_new_session=True)
     site._started(process)
     _wait(f"php -S ({name})", lambda: _answers(home + "/wp-login.php"), process, log)
+    return home
 
 
 @contextlib.contextmanager
@@ -787,8 +805,8 @@ def start_site(folder: Path | None = None) -> Iterator[WordPressSite]:
             subprocess.run([_program("mariadb-dump"), "--no-defaults", f"--socket={site.socket}",
                             "--user=root", "--add-drop-database", "--databases", "wordpress"],
                            stdout=dump, check=True)
-        _serve(site, port, plain=False)
-        _serve(site, plain_port, plain=True)
+        site._servers["pretty"] = _serve(site, port, "pretty", plain=False, rest=True)
+        site._servers["plain"] = _serve(site, plain_port, "plain", plain=True, rest=True)
         yield site
     finally:
         site.stop()
