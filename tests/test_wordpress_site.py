@@ -161,6 +161,11 @@ def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
                 post.image.sizes["medium_large"].url
         else:
             assert item["featured_media"] == 0
+    # The children's posts too, when asked: what News's feed carries.
+    tree = requests.get(url, params={"categories[terms]": news.id, "per_page": 100,
+                                     "categories[include_children]": 1}, timeout=TIMEOUT)
+    assert sorted(p["id"] for p in tree.json()) == sorted(p.id for p in feed_posts(manifest,
+                                                                                    "news"))
     # Not public: never in the API without logging in.
     hidden = {p.id for p in manifest.posts if p.status != "publish"}
     everything = requests.get(url, params={"per_page": 100}, timeout=TIMEOUT).json()

@@ -93,6 +93,17 @@ words=300, image=False, inline_image=False, password="", excerpt="", key=None)``
 ``site.reset()``
     Restores the seeded database (uploaded files added later stay; they are not listed).
 
+What WordPress (6.1 in Debian 12) does that a client must know, seen here:
+
+- a parent category's feed carries its children's posts, naming only the post's own categories
+  in ``<category>``; pages advertise a child's feed as ``/category/news/economy/feed/``;
+- the REST ``categories=ID`` filter leaves out the children's posts unless asked with
+  ``categories[terms]=ID&categories[include_children]=1``;
+- a feed's ``atom:link rel="self"`` drops the port (``http://127.0.0.1/category/news/feed/``)
+  in this release: not an address to fetch;
+- feeds' ETag and Last-Modified are the site's, not the feed's (see ``add_post``); a feed
+  page past the last answers 404; RSS has no featured image and no ``rel="next"`` link.
+
 The administrator is ``admin`` (password ``admin-password-for-tests``); wp-admin works, but
 tests change the site through the calls above. Nothing leaves the machine: no mail, no cron,
 no update checks (``WP_HTTP_BLOCK_EXTERNAL``).
