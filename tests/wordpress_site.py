@@ -87,9 +87,10 @@ words=300, image=False, inline_image=False, password="", excerpt="", key=None)``
     advertise it in their Link header.
 ``site.requests(since=None) -> list[ServedRequest]``
     What the servers answered (``server`` "pretty", "plain", "pretty-closed" …, method, path
-    with query, status), read from the ``php -S`` logs; ``mark = site.mark()`` then
-    ``site.requests(since=mark)`` gives those after a point. WordPress's answers are logged
-    before the client has the whole answer; a static file's (an image) may lag a moment.
+    with query, status), read from the servers' logs; ``mark = site.mark()`` then
+    ``site.requests(since=mark)`` gives those after a point. A PHP script's answer (all of
+    WordPress's) is logged before the connection closes, so it is there once a client has
+    read the whole answer; a static file's (an image) may lag a moment.
 ``site.reset()``
     Restores the seeded database (uploaded files added later stay; they are not listed).
 
@@ -681,10 +682,13 @@ def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes]
 
 
 def _answers(url: str) -> bool:
+    """WordPress answers: read to the end, so the answer is in the log when this returns."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
+            response.read()
             return int(response.status) < 500
     except urllib.error.HTTPError as error:
+        error.read()
         return error.code < 500
     except OSError:
         return False
