@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections import Counter
+from zoneinfo import ZoneInfo
 
 import requests
 from lxml import etree
-from wordpress_site import CATEGORIES, Manifest, Post, WordPressSite
+from wordpress_site import CATEGORIES, TIME_ZONE, Manifest, Post, WordPressSite
 
 TIMEOUT = 30
 
@@ -55,8 +56,9 @@ def test_seeded_like_the_news_site(wordpress: WordPressSite) -> None:
     window = manifest.window(48)
     assert len(window) == 41
     # Each stays in the window however long the session has run (up to two hours).
-    assert all(wordpress.now - dt.timedelta(hours=46) <= p.date_gmt <= wordpress.now  # type: ignore[operator]
-               - dt.timedelta(minutes=12) for p in window)
+    newest = wordpress.now - dt.timedelta(minutes=12)
+    oldest = wordpress.now - dt.timedelta(hours=46)
+    assert all(p.date_gmt and oldest <= p.date_gmt <= newest for p in window)
     statuses = Counter(p.status for p in manifest.posts if not p.public)
     assert statuses == {"publish": 2, "future": 2, "draft": 2, "pending": 1, "private": 1}
     assert sum(p.password for p in manifest.posts) == 2
@@ -77,15 +79,19 @@ def test_seeded_like_the_news_site(wordpress: WordPressSite) -> None:
         assert ("large" in post.image.sizes) == (post.image.width > 1024)
         assert post.image.sizes["medium"].width == 300
         assert post.image.mime_type in ("image/jpeg", "image/png")
+    shown = [p for p in pictured if p.image and p.image.sizes["medium_large"].url in p.content]
+    assert len(shown) == 7
+    assert all(p.modified_gmt == p.date_gmt for p in shown)
     assert all(p.words >= 100 for p in manifest.posts)
 
 
 def test_category_feeds_page_and_name_their_categories(wordpress: WordPressSite) -> None:
     manifest = wordpress.manifest
-    pages = feed_pages(f"{wordpress.url}/category/news/feed/")
+    pages = feed_pages(wordpress.feed_url("news"))
     assert [len(page) for page in pages][:2] == [10, 10]
     carried = [item for page in pages for item in page]
-    expected = sorted(feed_posts(manifest, "news"), key=lambda p: p.date_gmt, reverse=True)  # type: ignore[arg-type,return-value]
+    expected = sorted(feed_posts(manifest, "news"), key=lambda p: (p.date_gmt, p.id),
+                      reverse=True)
     assert [text(i, "link") for i in carried] == [p.link for p in expected]
     assert [text(i, "title") for i in carried] == [shown_title(p) for p in expected]
     names = {c.slug: c.name for c in manifest.categories}
@@ -93,6 +99,7 @@ def test_category_feeds_page_and_name_their_categories(wordpress: WordPressSite)
         assert sorted(html.unescape(c.text or "") for c in item.iter("category")) == sorted(
             names[slug] for slug in post.categories)
         assert text(item, "{http://purl.org/dc/elements/1.1/}creator") == post.author
+        assert text(item, "guid") == post.guid == f"{wordpress.url}/?p={post.id}"
     # A child-only post is in its parent's feed, named by the child alone.
     child_only = next(p for p in expected if p.categories == ("economy",))
     item = next(i for i in carried if text(i, "link") == child_only.link)
@@ -102,19 +109,22 @@ def test_category_feeds_page_and_name_their_categories(wordpress: WordPressSite)
 def test_plain_permalinks_feeds_and_api(wordpress: WordPressSite) -> None:
     manifest = wordpress.manifest
     economy = manifest.category("economy")
-    pages = feed_pages(f"{wordpress.plain_url}/?cat={economy.id}&feed=rss2")
-    carried = [text(i, "link") for page in pages for i in page]
+    pages = feed_pages(wordpress.feed_url("economy", plain=True))
+    assert f"?cat={economy.id}&feed=rss2" in wordpress.feed_url("economy", plain=True)
     assert len(pages[0]) == 10 and len(pages) == 2
-    assert sorted(carried) == sorted(wordpress.plain_link(p)
-                                     for p in feed_posts(manifest, "economy"))
+    links = sorted(wordpress.plain_link(p) for p in feed_posts(manifest, "economy"))
+    assert sorted(text(i, "link") for page in pages for i in page) == links
+    assert sorted(text(i, "guid") for page in pages for i in page) == links
     home = requests.get(wordpress.plain_url + "/", timeout=TIMEOUT)
     api = home.links["https://api.w.org/"]["url"]
     assert "rest_route=/" in api
-    posts = requests.get(api + "wp/v2/posts", params={"categories": economy.id, "per_page": 100},
-                         timeout=TIMEOUT)
-    assert posts.status_code == 200
-    assert {p["id"] for p in posts.json()} == {
-        p.id for p in manifest.in_category("economy", children=False) if p.status == "publish"}
+    in_economy = {p.id for p in manifest.in_category("economy", children=False)
+                  if p.status == "publish"}
+    for route in (api + "wp/v2/posts", wordpress.api_url("/wp/v2/posts", plain=True)):
+        posts = requests.get(route, params={"categories": economy.id, "per_page": 100},
+                             timeout=TIMEOUT)
+        assert posts.status_code == 200
+        assert {p["id"] for p in posts.json()} == in_economy
 
 
 def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
@@ -122,7 +132,7 @@ def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
     home = requests.get(wordpress.url + "/", timeout=TIMEOUT)
     assert home.links["https://api.w.org/"]["url"] == wordpress.url + "/wp-json/"
     news = manifest.category("news")
-    url = f"{wordpress.url}/wp-json/wp/v2/posts"
+    url = wordpress.api_url("/wp/v2/posts")
     params: dict[str, str | int] = {"categories": news.id, "per_page": 4,
                                     "_embed": "author,wp:featuredmedia"}
     first = requests.get(url, params=params, timeout=TIMEOUT)
@@ -138,7 +148,10 @@ def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
     by_id = {p.id: p for p in manifest.posts}
     for item in answered:
         post = by_id[item["id"]]
-        assert item["date_gmt"] == post.date_gmt.strftime("%Y-%m-%dT%H:%M:%S")  # type: ignore[union-attr]
+        assert post.date_gmt is not None
+        assert item["date_gmt"] == post.date_gmt.strftime("%Y-%m-%dT%H:%M:%S")
+        local = post.date_gmt.astimezone(ZoneInfo(TIME_ZONE))  # the site's time zone
+        assert item["date"] == local.strftime("%Y-%m-%dT%H:%M:%S")
         assert item["content"]["protected"] == post.password
         assert item["_embedded"]["author"][0]["name"] == post.author
         if post.image:
@@ -148,6 +161,11 @@ def test_rest_api_filters_pages_and_embeds(wordpress: WordPressSite) -> None:
                 post.image.sizes["medium_large"].url
         else:
             assert item["featured_media"] == 0
+    # The children's posts too, when asked: what News's feed carries.
+    tree = requests.get(url, params={"categories[terms]": news.id, "per_page": 100,
+                                     "categories[include_children]": 1}, timeout=TIMEOUT)
+    assert sorted(p["id"] for p in tree.json()) == sorted(p.id for p in feed_posts(manifest,
+                                                                                    "news"))
     # Not public: never in the API without logging in.
     hidden = {p.id for p in manifest.posts if p.status != "publish"}
     everything = requests.get(url, params={"per_page": 100}, timeout=TIMEOUT).json()
@@ -209,3 +227,22 @@ def test_a_second_day_and_a_reset(wordpress: WordPressSite) -> None:
                               timeout=TIMEOUT).content)
     assert added.link not in [text(i, "link") for i in feed]
 
+
+
+def test_a_site_whose_rest_api_is_closed(wordpress: WordPressSite) -> None:
+    closed = wordpress.serve(rest=False)
+    assert closed not in (wordpress.url, wordpress.plain_url)
+    assert wordpress.serve(rest=False) == closed and wordpress.serve() == wordpress.url
+    mark = wordpress.mark()
+    home = requests.get(closed + "/", timeout=TIMEOUT)
+    api = home.links["https://api.w.org/"]["url"]  # still advertised
+    answer = requests.get(api + "wp/v2/posts", timeout=TIMEOUT)
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "rest_not_logged_in"
+    feed = items(requests.get(f"{closed}/category/economy/feed/", timeout=TIMEOUT).content)
+    assert len(feed) == 10
+    assert all(text(i, "guid").startswith(closed + "/?p=") for i in feed)
+    assert all(text(i, "link").startswith(closed + "/20") for i in feed)
+    assert [(r.server, r.path, r.status) for r in wordpress.requests(since=mark)] == [
+        ("pretty-closed", "/", 200), ("pretty-closed", "/wp-json/wp/v2/posts", 401),
+        ("pretty-closed", "/category/economy/feed/", 200)]

@@ -7,7 +7,8 @@ Fixtures (tests/conftest.py)
     and socket in a temporary folder, no TCP), Debian's ``/usr/share/wordpress`` laid out in the
     same folder with its own ``wp-config.php``, WordPress installed by ``wp_install()`` and seeded
     by PHP scripts (tests/wordpress/*.php), then two ``php -S 127.0.0.1:PORT`` servers on the same
-    database: ``site.url`` with pretty permalinks, ``site.plain_url`` with plain ones.
+    database: ``site.url`` with pretty permalinks, ``site.plain_url`` with plain ones (more on
+    demand: ``site.serve()``).
     Skips, saying which, only when a Debian package it needs is not installed (.ci/run installs
     them: wordpress, mariadb-server, php-cli, php-mysql, php-gd).
 ``wordpress`` (function scope)
@@ -15,7 +16,7 @@ Fixtures (tests/conftest.py)
 
 The seeded site (``SEED``, shaped like Aze.Media)
 -------------------------------------------------
-Site time zone Asia/Baku, 10 posts per feed (WordPress's default), full text in feeds.
+Time zone ``TIME_ZONE`` (Asia/Baku), 10 posts per feed (WordPress's default), full text in feeds.
 Twelve categories (``CATEGORIES``): News with children Economy, Energy and Climate and Ecology
 (slug ``climate-and-ecology``), then Opinion, Culture, Gender, Science, Defense, Karabakh,
 Diaspora and Logistics-Transport (slug ``logistics-transport``); "Uncategorized" is removed.
@@ -24,10 +25,14 @@ Posts, dated relative to ``site.now`` (the moment of seeding, UTC, whole seconds
 - 41 public posts (published, no password) between 12 minutes and 46 hours old, so that they
   stay inside a 48-hour window for two hours after seeding. 23 of them are in News or its
   children (News's feed needs three pages), some only in a child category, five in two
-  categories (News+Economy, Economy+Logistics-Transport, Opinion+Culture, Karabakh+Defense, …).
+  categories (two News+Economy, Economy+Logistics-Transport, Opinion+Culture,
+  Karabakh+Defense).
   One of them (key ``edited``) was edited at seeding: its ``modified_gmt`` is later than its
   date and its title ends with "(updated)". Every third has a featured image (JPEG or PNG,
-  1200x800 or 1000x600) with the sizes WordPress makes (thumbnail, medium, medium_large, large).
+  1200x800 or 1000x600) with the sizes WordPress makes (thumbnail, medium, medium_large, and
+  large when wider than 1024); every sixth also shows it at the top of its text (a block
+  editor ``<figure>`` with the medium_large size and a srcset): WordPress's RSS carries no
+  featured image, so that is the only picture a feed gives.
 - not public: 2 password-protected published posts (password ``secret``), 1 private,
   2 drafts, 1 pending review, 2 scheduled (``future``, 2 and 26 hours ahead);
 - 4 published posts 52 to 80 hours old: outside a 48-hour window.
@@ -52,15 +57,21 @@ API
     ``.post(key)``, ``.category(slug)``, ``.public()`` (published without a password),
     ``.window(hours=48, now=None)`` (public posts with ``now - hours < date_gmt <= now``),
     ``.in_category(slug, children=True)``. A ``Post`` has id, key, title, slug, link (pretty),
-    categories (slugs, WordPress's order), status, date_gmt and modified_gmt (aware UTC),
+    guid (``URL/?p=ID``, as WordPress's editor makes it; ``plain_link(post)`` on the other
+    server), categories (slugs, WordPress's order), status, date_gmt and modified_gmt (aware UTC),
     author (display name), password (bool), content (HTML as stored), excerpt (as stored, often
     empty), words, image (``FeaturedImage`` or None: id, url, width, height, mime_type, alt,
     sizes: name -> ``ImageSize`` with url, width, height), and ``.public``.
     ``site.plain_link(post)`` is its link on the plain-permalink server.
+``site.feed_url(slug, plain=False)``, ``site.api_url(route, plain=False)``
+    ``/category/SLUG/feed/`` or ``/?cat=ID&feed=rss2``; ``/wp-json/ROUTE`` or
+    ``/?rest_route=ROUTE`` (route like ``/wp/v2/posts``). WordPress also answers a child's
+    feed at ``/category/news/economy/feed/``, the address its own pages advertise.
 ``site.add_post(title, categories, *, age=timedelta(0), status="publish", author="leyla",
-words=300, image=False, password="", excerpt="", key=None) -> Post``
+words=300, image=False, inline_image=False, password="", excerpt="", key=None)``
     Publishes (or drafts, schedules …) a post dated ``age`` before the current time (a negative
-    age, or a date after WordPress's clock, makes a scheduled post): a "second day". Mind
+    age, or a date after WordPress's clock, makes a scheduled post) and returns its ``Post``:
+    a "second day". ``author`` is a login from ``AUTHORS``; ``categories`` are slugs. Mind
     WordPress's rule for feeds' ETag and Last-Modified: they come from the latest date or
     modified date of any post, to the second, so a post dated before the site's last change
     leaves them as they were and a conditional GET of a feed still gets 304 (as on a real
@@ -69,15 +80,40 @@ words=300, image=False, password="", excerpt="", key=None) -> Post``
     Edits a post now (its modified date becomes the current time).
 ``site.php(code) -> str``
     Runs PHP code inside WordPress (after wp-load.php) and returns what it printed.
-``site.requests() -> list[ServedRequest]``
-    What both servers answered so far (``server`` "pretty" or "plain", method, path with query,
-    status), read from the ``php -S`` logs; ``site.mark()`` then ``site.requests(since=mark)``
-    gives those after a point.
+``site.serve(*, plain=False, rest=True) -> str``
+    The site's URL on a server with these permalinks, started on first use (pretty and plain
+    with an open API are ``url`` and ``plain_url``). ``rest=False``: the REST API answers
+    401 "rest_not_logged_in" to visitors, as security plugins make it, while pages still
+    advertise it in their Link header.
+``site.requests(since=None) -> list[ServedRequest]``
+    What the servers answered (``server`` "pretty", "plain", "pretty-closed" …, method, path
+    with query, status), read from the servers' logs; ``mark = site.mark()`` then
+    ``site.requests(since=mark)`` gives those after a point. A PHP script's answer (all of
+    WordPress's) is logged before the connection closes, so it is there once a client has
+    read the whole answer; a static file's (an image) may lag a moment.
 ``site.reset()``
     Restores the seeded database (uploaded files added later stay; they are not listed).
+
+What WordPress (6.1 in Debian 12) does that a client must know, seen here:
+
+- a parent category's feed carries its children's posts, naming only the post's own categories
+  in ``<category>``; pages advertise a child's feed as ``/category/news/economy/feed/``;
+- the REST ``categories=ID`` filter leaves out the children's posts unless asked with
+  ``categories[terms]=ID&categories[include_children]=1``;
+- a feed's ``atom:link rel="self"`` drops the port (``http://127.0.0.1/category/news/feed/``)
+  in this release: not an address to fetch;
+- feeds' ETag and Last-Modified are the site's, not the feed's (see ``add_post``); a feed
+  page past the last answers 404; RSS has no featured image and no ``rel="next"`` link.
+
+The administrator is ``admin`` (password ``admin-password-for-tests``); wp-admin works, but
+tests change the site through the calls above. Nothing leaves the machine: no mail, no cron,
+no update checks (``WP_HTTP_BLOCK_EXTERNAL``).
+``site.stop()``
+    Stops the servers (the fixture and ``start_site`` do it). Should the test run be killed
+    before, a watchdog process started with the servers stops them and removes the folder.
 ``start_site(folder=None) -> WordPressSite`` (a context manager)
-    The same outside pytest, e.g. ``python -m wordpress_site`` from tests/ serves the site
-    until interrupted.
+    The same outside pytest. ``.venv/bin/python tests/wordpress_site.py`` serves the seeded
+    site until interrupted (``--exit``: start, report the start-up time, stop).
 """
 
 from __future__ import annotations
@@ -98,7 +134,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +142,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent / "wordpress"
 WORDPRESS = Path("/usr/share/wordpress")
 PACKAGES = "wordpress mariadb-server php-cli php-mysql php-gd"
+TIME_ZONE = "Asia/Baku"  # the site's; WordPress's feeds give GMT dates, its REST API both
 UTC = dt.UTC
 
 AUTHORS = (
@@ -197,6 +234,7 @@ class PostSpec:
     author: str = "leyla"
     words: int = 300
     image: tuple[str, int, int] | None = None  # format ("jpeg"/"png"), width, height
+    inline_image: bool = False  # the featured image also at the top of the content
     password: str = ""
     excerpt: str = ""
     edited_title: str = ""  # set: edited at seeding, its title becomes this
@@ -218,6 +256,7 @@ def _seed() -> tuple[PostSpec, ...]:
         specs.append(PostSpec(
             key=key, title=title, categories=categories, age=dt.timedelta(minutes=minutes),
             author=next(authors), words=120 + (number * 137) % 1100, image=image,
+            inline_image=number % 6 == 0,
             excerpt="A short summary written by the editor." if number % 7 == 3 else "",
             edited_title=edited))
     hours = dt.timedelta(hours=1)
@@ -300,6 +339,7 @@ class Post:
     title: str  # as stored: what WordPress shows (but "Protected: …" for a password)
     slug: str
     link: str  # pretty permalink
+    guid: str  # http://127.0.0.1:PORT/?p=ID (the plain server's: site.plain_link(post))
     categories: tuple[str, ...]  # slugs
     status: str  # publish, future, draft, pending, private
     date_gmt: dt.datetime | None  # aware UTC; None for an undated draft
@@ -413,12 +453,38 @@ def _manifest(now: dt.datetime, answer: dict[str, Any]) -> Manifest:
         assert modified is not None
         posts.append(Post(
             id=int(p["id"]), key=p["key"], title=p["title"], slug=p["slug"], link=p["link"],
+            guid=p["guid"],
             categories=tuple(p["categories"]), status=p["status"],
             date_gmt=_date(p["date_gmt"]), modified_gmt=modified, author=p["author"],
             password=bool(p["password"]), content=p["content"], excerpt=p["excerpt"],
             words=word_count(p["content"]), image=image))
     return Manifest(now, categories, tuple(posts))
 
+
+# Started beside the servers: when its input closes without their being taken off its list
+# (the test run was killed), it stops the process groups of the servers it was given and
+# removes the site's folder (its first argument, if any) once they are gone.
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+groups = set()
+for line in sys.stdin:
+    (groups.add if line[0] == "+" else groups.discard)(int(line[1:]))
+for group in groups:
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+deadline = time.monotonic() + 60
+while groups and time.monotonic() < deadline:
+    time.sleep(0.2)
+    for group in list(groups):
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            groups.discard(group)
+if not groups and sys.argv[1:]:
+    shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
 
 _LOG_LINE = re.compile(r"\[(\d{3})\]: (\S+) (\S+)")
 
@@ -433,6 +499,9 @@ class WordPressSite:
     now: dt.datetime
     manifest: Manifest
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
+    _watchdog: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _own: bool = field(default=False, repr=False)  # the folder is removed after
+    _servers: dict[str, str] = field(default_factory=dict, repr=False)  # name -> URL
     _changed: bool = field(default=False, repr=False)
     _added: itertools.count[int] = field(default_factory=lambda: itertools.count(1), repr=False)
 
@@ -447,6 +516,18 @@ class WordPressSite:
     def plain_link(self, post: Post) -> str:
         return f"{self.plain_url}/?p={post.id}"
 
+    def feed_url(self, slug: str, *, plain: bool = False) -> str:
+        """A category's RSS feed: /category/SLUG/feed/, or ?cat=ID&feed=rss2 when plain."""
+        if plain:
+            return f"{self.plain_url}/?cat={self.manifest.category(slug).id}&feed=rss2"
+        return f"{self.url}/category/{slug}/feed/"
+
+    def api_url(self, route: str, *, plain: bool = False) -> str:
+        """A REST route such as "/wp/v2/posts": under /wp-json/, or ?rest_route= when plain."""
+        if plain:
+            return f"{self.plain_url}/?rest_route={route}"
+        return f"{self.url}/wp-json{route}"
+
     # Changing the site -------------------------------------------------------------------
 
     def _seed(self, commands: dict[str, Any]) -> dict[str, Any]:
@@ -457,7 +538,8 @@ class WordPressSite:
     def add_post(self, title: str, categories: tuple[str, ...] | list[str], *,
                  age: dt.timedelta = dt.timedelta(0), status: str = "publish",
                  author: str = "leyla", words: int = 300, image: bool = False,
-                 password: str = "", excerpt: str = "", key: str | None = None) -> Post:
+                 inline_image: bool = False, password: str = "", excerpt: str = "",
+                 key: str | None = None) -> Post:
         """Adds a post dated `age` before the current time; returns it as WordPress has it."""
         self._changed = True
         key = key or f"added-{next(self._added)}"
@@ -466,7 +548,8 @@ class WordPressSite:
                 "excerpt": excerpt, "categories": list(categories), "status": status,
                 "date_gmt": date.strftime("%Y-%m-%d %H:%M:%S"), "author": author,
                 "password": password, "edit": None,
-                "image": {"format": "jpeg", "width": 1200, "height": 800} if image else None}
+                "image": {"format": "jpeg", "width": 1200, "height": 800,
+                          "inline": inline_image} if image else None}
         self._seed({"posts": [spec]})
         return self.manifest.post(key)
 
@@ -501,29 +584,48 @@ class WordPressSite:
 
     # What the servers saw ----------------------------------------------------------------
 
-    def mark(self) -> tuple[int, int]:
+    def mark(self) -> dict[str, int]:
         """A point in the servers' logs, for `requests(since=…)`."""
-        logs = (self.folder / f"php-{server}.log" for server in ("pretty", "plain"))
-        pretty, plain = (log.stat().st_size if log.exists() else 0 for log in logs)
-        return pretty, plain
+        return {log.stem.removeprefix("php-"): log.stat().st_size
+                for log in self.folder.glob("php-*.log")}
 
-    def requests(self, since: tuple[int, int] = (0, 0)) -> list[ServedRequest]:
+    def requests(self, since: Mapping[str, int] | None = None) -> list[ServedRequest]:
         """Requests the servers answered (since a mark), each server's in the order they
-        finished: the pretty-permalink server's first."""
+        finished; "pretty" first, then "plain", then others by name."""
         served = []
-        for server, offset in zip(("pretty", "plain"), since, strict=True):
-            log = self.folder / f"php-{server}.log"
-            if not log.exists():
-                continue
+        logs = sorted(self.folder.glob("php-*.log"),
+                      key=lambda log: (log.name != "php-pretty.log", log.name))
+        for log in logs:
+            server = log.stem.removeprefix("php-")
             with log.open("rb") as lines:
-                lines.seek(offset)
+                lines.seek((since or {}).get(server, 0))
                 for line in lines.read().decode("utf-8", errors="replace").splitlines():
                     match = _LOG_LINE.search(line)
                     if match:
                         served.append(ServedRequest(server, match[2], match[3], int(match[1])))
         return served
 
+    def serve(self, *, plain: bool = False, rest: bool = True) -> str:
+        """The site's address on a server with these permalinks whose REST API is open
+        (or answers 401 to visitors: ``rest=False``), started on first use."""
+        name = ("plain" if plain else "pretty") + ("" if rest else "-closed")
+        if name not in self._servers:
+            self._servers[name] = _serve(self, _free_port(), name, plain=plain, rest=rest)
+        return self._servers[name]
+
     # Life cycle ----------------------------------------------------------------------------
+
+    def _started(self, process: subprocess.Popen[bytes]) -> None:
+        """Stopped by stop(), or by the watchdog if this Python process dies first."""
+        self._processes.append(process)
+        if self._watchdog is None:
+            self._watchdog = subprocess.Popen(
+                [sys.executable, "-c", _WATCHDOG, *([str(self.folder)] if self._own else [])],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, start_new_session=True)
+        assert self._watchdog.stdin is not None
+        self._watchdog.stdin.write(f"+{process.pid}\n".encode())
+        self._watchdog.stdin.flush()
 
     def stop(self) -> None:
         for process in reversed(self._processes):
@@ -537,11 +639,16 @@ class WordPressSite:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        if self._watchdog is not None and self._watchdog.stdin is not None:
+            self._watchdog.stdin.write(b"".join(f"-{p.pid}\n".encode() for p in self._processes))
+            self._watchdog.stdin.close()
+            self._watchdog.wait()
+            self._watchdog = None
         self._processes.clear()
 
 
 def _env(site: WordPressSite, *, home: str, plain: bool = False) -> dict[str, str]:
-    env = dict(os.environ, WP_FIXTURE_HOME=home)
+    env = dict(os.environ, WP_FIXTURE_HOME=home, WP_FIXTURE_TIME_ZONE=TIME_ZONE)
     if plain:
         env["WP_FIXTURE_PERMALINKS"] = "plain"
     return env
@@ -564,7 +671,7 @@ def _run_php(site: WordPressSite, script: str, commands: dict[str, Any] | None =
     return answer
 
 
-def _wait(what: str, ready: Any, process: subprocess.Popen[bytes], log: Path,
+def _wait(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], log: Path,
           timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
@@ -575,24 +682,35 @@ def _wait(what: str, ready: Any, process: subprocess.Popen[bytes], log: Path,
 
 
 def _answers(url: str) -> bool:
+    """WordPress answers: read to the end, so the answer is in the log when this returns."""
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
+            response.read()
             return int(response.status) < 500
     except urllib.error.HTTPError as error:
+        error.read()
         return error.code < 500
     except OSError:
         return False
 
 
 def _lay_out(docroot: Path, socket_path: Path) -> None:
-    """Debian's WordPress in `docroot`: the top-level scripts copied (they locate
-    wp-config.php from their own folder), wp-admin/ and wp-includes/ linked, an own
-    wp-content/ with the bundled theme, an uploads folder and the fixture's plugin."""
+    """Debian's WordPress in `docroot`: the scripts of the top folder and of wp-admin/
+    copied (they find wp-config.php from their own folder), wp-includes/ and wp-admin's
+    subfolders linked, an own wp-content/ with the packaged theme, an uploads folder and
+    the fixture's plugin."""
     docroot.mkdir(parents=True)
     for entry in WORDPRESS.iterdir():
         if entry.name in ("wp-config.php", "wp-content", ".htaccess"):
             continue
-        if entry.is_dir():
+        if entry.name == "wp-admin":  # its scripts load ../wp-load.php from their own folder
+            (docroot / entry.name).mkdir()
+            for admin in entry.iterdir():
+                if admin.is_dir():
+                    (docroot / entry.name / admin.name).symlink_to(admin)
+                else:
+                    shutil.copy(admin, docroot / entry.name / admin.name)
+        elif entry.is_dir():
             (docroot / entry.name).symlink_to(entry)
         else:
             shutil.copy(entry, docroot / entry.name)
@@ -647,28 +765,33 @@ def _start_database(site: WordPressSite) -> None:
          "--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=0",
          "--innodb-doublewrite=0", "--character-set-server=utf8mb4"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    site._processes.append(process)
+    site._started(process)
     _wait("mariadbd", site.socket.exists, process, log)
     subprocess.run([_program("mariadb"), "--no-defaults", f"--socket={site.socket}",
                     "--user=root", "-e", "CREATE DATABASE wordpress CHARACTER SET utf8mb4"],
                    check=True, capture_output=True)
 
 
-def _serve(site: WordPressSite, port: int, *, plain: bool) -> None:
-    name = "plain" if plain else "pretty"
+def _serve(site: WordPressSite, port: int, name: str, *, plain: bool, rest: bool) -> str:
     log = site.folder / f"php-{name}.log"
     home = f"http://127.0.0.1:{port}"
     env = _env(site, home=home, plain=plain)
+    if home != site.url:
+        env["WP_FIXTURE_SEED_HOME"] = site.url
+    if not rest:
+        env["WP_FIXTURE_REST"] = "closed"
     env["PHP_CLI_SERVER_WORKERS"] = "3"  # a few requests at once, like a real server
     env["WP_FIXTURE_ACCESS_LOG"] = str(log)  # router.php appends WordPress's answers
     with log.open("ab") as out:
         process = subprocess.Popen(
             ["php", "-d", "opcache.enable_cli=1", "-d", "memory_limit=256M",
+             "-d", "display_errors=0", "-d", "log_errors=1",
              "-S", f"127.0.0.1:{port}", "-t", str(site.docroot), str(HERE / "router.php")],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
             cwd=site.docroot, start_new_session=True)
-    site._processes.append(process)
+    site._started(process)
     _wait(f"php -S ({name})", lambda: _answers(home + "/wp-login.php"), process, log)
+    return home
 
 
 @contextlib.contextmanager
@@ -683,9 +806,11 @@ def start_site(folder: Path | None = None) -> Iterator[WordPressSite]:
     own = folder is None
     root = Path(tempfile.mkdtemp(prefix="digest-wp-")) if folder is None else folder
     port, plain_port = _free_port(), _free_port()
+    while plain_port == port:
+        plain_port = _free_port()
     now = dt.datetime.now(UTC).replace(microsecond=0)
     site = WordPressSite(root, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{plain_port}",
-                         now, Manifest(now, (), ()))
+                         now, Manifest(now, (), ()), _own=own)
     try:
         _start_database(site)
         _lay_out(site.docroot, site.socket)
@@ -695,8 +820,8 @@ def start_site(folder: Path | None = None) -> Iterator[WordPressSite]:
             subprocess.run([_program("mariadb-dump"), "--no-defaults", f"--socket={site.socket}",
                             "--user=root", "--add-drop-database", "--databases", "wordpress"],
                            stdout=dump, check=True)
-        _serve(site, port, plain=False)
-        _serve(site, plain_port, plain=True)
+        site._servers["pretty"] = _serve(site, port, "pretty", plain=False, rest=True)
+        site._servers["plain"] = _serve(site, plain_port, "plain", plain=True, rest=True)
         yield site
     finally:
         site.stop()
@@ -709,7 +834,8 @@ def _seed_commands(now: dt.datetime) -> dict[str, Any]:
     for spec in SEED:
         image = None
         if spec.image:
-            image = {"format": spec.image[0], "width": spec.image[1], "height": spec.image[2]}
+            image = {"format": spec.image[0], "width": spec.image[1], "height": spec.image[2],
+                     "inline": spec.inline_image}
         edit = None
         if spec.edited_title:
             edit = {"title": spec.edited_title, "content": content(spec.words + 40)}
@@ -727,7 +853,12 @@ def _seed_commands(now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":  # serve the seeded site by hand: python tests/wordpress_site.py
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the servers too
     started = time.monotonic()
     with start_site() as running:
         print(f"ready in {time.monotonic() - started:.1f} s: {running.url} "

@@ -18,7 +18,7 @@ wp_install('Aze Media', 'admin', 'admin@example.org', true, '', 'admin-password-
 remove_filter('pre_option_permalink_structure', $pretty);
 
 update_option('blogdescription', 'News from Azerbaijan and the region');
-update_option('timezone_string', 'Asia/Baku');
+update_option('timezone_string', getenv('WP_FIXTURE_TIME_ZONE'));
 update_option('gmt_offset', '');
 update_option('posts_per_rss', 10);
 update_option('rss_use_excerpt', 0);

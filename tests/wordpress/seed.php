@@ -9,8 +9,8 @@
  *                 the default category; "Uncategorized" is removed)
  *   "posts":      [{"key", "title", "content", "excerpt", "categories": [slug],
  *                   "status", "date_gmt": "Y-m-d H:i:s", "author": login,
- *                   "password", "image": {"format": "jpeg"|"png", "width", "height"}
- *                   or null, "edit": {"title", "content"} or null}]
+ *                   "password", "image": {"format": "jpeg"|"png", "width", "height",
+ *                   "inline": also at the top of the content} or null, "edit": {"title", "content"} or null}]
  *   "edits":      [{"id", "title"?, "content"?}]   (a later edit: modified = now)
  *   "php":        code run after the rest, its output returned as "php_output"
  * The answer is the site as WordPress sees it: {"categories": [...], "posts": [...]}.
@@ -21,6 +21,7 @@ require_once ABSPATH . 'wp-admin/includes/image.php';
 require_once ABSPATH . 'wp-admin/includes/file.php';
 require_once ABSPATH . 'wp-admin/includes/media.php';
 
+global $wpdb;
 $commands = json_decode(file_get_contents('php://stdin'), true, 512, JSON_THROW_ON_ERROR);
 wp_set_current_user(1);  // the administrator: may post any HTML, like an editor's browser
 
@@ -116,6 +117,10 @@ foreach ($commands['posts'] ?? [] as $number => $post) {
     if (is_wp_error($id)) {
         fixture_fail('post ' . $post['key'], $id);
     }
+    // The guid WordPress's editor gives a post (its auto-draft's link), not the pretty link
+    // wp_insert_post() stores for a post created published.
+    $wpdb->update($wpdb->posts, ['guid' => home_url('/?p=' . $id)], ['ID' => $id]);
+    clean_post_cache($id);
     if (!empty($post['image'])) {
         $image = $post['image'];
         $extension = $image['format'] === 'png' ? 'png' : 'jpg';
@@ -128,6 +133,15 @@ foreach ($commands['posts'] ?? [] as $number => $post) {
         }
         update_post_meta($attachment, '_wp_attachment_image_alt', 'Illustration: ' . $post['title']);
         set_post_thumbnail($id, $attachment);
+        if (!empty($image['inline'])) {
+            // Also at the top of the text, as the block editor puts it (not an edit: the
+            // modified date stays).
+            $figure = '<figure class="wp-block-image size-medium_large">'
+                . wp_get_attachment_image($attachment, 'medium_large') . '</figure>';
+            $wpdb->update($wpdb->posts, ['post_content' => $figure . "\n\n" . $post['content']],
+                          ['ID' => $id]);
+            clean_post_cache($id);
+        }
     }
     if (!empty($post['edit'])) {
         $result = wp_update_post(['ID' => $id, 'post_title' => $post['edit']['title'],
@@ -197,6 +211,7 @@ foreach ($query->posts as $post) {
         'title' => $post->post_title,
         'slug' => $post->post_name,
         'link' => get_permalink($post),
+        'guid' => get_the_guid($post),
         'status' => $post->post_status,
         'date_gmt' => $post->post_date_gmt,
         'modified_gmt' => $post->post_modified_gmt,
