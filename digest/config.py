@@ -294,8 +294,13 @@ class _Reader:
             return default
         # No setting means anything past a billion (seconds: 31 years); larger values only
         # overflow later, far from the file.
-        maximum = NUMBER_CEILING if maximum is None else maximum
-        if value < minimum or value > maximum:
+        if maximum is None:
+            if value < minimum or value > NUMBER_CEILING:
+                relation = "at least" if value < minimum else "at most"
+                bound = minimum if value < minimum else NUMBER_CEILING
+                self.problem(table, key, f"must be {relation} {bound:g}, got {value!r}")
+                return default
+        elif value < minimum or value > maximum:
             self.problem(table, key, f"must be between {minimum:g} and {maximum:g}, "
                          f"got {value!r}")
             return default
@@ -791,7 +796,7 @@ def _feed_location(config_file: Path, value: str) -> str:
 
 def _smtp_delivery(r: _Reader, s: dict[str, Any]) -> dict[str, Any]:
     """The [smtp] keys that shape a large send: pool size, rate, retries, a private CA."""
-    rate = r.number("smtp", s, "rate", 0, minimum=0, maximum=100_000)
+    rate = r.number("smtp", s, "rate", 0, minimum=0)
     if 0 < rate < MIN_RATE:
         r.problem("smtp", "rate", f"must be 0 (no limit) or at least {MIN_RATE:g} messages "
                   f"per second, got {rate!r}")

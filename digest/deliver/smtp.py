@@ -11,10 +11,12 @@ After a refused transaction the connection is RSET and reused. A connection
 that drops before the message's final dot went out is opened again and the
 message sent once more; if it drops again the recipient is deferred to a later
 pass. Once the final dot is out, the server may take up to `[smtp]
-data_timeout` (RFC 5321 §4.5.3.2.6: 10 minutes) to answer; a reply that never
-comes leaves the message "unknown" (it may well have been delivered), and it is
-not sent again without `digest send --retry-unknown`. Only a server that cannot
-be reached or logged into at all raises DeliveryError.
+data_timeout` (RFC 5321 §4.5.3.2.6: 10 minutes) to answer; a reply that does
+not come in that time leaves the message "unknown" (it may well have been
+delivered), and it is not sent again without `digest send --retry-unknown`. (A
+connection the server closes without a reply counts as dropped: sent once
+more.) Only a server that cannot be reached or logged into at all raises
+DeliveryError.
 """
 
 from __future__ import annotations
@@ -228,8 +230,9 @@ class SmtpTransport:
             if conn.sock is not None:
                 conn.sock.settimeout(self.settings.timeout)
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise _Unconfirmed(f"waited up to {wait:g} s: {reason}") from None
+            if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+                raise _Unconfirmed(f"waited {wait:g} s") from None
+            raise  # closed without a reply: the server gave up on it; sent again once
         return reply
 
     def _refused(self, code: int, text: bytes) -> Outcome:
