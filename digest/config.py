@@ -655,7 +655,7 @@ def _mailbox(r: _Reader, table: str, key: str, value: str, *,
     elif not local.isascii() or not _DOT_ATOM.fullmatch(local):
         problem = (f"the part before @ must be plain ASCII letters, digits and "
                    f"!#$%&'*+/=?^_`{{|}}~.- , got {local!r}")
-    elif len(found) != 1 or parseaddr(value)[1] != address:
+    elif parseaddr(value)[1] != address or address not in value:  # "a@exa mple.org"
         problem = f"must be an address like {example}, got {value!r}"
     if problem is None:
         encoded = ascii_domain(domain)
