@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import secrets
+import shutil
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
@@ -150,7 +151,7 @@ def storage_problem(path: Path | None, exc: sqlite3.Error) -> str:
     where = f"the state file {path}" if path else "the state file"
     text = str(exc)
     lowered = text.lower()
-    if "full" in lowered:
+    if "full" in lowered or ("i/o" in lowered and path is not None and _nearly_full(path)):
         return (f"the disk holding {where} is full ({text}); what was not recorded was "
                 "not done. Free some space and run the command again.")
     if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
@@ -164,6 +165,15 @@ def storage_problem(path: Path | None, exc: sqlite3.Error) -> str:
                 "run the command again.")
     return (f"{where} could not be read or written ({text}); check the disk and the file, "
             "then run the command again.")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the disk holding `path` is (all but) full: SQLite then often says only
+    "disk I/O error", when it cannot grow its shared-memory or log file."""
+    try:
+        return shutil.disk_usage(path.parent).free < 256 * 1024
+    except OSError:
+        return False
 
 
 def _create_state_file(path: Path) -> None:
