@@ -379,3 +379,14 @@ def test_the_charset_is_declared_early_and_the_text_links_are_bracketed(config: 
     text = text_part.get_content()
     browser = next(line for line in text.splitlines() if line.startswith("View in your"))
     assert re.fullmatch(r"View in your browser: <https://\S+>", browser), browser
+
+
+def test_an_address_no_header_can_hold_fails_alone(config: Path):
+    add_subscribers(config, numbered(2))
+    with Store(state_of(config)) as store:  # stored before addresses were checked
+        store.upsert_subscriber("müller@example.org", "Müller", ())
+    result = invoke(config, "send", "--date", SAMPLE_DATE, code=1)
+    assert "sent 2, deferred 0, failed 1" in result.stderr
+    assert "müller@example.org: refused (the address is not plain ASCII" in result.stderr
+    written = {p.name for p in (config.parent / "outbox" / SAMPLE_DATE).glob("*.eml")}
+    assert written == {f"{a}.eml" for a, _, _ in numbered(2)}

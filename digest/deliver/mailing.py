@@ -118,6 +118,11 @@ class Recorder:
             self.report.left_meanwhile += 1
             return False
 
+    def unsendable(self, subscriber: Subscriber, reason: str) -> None:
+        """A subscriber no message can be made for (an address stored before it was checked):
+        their failure, recorded like a refusal; everyone else is still sent."""
+        self(Job(subscriber, b""), Outcome("failed", reason))
+
     def skipped(self, subscriber: Subscriber) -> None:
         with self.lock:
             self.store.record_delivery(self.edition_id, subscriber.id, "skipped")
@@ -212,7 +217,12 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
             report.passes += 1
             for subscriber in owed(store, edition.id, audience_until,
                                    include_unknown=retry_unknown and number == 0):
-                message = messages.for_subscriber(subscriber)
+                try:
+                    message = messages.for_subscriber(subscriber)
+                except UnicodeError:
+                    recorder.unsendable(subscriber, "the address is not plain ASCII, which "
+                                        "mail headers need here (SMTPUTF8 is not used)")
+                    continue
                 if message is None:
                     recorder.skipped(subscriber)
                 elif not pool.submit(Job(subscriber, message)):
