@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import idna
-
 from digest.errors import ConfigError
 from digest.render.words import WORDS, Word, word_fields
 
@@ -632,6 +630,8 @@ def ascii_domain(domain: str) -> str | None:
     """The domain as it goes into a header: IDNA 2008 (UTS 46) A-labels; None if invalid."""
     if domain.isascii():
         return domain if _HOST.fullmatch(domain) else None
+    import idna  # only for the rare non-ASCII domain
+
     try:
         encoded = idna.encode(domain, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
@@ -686,13 +686,16 @@ def _header_url(r: _Reader, table: str, key: str, value: str) -> str | None:
                   "(percent-encode them)")
         return None
     parts = urlsplit(value)
-    host = parts.hostname or ""
-    encoded = ascii_domain(host) if host else None
-    if encoded is None:
-        if parts.scheme in ("http", "https") and parts.netloc:
-            r.problem(table, key, f"{host!r} is not a valid host name")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None  # r.url has said what is wrong
+    found = re.fullmatch(r"(?P<user>[^@]*@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^:]*)(?P<port>:\d*)?",
+                         parts.netloc)
+    host = found.group("host") if found else ""
+    encoded = host if host.startswith("[") else ascii_domain(host) if host else None
+    if found is None or encoded is None:
+        r.problem(table, key, f"{parts.netloc!r} is not a valid host name (and port)")
         return None
-    netloc = parts.netloc.replace(host, encoded) if encoded != host else parts.netloc
+    netloc: str = (found.group("user") or "") + encoded + (found.group("port") or "")
     rest = [re.sub(r"[^\x00-\x7f]+", lambda m: quote(m.group()), x)
             for x in (parts.path, parts.query, parts.fragment)]
     return urlunsplit((parts.scheme, netloc, *rest))
