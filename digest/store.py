@@ -225,12 +225,19 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.migrate()
         except sqlite3.DatabaseError as exc:
+            self._close_quietly()
             raise StorageError(path, exc) from None
         except (OSError, sqlite3.Error) as exc:
+            self._close_quietly()
             raise DigestError(
                 f"cannot open the state file {path}: {exc}. "
                 "Check that its folder exists and is writable ([digest] state)."
             ) from None
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
 
     def _check_file(self) -> None:
         info = os.stat(self.path)
