@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from mailservers import running
@@ -117,7 +118,9 @@ def test_an_unsubscribe_made_during_the_send_is_honoured(tmp_path: Path):
     assert "1 left the list during the send" in out
 
 
-def test_sigterm_finishes_and_records_the_messages_in_flight_then_exits_143(tmp_path: Path):
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_signal_finishes_and_records_the_messages_in_flight(
+        tmp_path: Path, signum: signal.Signals, code: int):
     relay = SlowRelay(delay=1.0)
     with running(relay) as port:
         config = sample_config(tmp_path, port, smtp_extra="connections = 2")
@@ -131,11 +134,11 @@ def test_sigterm_finishes_and_records_the_messages_in_flight_then_exits_143(tmp_
         while len(relay.received) < 3 and process.poll() is None:
             assert time.monotonic() < deadline, "the send never started"
             time.sleep(0.01)
-        os.kill(process.pid, signal.SIGTERM)  # what `systemctl stop` sends
+        os.kill(process.pid, signum)  # SIGTERM: what `systemctl stop` sends; SIGINT: Ctrl-C
         _, err = process.communicate(timeout=60)
         stopped_at = len(relay.received)
-        assert process.returncode == 143, err.decode()
-        assert "stopped by SIGTERM" in err.decode()
+        assert process.returncode == code, err.decode()
+        assert f"stopped by {signum.name}" in err.decode()
         assert "probably a bug" not in err.decode()
         # Every message the relay took (those in flight included) is recorded as sent.
         assert deliveries(config) == {"sent": stopped_at}
