@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ class SlowRelay:
         self.delay = delay
         self.received: list[str] = []
         self.lock = threading.Lock()
-        self.on_message = None  # type: ignore[var-annotated]
+        self.on_message: Callable[[int], None] | None = None  # hears the count so far
 
     async def handle_DATA(self, server: SMTPServer, session: Session,
                           envelope: Envelope) -> str:
