@@ -12,9 +12,13 @@ Exit codes (EXIT_CODES, shown in --help): 0 done (failing feeds are warnings),
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
+import signal
+import sqlite3
 import sys
+import threading
 import traceback
 import webbrowser
 from collections.abc import Callable, Iterator, Sequence
@@ -28,7 +32,8 @@ import click
 
 from digest import __version__, pipeline
 from digest.config import Config, config_path, load_config
-from digest.errors import DigestError
+from digest.delivery import DeliveryReport
+from digest.errors import DigestError, Interrupted
 from digest.lock import run_lock
 from digest.models import Edition, Subscriber
 from digest.report import collect_status, edition_detail, edition_status, jsonable
@@ -42,7 +47,7 @@ from digest.scaffold import (
 from digest.sources.check import check_feeds
 from digest.sources.gather import FeedReport, GatherReport, feed_categories
 from digest.sources.gather import reenable as reenable_feed
-from digest.store import SUBSCRIBER_STATUSES, Store
+from digest.store import SUBSCRIBER_STATUSES, Store, storage_problem
 from digest.subscribers import (
     check_categories,
     import_csv,
@@ -236,12 +241,24 @@ class DigestGroup(click.Group):
         if ctx.parent is not None:
             return super().invoke(ctx)
         try:
-            return super().invoke(ctx)
+            with _interruptible():
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+            name = signal.Signals(signum).name
+            _report_error(ctx, f"stopped by {name}: what was in flight was finished and "
+                               "recorded, nothing more was started; run the command again "
+                               "to do the rest (nothing done is done twice)")
+            ctx.exit(128 + signum)
         except DigestError as exc:
             _report_error(ctx, str(exc))
             ctx.exit(exc.exit_code)
+        except sqlite3.Error as exc:
+            config = _settings(ctx)._config
+            _report_error(ctx, storage_problem(config.state if config else None, exc))
+            ctx.exit(1)
         except BrokenPipeError:
             # The reader went away (`digest ... | head`): stop quietly, as other tools do.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -249,14 +266,63 @@ class DigestGroup(click.Group):
             ctx.exit(1)
         except OSError as exc:
             where = f" ({exc.filename})" if exc.filename else ""
-            _report_error(ctx, f"{exc.strerror or exc}{where}; check that the path exists "
-                               "and is writable, then run the command again")
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                _report_error(ctx, f"the disk is full{where}: {exc.strerror}; what was not "
+                                   "recorded was not done. Free some space and run the "
+                                   "command again.")
+            else:
+                _report_error(ctx, f"{exc.strerror or exc}{where}; check that the path "
+                                   "exists and is writable, then run the command again")
             ctx.exit(1)
         except Exception as exc:
+            problem = _template_problem(exc)
+            if problem is not None:
+                _report_error(ctx, problem)
+                ctx.exit(2)
             _report_error(ctx, f"unexpected {type(exc).__name__}: {exc}\n"
                                "This is probably a bug in digest: run the command again "
                                "with -v to see the traceback, and report it.")
             ctx.exit(1)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """SIGTERM (systemctl stop) and SIGINT raise Interrupted in the main thread, once: the
+    command stops starting work and records what is in flight. A second one acts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        raise Interrupted(signum)
+
+    previous = {n: signal.signal(n, stop) for n in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _template_problem(exc: Exception) -> str | None:
+    """An error in a Jinja template, as "template FILE, line N: what" (None: not one)."""
+    import jinja2
+
+    if not isinstance(exc, jinja2.TemplateError):
+        return None
+    where, line = None, None
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        where, line = exc.filename or exc.name, exc.lineno
+    else:  # Jinja puts the template's file and line into the traceback
+        for frame, number in traceback.walk_tb(exc.__traceback__):
+            name = frame.f_code.co_filename
+            if not name.endswith(".py") and not name.startswith("<"):
+                where, line = name, number
+    place = f"template {where}, line {line}" if where else "a template"
+    return (f"{place}: {exc.message or type(exc).__name__}; fix the template "
+            "([digest] templates) and run the command again")
 
 
 def _report_error(ctx: click.Context, message: str) -> None:
@@ -293,12 +359,19 @@ def opened(settings: Settings, *, lock: bool = False) -> Iterator[tuple[Config, 
     try:
         if lock:
             with run_lock(config.state), Store(config.state) as store:
+                _store_warnings(settings, store)
                 yield config, store
         else:
             with Store(config.state) as store:
+                _store_warnings(settings, store)
                 yield config, store
     finally:
         settings.progress.finish()
+
+
+def _store_warnings(settings: Settings, store: Store) -> None:
+    for warning in store.warnings:
+        settings.warn(warning)
 
 
 def emit_json(data: Any) -> None:
@@ -470,15 +543,21 @@ def _message_sent(settings: Settings, subscriber: Subscriber, outcome: str) -> N
 @click.option("--to", "test_to", metavar="ADDRESS",
               help="Send only one test copy (\"[TEST]\" in the subject) of the stored "
                    "articles' edition to ADDRESS; fetch, publish and record nothing.")
+@click.option("--retry-unknown", is_flag=True,
+              help="Send again to recipients whose delivery is unknown (the mail server "
+                   "never answered the end of the message; see `digest status`).")
 @json_option("Print what was fetched, built and sent as JSON.")
 @click.pass_obj
 def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: bool,
-         test_to: str | None, as_json: bool) -> None:
+         test_to: str | None, retry_unknown: bool, as_json: bool) -> None:
     """The daily job: fetch, build, publish and email the edition.
 
     Emails it to every active subscriber; this is the command for cron.
     Running it again for the same date sends nothing more; mail left
-    undelivered by an earlier run goes out first.
+    undelivered by an earlier run goes out first. A message the mail server
+    never confirmed (no reply within [smtp] data_timeout) is recorded as
+    unknown and sent again only with --retry-unknown. SIGTERM or SIGINT stops
+    the send after the messages in flight (exit 143 or 130).
     """
     if test_to is not None:
         _send_test(settings, date_text, test_to)
@@ -490,7 +569,8 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
         result = pipeline.send(config, store, date, dry_run=dry_run, skip_fetch=no_fetch,
                                on_feed=lambda r: _feed_line(settings, r),
                                on_start=lambda e, n: _start_send_bar(settings, e, n),
-                               on_message=lambda s, o: _message_sent(settings, s, o))
+                               on_message=lambda s, o: _message_sent(settings, s, o),
+                               retry_unknown=retry_unknown)
     if as_json:
         emit_json(_send_json(result, date, dry_run))
     for warning in result.warnings:
@@ -509,11 +589,29 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
     if config.email.transport == "file" and not dry_run and result.deliveries:
         settings.info(f"messages written to {config.email.outbox}")
     if result.undelivered:
-        fail("some mail was not delivered; run `digest send` again to deliver the rest "
-             "(what was sent is not sent twice)", 1)
+        fail(_undelivered(result.deliveries), 1)
     if result.gathered is not None and result.gathered.all_failed:
         fail("no feed could be fetched; check the URLs above and the network", 1)
     settings.info(_send_summary(result, dry_run))
+
+
+def _undelivered(reports: Sequence[DeliveryReport]) -> str:
+    """What was left undelivered, and for each kind what will become of it."""
+    parts = []
+    if any(r.deferred or r.waiting or r.stopped for r in reports):
+        parts.append("some mail was not delivered yet; run `digest send` again to deliver "
+                     "the rest (what was sent is not sent twice)")
+    failed = sum(r.failed for r in reports)
+    if failed:
+        parts.append(f"{failed} address(es) were refused for good (see above) and are not "
+                     "tried again for this edition; correct or remove them")
+    unknown = sum(r.unknown for r in reports)
+    if unknown:
+        parts.append(f"the mail server never confirmed {unknown} message(s), which may have "
+                     "been delivered; they are not sent again: check the server's log, then "
+                     "`digest send --retry-unknown` sends them again (`digest status` lists "
+                     "them)")
+    return "; ".join(parts)
 
 
 def _send_json(result: pipeline.SendResult, date: dt.date, dry_run: bool) -> dict[str, Any]:
@@ -526,7 +624,7 @@ def _send_json(result: pipeline.SendResult, date: dt.date, dry_run: bool) -> dic
                     "changed": result.built.changed} if edition else None,
         "files_written": [str(p) for p in result.built.written],
         "deliveries": [{"date": d.date, "articles": d.articles, "sent": d.sent,
-                        "deferred": d.deferred, "failed": d.failed,
+                        "deferred": d.deferred, "failed": d.failed, "unknown": d.unknown,
                         "nothing_for": d.nothing_for, "bounced": d.bounced,
                         "problems": d.problems, "stopped": d.stopped}
                        for d in result.deliveries],
@@ -560,8 +658,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
 
     Shows each source's health (last success, last error, failing since), the
     last editions with their article and delivery counts (sent, deferred,
-    failed), subscriber counts (active, unsubscribed, bounced), and the state
-    file's path and size.
+    failed, unknown), the recipients whose delivery is unknown, subscriber
+    counts (active, unsubscribed, bounced), and the state file's path and size.
     """
     with opened(settings) as (config, store):
         data = collect_status(config, store, editions=edition_limit)
@@ -590,12 +688,17 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     click.echo(f"\nEditions (last {edition_limit}):")
     if data.editions:
         emit_table(
-            ["  DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED"],
-            [[f"  {e.date}", e.articles, e.delivery, e.sent, e.deferred, e.failed]
+            ["  DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "UNKNOWN"],
+            [[f"  {e.date}", e.articles, e.delivery, e.sent, e.deferred, e.failed, e.unknown]
              for e in data.editions],
         )
     else:
         click.echo("  none yet (`digest send` makes one)")
+    if data.unconfirmed:
+        click.echo("\nUnknown deliveries (the mail server never confirmed them; not sent "
+                   "again until `digest send --retry-unknown`):")
+        for u in data.unconfirmed:
+            click.echo(f"  {u.date}  {u.email}  {u.reply or ''}".rstrip())
     click.echo("\nSubscribers: " + ", ".join(f"{n} {k}" for k, n in data.subscribers.items()))
     settings.info(data.summary())
 
@@ -916,7 +1019,7 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
         if as_json:
             emit_json_line({"file": name, "line": line.line, "email": line.email,
                             "outcome": line.outcome, "reason": line.reason})
-        else:
+        elif line.outcome == "rejected" or not settings.quiet:  # -q: only the problems
             reason = f" ({line.reason})" if line.reason else ""
             click.echo(f"{name}:{line.line}: {line.email or '(empty)'}: "
                        f"{line.outcome}{reason}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 import sys
@@ -10,15 +11,16 @@ import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
-from email.utils import parseaddr
+from email.utils import formataddr, getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from digest.errors import ConfigError
 from digest.render.words import WORDS, Word, word_fields
 
 DEFAULT_CONFIG = "config.toml"
+NUMBER_CEILING = 1e9  # the largest number any key takes unless it says otherwise
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -78,6 +80,8 @@ class SmtpConfig:
     ca_file: Path | None = None  # extra CA bundle to trust (a private relay's certificate)
     retries: int = 2  # passes over deferred recipients within one run
     retry_delay: float = 30.0  # seconds before the first retry pass, doubled after each
+    # Seconds to wait for the reply to the message's final dot (RFC 5321 §4.5.3.2.6).
+    data_timeout: float = 600.0
 
     def password(self) -> str | None:
         return os.environ.get(self.password_env) if self.password_env else None
@@ -171,6 +175,7 @@ REQUIRED_KEYS = {
 }
 KNOWN_KEYS[""] |= {"dkim"}
 KNOWN_KEYS["smtp"] |= {"connections", "rate", "ca_file", "retries", "retry_delay"}
+KNOWN_KEYS["smtp"] |= {"data_timeout"}
 KNOWN_KEYS["email"] |= {"feedback_id"}
 KNOWN_KEYS["dkim"] = {"domain", "selector", "private_key"}
 
@@ -284,10 +289,20 @@ class _Reader:
             kind = "an integer" if integer else "a number"
             self.problem(table, key, f"must be {kind}, got {value!r}")
             return default
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = f" and {maximum:g}" if maximum is not None else ""
-            relation = "between" if maximum is not None else "at least"
-            self.problem(table, key, f"must be {relation} {minimum:g}{upper}, got {value!r}")
+        if not math.isfinite(value):
+            self.problem(table, key, f"must be a finite number, got {value!r}")
+            return default
+        # No setting means anything past a billion (seconds: 31 years); larger values only
+        # overflow later, far from the file.
+        if maximum is None:
+            if value < minimum or value > NUMBER_CEILING:
+                relation = "at least" if value < minimum else "at most"
+                bound = minimum if value < minimum else NUMBER_CEILING
+                self.problem(table, key, f"must be {relation} {bound:g}, got {value!r}")
+                return default
+        elif value < minimum or value > maximum:
+            self.problem(table, key, f"must be between {minimum:g} and {maximum:g}, "
+                         f"got {value!r}")
             return default
         return float(value)
 
@@ -331,11 +346,22 @@ def load_config(path: Path) -> Config:
                 "or run from the folder holding config.toml (`digest init` writes one)"
             ],
         )
-    text = path.read_text(encoding="utf-8")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(str(path), [
+            f"line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as "
+            "UTF-8 (in most editors: 'Save with encoding')"]) from None
     try:
         root = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from None
+        raise ConfigError(str(path), [_toml_problem(text, exc)]) from None
+    except RecursionError:
+        raise ConfigError(str(path), [
+            "not valid TOML: values are nested too deeply; the digest's keys need at most "
+            "two levels"]) from None
     r = _Reader(path, text)
     r.unknown("", root)
 
@@ -347,10 +373,14 @@ def load_config(path: Path) -> Config:
     if public_url and not public_url.endswith("/"):
         public_url += "/"
     language = r.text("digest", d, "language", "en")
+    if language and not _known_language(language):
+        r.problem("digest", "language", f"unknown language {language!r}; use a code like "
+                  "'en', 'az', 'ru' or 'pt-BR'")
+        language = "en"
     tz_name = r.text("digest", d, "timezone", "UTC")
     try:
         tz = zoneinfo.ZoneInfo(tz_name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         r.problem("digest", "timezone", f"unknown time zone {tz_name!r} (try 'Asia/Baku' or 'UTC')")
         tz = zoneinfo.ZoneInfo("UTC")
     templates_value = r.text("digest", d, "templates")
@@ -361,22 +391,27 @@ def load_config(path: Path) -> Config:
     e = r.table(root, "email", required=True)
     r.unknown("email", e)
     sender = r.text("email", e, "from", required=True)
-    name, address = parseaddr(sender)
-    if sender and ("@" not in address or any(c in sender for c in "\r\n")):
-        r.problem("email", "from",
-                  f"must be an address like 'Name <digest@example.org>', got {sender!r}")
+    name, address = _mailbox(r, "email", "from", sender) if sender else ("", "")
     transport = r.text("email", e, "transport", "smtp")
     if transport not in ("smtp", "file"):
         r.problem("email", "transport", f"must be 'smtp' or 'file', got {transport!r}")
-    unsubscribe_url = r.url("email", e, "unsubscribe_url") or None
+    unsubscribe_url = _header_url(r, "email", "unsubscribe_url", r.url("email", e,
+                                                                         "unsubscribe_url"))
     mailto = r.optional_text("email", e, "unsubscribe_mailto")
-    if mailto and "@" not in mailto:
-        r.problem("email", "unsubscribe_mailto", f"must be an email address, got {mailto!r}")
+    if mailto:
+        mailto = _mailbox(r, "email", "unsubscribe_mailto", mailto, named=False)[1] or None
+    reply_to = r.optional_text("email", e, "reply_to")
+    if reply_to:
+        reply_name, reply_address = _mailbox(r, "email", "reply_to", reply_to)
+        reply_to = _display(reply_name, reply_address) if reply_address else None
+    list_id = r.optional_text("email", e, "list_id")
+    if list_id:
+        list_id = _list_id(r, list_id)
     subject = r.text("email", e, "subject", "{title} — {date}")
-    try:
-        subject.format(title="", date="")
-    except (KeyError, IndexError, ValueError):
-        r.problem("email", "subject", "may only use the fields {title} and {date}")
+    if not _subject_fields_ok(subject):
+        r.problem("email", "subject", "may only use the fields {title} and {date}, "
+                  "without format specs (write a literal brace as {{ or }})")
+        subject = "{title} — {date}"
     email = EmailConfig(
         sender=sender,
         sender_address=address,
@@ -385,16 +420,16 @@ def load_config(path: Path) -> Config:
         outbox=r.path("email", e, "outbox", "outbox"),
         unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=mailto,
-        reply_to=r.optional_text("email", e, "reply_to"),
-        list_id=r.optional_text("email", e, "list_id"),
+        reply_to=reply_to,
+        list_id=list_id,
         subject=subject,
-        retry_days=int(r.number("email", e, "retry_days", 3, minimum=0, integer=True)),
+        retry_days=int(r.number("email", e, "retry_days", 3, minimum=0, maximum=365,
+                                integer=True)),
         feedback_id=r.optional_text("email", e, "feedback_id"),
     )
-    for key in ("list_id", "feedback_id", "reply_to"):
-        value = e.get(key)
-        if isinstance(value, str) and any(c in value for c in "\r\n\0"):
-            r.problem("email", key, "must be one line")
+    feedback_id = e.get("feedback_id")
+    if isinstance(feedback_id, str) and _CONTROL.search(feedback_id):
+        r.problem("email", "feedback_id", "must be one line without control characters")
 
     s = r.table(root, "smtp", required=transport == "smtp")
     r.unknown("smtp", s)
@@ -410,7 +445,8 @@ def load_config(path: Path) -> Config:
         security=security,
         username=r.text("smtp", s, "username", ""),
         password_env=r.text("smtp", s, "password_env", "DIGEST_SMTP_PASSWORD"),
-        timeout=r.number("smtp", s, "timeout", 30, minimum=1),
+        timeout=r.number("smtp", s, "timeout", 30, minimum=1, maximum=3600),
+        data_timeout=r.number("smtp", s, "data_timeout", 600, minimum=1, maximum=3600),
         **_smtp_delivery(r, s),
     )
     dkim = _dkim(r, root)
@@ -443,7 +479,8 @@ def load_config(path: Path) -> Config:
         timezone=tz,
         state=r.path("digest", d, "state", "digest.sqlite3"),
         output=r.path("digest", d, "output", "public"),
-        lookback_hours=r.number("digest", d, "lookback_hours", 48, minimum=1),
+        lookback_hours=r.number("digest", d, "lookback_hours", 48, minimum=1,
+                                maximum=24 * 366),
         categories=categories,
         email=email,
         smtp=smtp,
@@ -513,6 +550,178 @@ def _words(r: _Reader, root: dict[str, Any]) -> dict[str, Word]:
             continue
         result[key] = word
     return result
+
+
+MIN_RATE = 0.001  # messages per second: one every 17 minutes
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# RFC 5322 atext: what a local part or a List-Id label may hold without quoting.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_DOT_ATOM = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+                   r"(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?")
+
+
+def _toml_problem(text: str, exc: tomllib.TOMLDecodeError) -> str:
+    """The TOML error, naming the key when it is one defined twice (tomllib does not)."""
+    reason = str(exc)
+    if "overwrite" in reason or "twice" in reason:
+        duplicate = _duplicate_key(text)
+        if duplicate is not None:
+            return duplicate
+    match = re.search(r"at line (\d+)", reason)
+    if match:
+        number = int(match.group(1))
+        lines = text.splitlines()
+        line = lines[number - 1] if 0 < number <= len(lines) else ""
+        key = re.match(r"\s*([A-Za-z0-9_-]+)\s*=", line)
+        if key:
+            return f"line {number}: {key.group(1)}: not valid TOML: {reason}"
+    return f"not valid TOML: {reason}"
+
+
+def _duplicate_key(text: str) -> str | None:
+    """The first key (or table) defined twice, as a problem line, or None."""
+    table = ""
+    seen: dict[tuple[str, str], int] = {}
+    tables: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$", line)
+        if header:
+            table = header.group(1)
+            if table in tables:
+                return (f"line {number}: [{table}]: the table is defined twice (first on "
+                        f"line {tables[table]}); merge the two")
+            tables[table] = number
+            continue
+        if re.match(r"\s*\[\[", line):
+            table = f"[{line.strip()}]#{number}"  # each [[array]] entry is its own table
+            continue
+        key = re.match(r"\s*([A-Za-z0-9_-]+|\"[^\"]*\")\s*=", line)
+        if key:
+            name = key.group(1).strip('"')
+            if (table, name) in seen:
+                where = f"[{table}] " if table and not table.startswith("[") else ""
+                return (f"line {number}: {where}{name}: defined twice (first on line "
+                        f"{seen[table, name]}); keep one")
+            seen[table, name] = number
+    return None
+
+
+def _known_language(code: str) -> bool:
+    """Whether Babel knows the language (its words and dates come from there)."""
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        Locale.parse(code.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _subject_fields_ok(subject: str) -> bool:
+    """Only {title} and {date}, plain: no attributes, indexes, conversions or specs."""
+    import string
+
+    try:
+        parsed = list(string.Formatter().parse(subject))
+    except ValueError:
+        return False
+    return all(field is None or (field in ("title", "date") and not spec and not conversion)
+               for _text, field, spec, conversion in parsed)
+
+
+def ascii_domain(domain: str) -> str | None:
+    """The domain as it goes into a header: IDNA 2008 (UTS 46) A-labels; None if invalid."""
+    if domain.isascii():
+        return domain if _HOST.fullmatch(domain) else None
+    import idna  # only for the rare non-ASCII domain
+
+    try:
+        encoded = idna.encode(domain, uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError, ValueError):
+        return None
+    return encoded if _HOST.fullmatch(encoded) else None
+
+
+def _mailbox(r: _Reader, table: str, key: str, value: str, *,
+             named: bool = True) -> tuple[str, str]:
+    """("Name", "local@ascii-domain") from a header-bound address; ("", "") when invalid."""
+    example = "'Name <digest@example.org>'" if named else "'digest@example.org'"
+    if _CONTROL.search(value):
+        r.problem(table, key, "must be one line without control characters")
+        return "", ""
+    found = getaddresses([value])
+    name, address = found[0] if len(found) == 1 else ("", "")
+    local, _, domain = address.rpartition("@")
+    problem = None
+    if not local or not domain or (not named and name):
+        problem = f"must be an address like {example}, got {value!r}"
+    elif not local.isascii() or not _DOT_ATOM.fullmatch(local):
+        problem = (f"the part before @ must be plain ASCII letters, digits and "
+                   f"!#$%&'*+/=?^_`{{|}}~.- , got {local!r}")
+    elif parseaddr(value)[1] != address or address not in value:  # "a@exa mple.org"
+        problem = f"must be an address like {example}, got {value!r}"
+    if problem is None:
+        encoded = ascii_domain(domain)
+        if encoded is None:
+            problem = f"{domain!r} is not a valid domain name"
+        else:
+            return name, f"{local}@{encoded}"
+    r.problem(table, key, problem)
+    return "", ""
+
+
+def _display(name: str, address: str) -> str:
+    """`Name <address>` again, quoted as parseaddr reads it back."""
+    if not name:
+        return address
+    if name.isascii():
+        return formataddr((name, address))
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}" <{address}>'
+
+
+def _header_url(r: _Reader, table: str, key: str, value: str) -> str | None:
+    """A URL bound for a header between <…>: one line, no <>", spaces; IDNA host."""
+    if not value:
+        return None
+    if _CONTROL.search(value) or any(c in value for c in ' <>"'):
+        r.problem(table, key, "must be one URL without spaces, quotes, < or > "
+                  "(percent-encode them)")
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None  # r.url has said what is wrong
+    found = re.fullmatch(r"(?P<user>[^@]*@)?(?P<host>\[[0-9A-Fa-f:.]+\]|[^:]*)(?P<port>:\d*)?",
+                         parts.netloc)
+    host = found.group("host") if found else ""
+    encoded = host if host.startswith("[") else ascii_domain(host) if host else None
+    if found is None or encoded is None:
+        r.problem(table, key, f"{parts.netloc!r} is not a valid host name (and port)")
+        return None
+    netloc: str = (found.group("user") or "") + encoded + (found.group("port") or "")
+    rest = [re.sub(r"[^\x00-\x7f]+", lambda m: quote(m.group()), x)
+            for x in (parts.path, parts.query, parts.fragment)]
+    return urlunsplit((parts.scheme, netloc, *rest))
+
+
+def _list_id(r: _Reader, value: str) -> str | None:
+    """`Name <label.domain>` or `label.domain` (RFC 2919), its domain as IDNA."""
+    example = "'Aze Daily <daily.news.example.org>'"
+    if _CONTROL.search(value):
+        r.problem("email", "list_id", "must be one line without control characters")
+        return None
+    name, identifier = parseaddr(value)
+    if not identifier and "<" not in value:
+        identifier = value.strip()
+    if identifier and not identifier.isascii():
+        identifier = ascii_domain(identifier) or identifier
+    if not _DOT_ATOM.fullmatch(identifier) or "." not in identifier or "@" in identifier \
+            or value.count("<") > 1 or value.count(">") > 1:
+        r.problem("email", "list_id", f"must be a list identifier like {example}, "
+                  f"got {value!r}")
+        return None
+    return f"{_display(name, identifier)}" if name else f"<{identifier}>"
 
 
 def _line_number(problem: str) -> int:
@@ -595,6 +804,10 @@ def _feed_location(config_file: Path, value: str) -> str:
 def _smtp_delivery(r: _Reader, s: dict[str, Any]) -> dict[str, Any]:
     """The [smtp] keys that shape a large send: pool size, rate, retries, a private CA."""
     rate = r.number("smtp", s, "rate", 0, minimum=0)
+    if 0 < rate < MIN_RATE:
+        r.problem("smtp", "rate", f"must be 0 (no limit) or at least {MIN_RATE:g} messages "
+                  f"per second, got {rate!r}")
+        rate = 0
     ca_file = r.optional_text("smtp", s, "ca_file")
     ca_path = (r.file.parent / ca_file).resolve() if ca_file else None
     if ca_path is not None and not ca_path.is_file():
@@ -605,7 +818,7 @@ def _smtp_delivery(r: _Reader, s: dict[str, Any]) -> dict[str, Any]:
         "rate": rate or None,
         "ca_file": ca_path,
         "retries": int(r.number("smtp", s, "retries", 2, minimum=0, maximum=10, integer=True)),
-        "retry_delay": r.number("smtp", s, "retry_delay", 30, minimum=0),
+        "retry_delay": r.number("smtp", s, "retry_delay", 30, minimum=0, maximum=86400),
     }
 
 

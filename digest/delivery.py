@@ -49,6 +49,8 @@ class DeliveryReport:
     failed: int = 0
     nothing_for: int = 0  # subscribers whose categories had no article this time
     waiting: int = 0  # owed the edition but not tried (every connection failed)
+    unknown: int = 0  # the server never answered the end of the message: perhaps delivered
+    left_meanwhile: int = 0  # unsubscribed (or bounced) while the send ran: not mailed
     passes: int = 0  # passes over the owed recipients: the first, then retries
     bounced: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -57,14 +59,19 @@ class DeliveryReport:
 
     @property
     def left(self) -> int:
-        return self.deferred + self.failed + self.waiting + (1 if self.stopped else 0)
+        return (self.deferred + self.failed + self.waiting + self.unknown
+                + (1 if self.stopped else 0))
 
     def summary(self) -> str:
         verb = "would send" if self.dry_run else "sent"
         text = (f"edition {self.date}: {self.articles} articles; {verb} {self.sent}, "
                 f"deferred {self.deferred}, failed {self.failed}")
+        if self.unknown:
+            text += f", unknown {self.unknown}"
         if self.waiting:
             text += f", not tried {self.waiting}"
+        if self.left_meanwhile:
+            text += f"; {self.left_meanwhile} left the list during the send (not mailed)"
         if self.nothing_for:
             text += f"; {self.nothing_for} subscriber(s) had nothing in their categories"
         if self.stopped:

@@ -34,3 +34,11 @@ class DeliveryError(DigestError):
     """The mail server could not be used at all (connection, TLS or login)."""
 
     exit_code = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: stop starting work, finish and record what is in flight."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

@@ -97,7 +97,8 @@ def publish(config: Config, store: Store) -> tuple[Path, ...]:
 def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime | None = None,
             dry_run: bool = False, transport: Transport | None = None,
             on_message: Callable[[Subscriber, str], None] | None = None,
-            on_start: Callable[[Edition, int], None] | None = None) -> DeliveryReport:
+            on_start: Callable[[Edition, int], None] | None = None,
+            retry_unknown: bool = False) -> DeliveryReport:
     """Send `edition` to every active subscriber still owed it; record each outcome at once.
 
     Through a pool of `[smtp] connections`, retrying deferred recipients with
@@ -107,7 +108,8 @@ def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime 
     """
     return mailing.deliver_edition(config, store, edition, now=now or utcnow(),
                                    dry_run=dry_run, transport=transport,
-                                   on_message=on_message, on_start=on_start)
+                                   on_message=on_message, on_start=on_start,
+                                   retry_unknown=retry_unknown)
 
 
 @dataclass(frozen=True)
@@ -126,15 +128,17 @@ def send(config: Config, store: Store, date: dt.date, *, dry_run: bool = False,
          skip_fetch: bool = False, now: dt.datetime | None = None,
          on_feed: Callable[[FeedReport], None] | None = None,
          on_message: Callable[[Subscriber, str], None] | None = None,
-         on_start: Callable[[Edition, int], None] | None = None) -> SendResult:
+         on_start: Callable[[Edition, int], None] | None = None,
+         retry_unknown: bool = False) -> SendResult:
     """The daily job: fetch, build and publish `date`'s edition, then mail it.
 
     Editions of the last `email.retry_days` days whose delivery was left
-    unfinished (mail server down, deferred recipients) are finished first.
+    unfinished (mail server down, deferred recipients) are finished first;
+    with `retry_unknown`, so are those with recipients whose delivery is unknown.
     """
     now = now or utcnow()
     warnings = []
-    if not config.email.unsubscribe_url:
+    if not config.email.unsubscribe_url and config.email.transport == "smtp":
         warnings.append(
             "[email] unsubscribe_url is not set: messages carry only a mailto unsubscribe, "
             "which Gmail and Yahoo do not count as one-click; set it to your unsubscribe "
@@ -144,11 +148,16 @@ def send(config: Config, store: Store, date: dt.date, *, dry_run: bool = False,
     built = build(config, store, date, now=now)
     reports = []
     since = date - dt.timedelta(days=config.email.retry_days)
-    earlier = [e for e in store.unfinished_editions(since) if e.date != date]
+    earlier = store.unfinished_editions(since)
+    if retry_unknown:
+        earlier += store.editions_with_unknown(since)
+    earlier = sorted({e.date: e for e in earlier if e.date != date}.values(),
+                     key=lambda e: e.date)
     targets = [*earlier, *([built.edition] if built.edition is not None else [])]
     for edition in targets:
         report = deliver(config, store, edition, now=now, dry_run=dry_run,
-                         on_message=on_message, on_start=on_start)
+                         on_message=on_message, on_start=on_start,
+                         retry_unknown=retry_unknown)
         reports.append(report)
         if report.stopped:
             break

@@ -16,7 +16,7 @@ from digest.config import Config
 from digest.models import Edition, FeedState
 from digest.sources.gather import feed_categories
 from digest.sources.paging import coverage_note
-from digest.store import EditionTally, Store
+from digest.store import EditionTally, Store, Unconfirmed
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class EditionStatus:
     sent: int
     deferred: int
     failed: int
+    unknown: int = 0  # no final reply from the server: perhaps delivered, not sent again
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class Status:
     sources: tuple[SourceHealth, ...]
     editions: tuple[EditionStatus, ...]
     subscribers: dict[str, int]  # active, unsubscribed, bounced
+    # Recipients whose delivery is unknown (the first UNCONFIRMED_SHOWN), oldest first.
+    unconfirmed: tuple[Unconfirmed, ...] = ()
 
     @property
     def failing(self) -> tuple[SourceHealth, ...]:
@@ -84,6 +87,7 @@ class Status:
                 f"{self.subscribers.get('active', 0)} active subscribers")
 
 
+UNCONFIRMED_SHOWN = 50
 FLAG_AFTER = dt.timedelta(days=1)  # a source failing this long is flagged to the editor
 
 
@@ -119,6 +123,7 @@ def edition_status(tally: EditionTally) -> EditionStatus:
         sent=tally.sent,
         deferred=tally.deferred,
         failed=tally.failed,
+        unknown=tally.unknown,
     )
 
 
@@ -159,6 +164,7 @@ def collect_status(config: Config, store: Store, *, now: dt.datetime | None = No
         sources=tuple(sources),
         editions=tuple(edition_status(t) for t in store.edition_tallies(editions)),
         subscribers=store.subscriber_counts(),
+        unconfirmed=tuple(store.unconfirmed(limit=UNCONFIRMED_SHOWN)),
     )
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
+import shutil
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -103,6 +106,9 @@ MIGRATIONS: tuple[str, ...] = (
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+# Delivery statuses that settle a recipient: sent, refused for good, nothing to send,
+# or unknown (the server never confirmed; sent again only with --retry-unknown).
+_DONE = "('sent', 'failed', 'skipped', 'unknown')"
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,17 @@ class EditionTally:
     sent: int
     deferred: int
     failed: int
+    unknown: int = 0  # the server never confirmed: perhaps delivered
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A recipient whose message got no final reply: perhaps delivered, not sent again."""
+
+    date: dt.date
+    email: str
+    reply: str | None
+    when: dt.datetime | None
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -134,26 +151,122 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+class StorageError(DigestError):
+    """SQLite could not read or write the state file: disk full, damaged, read-only."""
+
+    def __init__(self, path: Path, exc: sqlite3.Error) -> None:
+        self.path = path
+        super().__init__(storage_problem(path, exc))
+
+
+def storage_problem(path: Path | None, exc: sqlite3.Error) -> str:
+    """What went wrong with the state file, in words, and what to do about it."""
+    where = f"the state file {path}" if path else "the state file"
+    text = str(exc)
+    lowered = text.lower()
+    if "full" in lowered or ("i/o" in lowered and path is not None and _nearly_full(path)):
+        return (f"the disk holding {where} is full ({text}); what was not recorded was "
+                "not done. Free some space and run the command again.")
+    if "malformed" in lowered or "not a database" in lowered or "corrupt" in lowered:
+        return (f"{where} is damaged ({text}). Restore it from a backup; failing that, "
+                f"`sqlite3 {path or 'STATE'} .recover > recovered.sql` saves what can be "
+                "read.")
+    if "readonly" in lowered or "read-only" in lowered:
+        return f"{where} cannot be written ({text}); check its and its folder's permissions."
+    if "locked" in lowered or "busy" in lowered:
+        return (f"{where} is held by another process ({text}); wait for it to finish, then "
+                "run the command again.")
+    return (f"{where} could not be read or written ({text}); check the disk and the file, "
+            "then run the command again.")
+
+
+def _nearly_full(path: Path) -> bool:
+    """Whether the disk holding `path` is (all but) full: SQLite then often says only
+    "disk I/O error", when it cannot grow its shared-memory or log file."""
+    try:
+        return shutil.disk_usage(path.parent).free < 256 * 1024
+    except OSError:
+        return False
+
+
+def _create_state_file(path: Path) -> None:
+    """A new, empty SQLite file (WAL mode, mode 0600) moved into place whole."""
+    tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        db = sqlite3.connect(tmp)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")  # writes the header: never 0 bytes
+        finally:
+            db.close()
+        try:
+            os.link(tmp, path)  # never over a file another process made meanwhile
+        except FileExistsError:
+            pass
+        except OSError:  # a file system without hard links
+            if not os.path.lexists(path):
+                os.rename(tmp, path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"),
+                         tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
 class Store:
     """The digest's state in one SQLite file."""
 
     def __init__(self, path: Path, *, shared: bool = False) -> None:
-        """Open the state file; `shared` lets other threads use it (the caller serialises)."""
+        """Open the state file; `shared` lets other threads use it (the caller serialises).
+
+        A new state file is made whole beside it, readable by its owner only (it
+        holds the token secret and every subscriber), then moved into place; an
+        existing one that is empty is refused, never silently started afresh.
+        `warnings` says what the caller should tell (a file others can read).
+        """
         self.path = path
+        self.warnings: list[str] = []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.lexists(path):
+                _create_state_file(path)
+            self._check_file()
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
                                       check_same_thread=not shared)
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            self._close_quietly()
+            raise StorageError(path, exc) from None
         except (OSError, sqlite3.Error) as exc:
+            self._close_quietly()
             raise DigestError(
                 f"cannot open the state file {path}: {exc}. "
                 "Check that its folder exists and is writable ([digest] state)."
             ) from None
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.migrate()
+
+    def _close_quietly(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
+
+    def _check_file(self) -> None:
+        info = os.stat(self.path)
+        if info.st_size == 0:
+            raise DigestError(
+                f"the state file {self.path} is empty (0 bytes): it was truncated or "
+                "replaced. Restore it from a backup. Only if there is none, delete it and "
+                "run again: a new state file has a new secret, so every unsubscribe link "
+                "already sent stops working."
+            )
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            self.warnings.append(
+                f"the state file {self.path} can be read by other users (mode "
+                f"{stat.S_IMODE(info.st_mode):04o}) and holds the unsubscribe secret and "
+                f"every subscriber: run `chmod 600 {self.path}*`"
+            )
 
     def close(self) -> None:
         self.db.close()
@@ -531,23 +644,55 @@ class Store:
     # -- deliveries -----------------------------------------------------------
 
     def pending_recipients(self, edition_id: int, audience_until: dt.datetime,
-                           after_id: int = 0, limit: int = 500
+                           after_id: int = 0, limit: int = 500, *,
+                           include_unknown: bool = False
                            ) -> list[tuple[Subscriber, str | None]]:
         """A page of active subscribers from before `audience_until` still owed this edition.
 
         Returns (subscriber, previous delivery status or None) with ids above
-        `after_id`; those already sent or hard-failed are left out. Paging keeps
+        `after_id`; those already sent or hard-failed are left out, and so are
+        those whose outcome is unknown unless `include_unknown`. Paging keeps
         memory flat however long the list.
         """
+        done = "('sent', 'failed', 'skipped')" if include_unknown else _DONE
         rows = self.db.execute(
-            """SELECT s.*, d.status AS delivery FROM subscribers s
+            f"""SELECT s.*, d.status AS delivery FROM subscribers s
                LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
                WHERE s.status = 'active' AND s.created_at <= ? AND s.id > ?
-                 AND coalesce(d.status, '') NOT IN ('sent', 'failed', 'skipped')
+                 AND coalesce(d.status, '') NOT IN {done}
                ORDER BY s.id LIMIT ?""",
             (edition_id, _ts(audience_until), after_id, limit),
         ).fetchall()
         return [(self._subscriber(row), row["delivery"]) for row in rows]
+
+    def still_active(self, subscriber_id: int) -> bool:
+        """Whether the subscriber is active right now (read when claimed for sending)."""
+        row = self.db.execute("SELECT status FROM subscribers WHERE id = ?",
+                              (subscriber_id,)).fetchone()
+        return row is not None and row[0] == "active"
+
+    def unconfirmed(self, since: dt.date | None = None,
+                    limit: int | None = None) -> list[Unconfirmed]:
+        """Recipients whose delivery is unknown, oldest edition first."""
+        sql = """SELECT e.date, s.email, d.reply, d.updated_at FROM deliveries d
+                 JOIN editions e ON e.id = d.edition_id
+                 JOIN subscribers s ON s.id = d.subscriber_id
+                 WHERE d.status = 'unknown' AND e.date >= ? ORDER BY e.date, s.id"""
+        params: tuple[str | int, ...] = ((since or dt.date.min).isoformat(),)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (*params, limit)
+        return [Unconfirmed(dt.date.fromisoformat(r[0]), r[1], r[2], _dt(r[3]))
+                for r in self.db.execute(sql, params).fetchall()]
+
+    def editions_with_unknown(self, since: dt.date) -> list[Edition]:
+        """Editions from `since` on with recipients whose delivery is unknown."""
+        rows = self.db.execute(
+            """SELECT * FROM editions e WHERE date >= ? AND EXISTS (SELECT 1 FROM deliveries
+                 d WHERE d.edition_id = e.id AND d.status = 'unknown') ORDER BY date""",
+            (since.isoformat(),),
+        ).fetchall()
+        return [self._edition(r) for r in rows]
 
     def hard_failures_in_a_row(self, subscriber_id: int) -> int:
         """How many of the subscriber's latest deliveries failed permanently, in a row."""
@@ -582,16 +727,16 @@ class Store:
         What decides whether an edition is finished: the store, not a run's counters.
         """
         row = self.db.execute(
-            """SELECT count(d.status), count(*) - count(d.status) FROM subscribers s
+            f"""SELECT count(d.status), count(*) - count(d.status) FROM subscribers s
                LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
                WHERE s.status = 'active' AND s.created_at <= ?
-                 AND coalesce(d.status, '') NOT IN ('sent', 'failed', 'skipped')""",
+                 AND coalesce(d.status, '') NOT IN {_DONE}""",
             (edition_id, _ts(audience_until)),
         ).fetchone()
         return int(row[0]), int(row[1])
 
     def delivery_counts(self, edition_id: int) -> dict[str, int]:
-        counts = {"sent": 0, "deferred": 0, "failed": 0}
+        counts = {"sent": 0, "deferred": 0, "failed": 0, "unknown": 0}
         for status, n in self.db.execute(
             "SELECT status, count(*) FROM deliveries WHERE edition_id = ? GROUP BY status",
             (edition_id,),
@@ -610,7 +755,9 @@ class Store:
                    (SELECT count(*) FROM deliveries d
                      WHERE d.edition_id = e.id AND d.status = 'deferred') AS deferred,
                    (SELECT count(*) FROM deliveries d
-                     WHERE d.edition_id = e.id AND d.status = 'failed') AS failed
+                     WHERE d.edition_id = e.id AND d.status = 'failed') AS failed,
+                   (SELECT count(*) FROM deliveries d
+                     WHERE d.edition_id = e.id AND d.status = 'unknown') AS unknown
                  FROM editions e"""
         params: tuple[int | str, ...] = ()
         if date is not None:
@@ -633,6 +780,7 @@ class Store:
                 articles=sum(n for _, _, n in sections), sections=sections,
                 frozen_at=_dt(row["frozen_at"]), completed_at=_dt(row["completed_at"]),
                 sent=row["sent"], deferred=row["deferred"], failed=row["failed"],
+                unknown=row["unknown"],
             ))
         return tallies
 

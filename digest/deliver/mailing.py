@@ -68,11 +68,13 @@ class Messages:
         return self.signer.sign(message) if self.signer else message
 
 
-def owed(store: Store, edition_id: int, audience_until: dt.datetime) -> Iterator[Subscriber]:
+def owed(store: Store, edition_id: int, audience_until: dt.datetime, *,
+         include_unknown: bool = False) -> Iterator[Subscriber]:
     """Stream the subscribers still owed the edition, a page at a time (memory stays flat)."""
     after = 0
     while True:
-        page = store.pending_recipients(edition_id, audience_until, after)
+        page = store.pending_recipients(edition_id, audience_until, after,
+                                        include_unknown=include_unknown)
         if not page:
             return
         for subscriber, _previous in page:
@@ -100,11 +102,26 @@ class Recorder:
         self.deferred_now = 0  # deferred in the current pass
         self.deferred_lines: list[str] = []
         self.failed_lines: list[str] = []
+        self.unknown_lines: list[str] = []
 
     def new_pass(self) -> None:
         with self.lock:
             self.deferred_now = 0
             self.deferred_lines = []
+
+    def claim(self, job: Job) -> bool:
+        """Whether the subscriber is still active as their message goes out (an unsubscribe
+        made during the send is honoured, not just one made before the page was read)."""
+        with self.lock:
+            if self.store.still_active(job.subscriber.id):
+                return True
+            self.report.left_meanwhile += 1
+            return False
+
+    def unsendable(self, subscriber: Subscriber, reason: str) -> None:
+        """A subscriber no message can be made for (an address stored before it was checked):
+        their failure, recorded like a refusal; everyone else is still sent."""
+        self(Job(subscriber, b""), Outcome("failed", reason))
 
     def skipped(self, subscriber: Subscriber) -> None:
         with self.lock:
@@ -125,6 +142,10 @@ class Recorder:
                 self.deferred_now += 1
                 if len(self.deferred_lines) < PROBLEMS_SHOWN:
                     self.deferred_lines.append(f"{subscriber.email}: deferred ({outcome.reply})")
+            elif outcome.status == "unknown":
+                report.unknown += 1
+                if len(self.unknown_lines) < PROBLEMS_SHOWN:
+                    self.unknown_lines.append(f"{subscriber.email}: unknown ({outcome.reply})")
             else:
                 report.failed += 1
                 if len(self.failed_lines) < PROBLEMS_SHOWN:
@@ -143,8 +164,15 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
                     dry_run: bool = False, transport: Transport | None = None,
                     on_message: Callable[[Subscriber, str], None] | None = None,
                     on_start: Callable[[Edition, int], None] | None = None,
-                    sleep: Callable[[float], None] = time.sleep) -> DeliveryReport:
-    """Send `edition` to every active subscriber still owed it; record each outcome at once."""
+                    sleep: Callable[[float], None] = time.sleep,
+                    retry_unknown: bool = False) -> DeliveryReport:
+    """Send `edition` to every active subscriber still owed it; record each outcome at once.
+
+    Recipients whose delivery is unknown (no final reply) are sent again only with
+    `retry_unknown`, and then only in the first pass. Interrupted (SIGINT,
+    SIGTERM), it sends nothing more: the messages in flight are finished and
+    recorded, then the interruption goes on up.
+    """
     assert edition.id is not None
     report = DeliveryReport(edition.date.isoformat(), edition.article_count, dry_run=dry_run)
     # A bad DKIM key stops the run here, before the edition is frozen or anyone mailed.
@@ -153,11 +181,13 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
         store.freeze_edition(edition.id, now)
     audience_until = store.frozen_at(edition.id) or now
     if on_start:
-        on_start(edition, store.pending_count(edition.id, audience_until))
+        unknown = store.delivery_counts(edition.id)["unknown"] if retry_unknown else 0
+        on_start(edition, store.pending_count(edition.id, audience_until) + unknown)
     messages = Messages(config, edition, environment(config.templates), now,
                         secret_for(store), signer)
     if dry_run:
-        for subscriber in owed(store, edition.id, audience_until):
+        for subscriber in owed(store, edition.id, audience_until,
+                               include_unknown=retry_unknown):
             if messages.for_subscriber(subscriber) is None:
                 report.nothing_for += 1
                 if on_message:
@@ -172,20 +202,27 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
     if transport is not None:
         given = transport
         pool = SendPool(lambda: given, 1, config.email.sender_address, recorder,
-                        rate=config.smtp.rate, close_transports=False)
+                        rate=config.smtp.rate, close_transports=False, claim=recorder.claim)
     else:
         size = config.smtp.connections if config.email.transport == "smtp" else 1
         pool = SendPool(lambda: open_transport(config, edition.date.isoformat()), size,
-                        config.email.sender_address, recorder, rate=config.smtp.rate)
+                        config.email.sender_address, recorder, rate=config.smtp.rate,
+                        claim=recorder.claim)
     try:
         waits = [0.0, *retry_delays(config.smtp.retries, config.smtp.retry_delay)]
-        for wait in waits:
+        for number, wait in enumerate(waits):
             if wait:
                 sleep(wait)
             recorder.new_pass()
             report.passes += 1
-            for subscriber in owed(store, edition.id, audience_until):
-                message = messages.for_subscriber(subscriber)
+            for subscriber in owed(store, edition.id, audience_until,
+                                   include_unknown=retry_unknown and number == 0):
+                try:
+                    message = messages.for_subscriber(subscriber)
+                except UnicodeError:
+                    recorder.unsendable(subscriber, "the address is not plain ASCII, which "
+                                        "mail headers need here (SMTPUTF8 is not used)")
+                    continue
                 if message is None:
                     recorder.skipped(subscriber)
                 elif not pool.submit(Job(subscriber, message)):
@@ -197,6 +234,9 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
             if recorder.deferred_now == 0 and store.owed_counts(edition.id,
                                                                 audience_until)[1] == 0:
                 break  # nobody deferred, nobody left untried (by a connection that failed)
+    except BaseException:
+        pool.abandon()  # interrupted: nothing more goes out; what is in flight is recorded
+        raise
     finally:
         pool.close()
         recorder.close()
@@ -204,7 +244,8 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
     report.deferred = deferred
     report.waiting = waiting
     report.problems = [*shown_problems(recorder.failed_lines, report.failed),
-                       *shown_problems(recorder.deferred_lines, recorder.deferred_now)]
+                       *shown_problems(recorder.deferred_lines, recorder.deferred_now),
+                       *shown_problems(recorder.unknown_lines, report.unknown)]
     if pool.errors and not report.stopped:
         report.problems.append(f"{len(pool.errors)} of {len(pool.workers)} connection(s) "
                                f"could not be used: {pool.errors[0]}")

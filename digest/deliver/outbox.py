@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import re
 import tempfile
@@ -10,12 +12,33 @@ from pathlib import Path
 from digest.deliver.transport import Outcome
 from digest.errors import DeliveryError
 
+TMP_PREFIX = ".tmp-"  # a message being written; one left by a killed run is removed
+NAME_CHARS = 100  # of the address kept in a file name, well under any file system's limit
+# Errors that concern the outbox folder, not one message: nobody else can be written either.
+FOLDER_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                 errno.ENOENT, errno.EIO}
+
+
+def outbox_name(recipient: str) -> str:
+    """A file name for the recipient's message, safe and distinct whatever the address.
+
+    Plain addresses keep their own name; any other (characters replaced, too long, a
+    leading dot) gets part of it and a hash of the whole, so two never share a file.
+    """
+    safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient)
+    if safe == recipient and len(safe) <= NAME_CHARS and not safe.startswith("."):
+        return safe + ".eml"
+    digest = hashlib.sha256(recipient.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{safe.lstrip('.')[:NAME_CHARS]}.{digest}.eml"
+
 
 class OutboxTransport:
     def __init__(self, folder: Path, edition: str) -> None:
         self.folder = folder / edition
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            for leftover in self.folder.glob(f"{TMP_PREFIX}*.eml"):  # from a killed run
+                leftover.unlink(missing_ok=True)
         except OSError as exc:
             raise DeliveryError(
                 f"cannot create the outbox folder {self.folder}: {exc.strerror or exc}. "
@@ -24,15 +47,20 @@ class OutboxTransport:
 
     def send(self, sender: str, recipient: str, message: bytes,
              following: str | None = None) -> Outcome:
-        name = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient) + ".eml"
-        target = self.folder / name
+        target = self.folder / outbox_name(recipient)
+        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=TMP_PREFIX, suffix=".eml")
             with os.fdopen(fd, "wb") as f:
                 f.write(message)
             os.replace(tmp, target)
         except OSError as exc:
-            raise DeliveryError(f"cannot write {target}: {exc.strerror or exc}") from None
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            if exc.errno in FOLDER_ERRORS:
+                raise DeliveryError(f"cannot write {target}: {exc.strerror or exc}") from None
+            # This recipient's problem alone: the others are still written.
+            return Outcome("failed", f"cannot write {target.name}: {exc.strerror or exc}")
         return Outcome("sent")
 
     def close(self) -> None:

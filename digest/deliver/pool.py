@@ -60,10 +60,12 @@ class SendPool:
 
     def __init__(self, open_transport: Callable[[], Transport], size: int, sender: str,
                  record: Callable[[Job, Outcome], None], *, rate: float | None = None,
-                 close_transports: bool = True) -> None:
+                 close_transports: bool = True,
+                 claim: Callable[[Job], bool] | None = None) -> None:
         self.open_transport = open_transport
         self.sender = sender
         self.record = record
+        self.claim = claim
         self.pacer = Pacer(rate)
         self.close_transports = close_transports
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=size * QUEUE_PER_WORKER)
@@ -99,6 +101,14 @@ class SendPool:
         if self.crashed is not None:
             raise self.crashed
 
+    def abandon(self, reason: str = "interrupted") -> None:
+        """Send nothing more: queued jobs stay owed; the ones in flight finish and are
+        recorded by their workers."""
+        with self.lock:
+            if self.stopped is None:
+                self.stopped = reason
+        self._discard_queued()
+
     def close(self) -> None:
         """Stop the workers after the queued jobs and close their connections."""
         for _ in self.workers:
@@ -128,6 +138,8 @@ class SendPool:
                         return
                     if self.stopped is not None:
                         continue  # nobody left to send: the job stays owed
+                    if self.claim is not None and not self.claim(job):
+                        continue  # no longer subscribed: not sent, nothing owed
                     if not upcoming:
                         with contextlib.suppress(queue.Empty):
                             upcoming.append(self.jobs.get_nowait())

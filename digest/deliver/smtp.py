@@ -8,9 +8,15 @@ is two round trips per message instead of smtplib's four, and no regex over
 the body. Without PIPELINING the same commands go one by one.
 
 After a refused transaction the connection is RSET and reused. A connection
-that drops is opened again and the message sent once more; if it drops again
-the recipient is deferred to a later pass. Only a server that cannot be
-reached or logged into at all raises DeliveryError.
+that drops before the message's final dot went out is opened again and the
+message sent once more; if it drops again the recipient is deferred to a later
+pass. Once the final dot is out, the server may take up to `[smtp]
+data_timeout` (RFC 5321 §4.5.3.2.6: 10 minutes) to answer; a reply that does
+not come in that time leaves the message "unknown" (it may well have been
+delivered), and it is not sent again without `digest send --retry-unknown`. (A
+connection the server closes without a reply counts as dropped: sent once
+more.) Only a server that cannot be reached or logged into at all raises
+DeliveryError.
 """
 
 from __future__ import annotations
@@ -25,6 +31,10 @@ from digest.errors import DeliveryError
 
 # Replies that mean the server is about to close the connection (RFC 5321 §3.8).
 CLOSING = 421
+
+
+class _Unconfirmed(Exception):
+    """The message's final dot went out but its reply never came: delivered or not."""
 
 
 def _reply(code: int, text: bytes | str) -> str:
@@ -148,7 +158,8 @@ class SmtpTransport:
         replies already on their way (one round trip per message instead of two).
         """
         if not _valid(recipient):
-            return Outcome("failed", f"invalid recipient address {recipient!r}")
+            return Outcome("failed", f"invalid recipient address {recipient!r} (only ASCII "
+                                     "addresses can be sent: SMTPUTF8 is not used)")
         if self.presented is not None and self.presented != (sender, recipient):
             self._drop()  # an envelope for someone else is pending: start clean
         payload = data_payload(message)
@@ -158,6 +169,11 @@ class SmtpTransport:
             conn = self.connection or self.connect()
             try:
                 return self._transaction(conn, sender, recipient, payload, ahead)
+            except _Unconfirmed as exc:
+                # Never sent twice on a guess: recorded as unknown for the editor to decide.
+                self._drop()
+                return Outcome("unknown", f"no reply from {self._where()} to the end of the "
+                                          f"message ({exc}); it may have been delivered")
             except (OSError, smtplib.SMTPServerDisconnected) as exc:
                 # Sent or not, the server's answer is lost: a fresh connection tries
                 # once more (at worst one duplicate for this connection).
@@ -190,7 +206,7 @@ class SmtpTransport:
                     self.presented = (sender, ahead)
                 else:
                     conn.send(payload)
-                code, text = conn.getreply()
+                code, text = self._final_reply(conn)
                 if code == 250:
                     return Outcome("sent")
                 # The reply ends the transaction: no RSET (the next envelope may be
@@ -203,6 +219,21 @@ class SmtpTransport:
             conn.getreply()
         first_bad = next(r for r in (mail, rcpt, data) if r[0] not in (250, 251, 354))
         return self._refused(*first_bad)
+
+    def _final_reply(self, conn: smtplib.SMTP) -> tuple[int, bytes]:
+        """The reply to the final dot, waited for up to `data_timeout` seconds."""
+        wait = self.settings.data_timeout
+        try:
+            if conn.sock is not None:
+                conn.sock.settimeout(wait)
+            reply = conn.getreply()
+            if conn.sock is not None:
+                conn.sock.settimeout(self.settings.timeout)
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+                raise _Unconfirmed(f"waited {wait:g} s") from None
+            raise  # closed without a reply: the server gave up on it; sent again once
+        return reply
 
     def _refused(self, code: int, text: bytes) -> Outcome:
         outcome = _outcome(code, text)
@@ -250,7 +281,8 @@ def _ehlo(conn: smtplib.SMTP) -> None:
 
 
 def _valid(address: str) -> bool:
-    return bool(address) and not any(c in address for c in "\r\n<>")
+    # ASCII only: SMTPUTF8 is not used, and smtplib would fail on the whole connection.
+    return bool(address) and address.isascii() and not any(c in address for c in "\r\n<>")
 
 
 def _envelope(sender: str, recipient: str) -> tuple[str, str, str]:

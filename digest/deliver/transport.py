@@ -16,7 +16,9 @@ class DotSafe(bytes):
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # "sent", "deferred" (4xx, try again later) or "failed" (5xx, never again)
+    # "sent", "deferred" (4xx, try again later), "failed" (5xx, never again) or "unknown"
+    # (the final reply never came: perhaps delivered; sent again only when asked)
+    status: str
     reply: str | None = None  # the server's words when not sent
 
 

@@ -7,6 +7,7 @@ placeholders, so each subscriber costs a few string replacements, not a render.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,6 +37,7 @@ PREHEADER_CHARS = 140  # about what inbox previews show
 # Gmail clips a message at about 102 KB of HTML and its "view entire message" drops the
 # <style>; EMAIL.md sets 90 KiB. The budget leaves room for the personal parts.
 HTML_BUDGET = 88 * 1024
+MIN_ARTICLE_BYTES = 100  # an article's least share of the HTML: its title and link
 
 
 @dataclass(frozen=True)
@@ -112,15 +114,51 @@ def render_email(config: Config, edition: Edition, env: jinja2.Environment,
                  *, subject_prefix: str = "") -> RenderedEmail:
     words = words_for(config)
     title = subject_prefix + subject(config, edition, words)
-    cap = config.max_per_category
-    while True:
-        for detail in DETAILS:
-            context = email_context(config, edition, words, title, detail, cap)
-            html_body = _INLINER.inline(env.get_template("email.html").render(context))
-            if len(html_body.encode("utf-8")) <= HTML_BUDGET:
-                break
-        if len(html_body.encode("utf-8")) <= HTML_BUDGET or cap == 1:
+
+    def attempt(cap: int, detail: Detail) -> tuple[dict[str, Any], str]:
+        context = email_context(config, edition, words, title, detail, cap)
+        return context, _with_charset_first(
+            _INLINER.inline(env.get_template("email.html").render(context)))
+
+    def fits(body: str) -> bool:
+        return len(body.encode("utf-8")) <= HTML_BUDGET
+
+    # The email shows at most what fits the budget (the archive keeps every article):
+    # no article takes under MIN_ARTICLE_BYTES, so no more than that many are tried.
+    largest = max((len(s.articles) for s in edition.sections), default=1)
+    cap = max(1, min(config.max_per_category, largest, HTML_BUDGET // MIN_ARTICLE_BYTES))
+    for detail in DETAILS:  # the richest detail that fits
+        context, html_body = attempt(cap, detail)
+        if fits(html_body):
             break
-        cap -= 1
+    if not fits(html_body) and cap > 1:
+        # The most articles per category that fit the leanest detail: bisection (each
+        # try renders the whole email), not one try per article.
+        low, high = 1, cap - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if fits(attempt(middle, DETAILS[-1])[1]):
+                low = middle
+            else:
+                high = middle - 1
+        for detail in DETAILS:  # the richest detail that fits at that cap
+            context, html_body = attempt(low, detail)
+            if fits(html_body):
+                break
     text_body = env.get_template("email.txt").render(context)
     return RenderedEmail(subject=title, html=html_body, text=text_body)
+
+
+_CHARSET = re.compile(r"<meta\s+charset=[\"']?[\w-]+[\"']?\s*/?>", re.IGNORECASE)
+
+
+def _with_charset_first(document: str) -> str:
+    """The <meta charset> as the head's first element: browsers look for it in the first
+    1024 bytes (HTML §4.2.5.5), and the <style> the inliner keeps may come before it."""
+    found = _CHARSET.search(document)
+    head = re.search(r"<head[^>]*>", document, re.IGNORECASE)
+    if found is None or head is None or found.start() < head.end():
+        return document
+    tag = found.group(0)
+    without = document[:found.start()] + document[found.end():]
+    return without[:head.end()] + tag + without[head.end():]

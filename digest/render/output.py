@@ -39,9 +39,24 @@ _OWNED = re.compile(
     r"editions/\d{4}-\d{2}-\d{2}\.html|categories/[a-z0-9_-]+/(rss\.xml|atom\.xml|feed\.json)")
 
 
-def prune(output: Path, keep: set[str]) -> list[Path]:
-    """Remove published files not in `keep` (paths relative to `output`); return them."""
+# write_atomic's temporary files: ".NAME.XXXXXXXX.tmp" (mkstemp's 8 random characters).
+_LEFTOVER = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_leftovers(output: Path) -> list[Path]:
+    """Remove temporary files a killed run left in the output folder; return them."""
     removed = []
+    for path in sorted(output.rglob(".*.tmp")):
+        if path.is_file() and _LEFTOVER.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def prune(output: Path, keep: set[str]) -> list[Path]:
+    """Remove published files not in `keep` (paths relative to `output`), and temporary
+    files left by a killed run; return them."""
+    removed = remove_leftovers(output)
     for folder in ("editions", "categories"):
         for path in sorted((output / folder).rglob("*")):
             name = path.relative_to(output).as_posix()

@@ -237,7 +237,10 @@ def _plain_text_references(xml: str) -> str:
 def _atom(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
     fg = _generator(info, items, info.links.atom, "application/atom+xml")
     tree = etree.fromstring(fg.atom_str(pretty=False),
-                            etree.XMLParser(remove_blank_text=True, resolve_entities=False))
+                            # huge_tree: a very large edition's summary is one text node
+                            # over libxml2's 10 MB default limit.
+                            etree.XMLParser(remove_blank_text=True, resolve_entities=False,
+                                            huge_tree=True))
     by_id = {item.id: item for item in items}
     for entry in tree.iterfind(f"{{{ATOM_NS}}}entry"):
         item = by_id[entry.findtext(f"{{{ATOM_NS}}}id") or ""]
