@@ -51,6 +51,7 @@ from digest.subscribers import (
     normalise_name,
     subscriber_record,
     write_csv,
+    write_json,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -872,15 +873,15 @@ def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None
     Columns: email, name, categories, status, created_at. The CSV has the
     columns `digest subscribers import` reads; unsubscribed and bounced
     addresses are included (with their status) unless --status says otherwise.
+    A CSV cell that starts with =, +, -, @, a tab or a carriage return gets a '
+    in front, so a spreadsheet shows it as text instead of running it as a
+    formula; `import` removes that ' again.
     """
     with opened(settings) as (_config, store):
-        if fmt == "csv":
-            count = write_csv(store.subscribers(status), sys.stdout)
-            sys.stdout.flush()  # a closed pipe is reported here, not at exit
-        else:
-            records = [subscriber_record(s) for s in store.subscribers(status)]
-            emit_json(records)
-            count = len(records)
+        # Both formats stream: one subscriber at a time from the store to stdout.
+        write = write_csv if fmt == "csv" else write_json
+        count = write(store.subscribers(status), sys.stdout)
+        sys.stdout.flush()  # a closed pipe is reported here, not at exit
     settings.info(f"exported {count} subscriber(s)")
 
 
@@ -895,10 +896,13 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
     The columns are email,name,categories (categories space-separated, empty
     for all); FILE `-` reads standard input. Prints each line's outcome:
     added, updated, unchanged, or rejected with the reason (invalid address,
-    unknown category, duplicate). An import never re-activates an address that
-    unsubscribed or bounced.
+    unknown category, duplicate, unreadable CSV such as a stray quote); with
+    -q only the rejected lines, on stderr. An import never re-activates an
+    address that unsubscribed or bounced. Rows are stored a few thousand per
+    transaction.
     """
     name = "<stdin>" if str(file) == "-" else str(file)
+    counts = dict.fromkeys(("added", "updated", "unchanged", "rejected"), 0)
     with opened(settings) as (config, store):
         try:
             if name == "<stdin>":
@@ -908,18 +912,29 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
                 lines = import_csv(file, store, config.category_slugs)
         except ValueError as exc:
             fail(str(exc), 2)
-    counts: dict[str, int] = {}
-    for line in lines:
-        counts[line.outcome] = counts.get(line.outcome, 0) + 1
-        if as_json:
-            emit_json_line({"file": name, "line": line.line, "email": line.email,
-                            "outcome": line.outcome, "reason": line.reason})
-        else:
-            reason = f" ({line.reason})" if line.reason else ""
-            click.echo(f"{name}:{line.line}: {line.email or '(empty)'}: "
-                       f"{line.outcome}{reason}")
-    summary = ", ".join(f"{counts.get(k, 0)} {k}"
-                        for k in ("added", "updated", "unchanged", "rejected"))
+        out: list[str] = []  # written a batch at a time: 100,000 echo calls cost seconds
+        for line in lines:
+            counts[line.outcome] += 1
+            if as_json:
+                out.append(json.dumps({"file": name, "line": line.line, "email": line.email,
+                                       "outcome": line.outcome, "reason": line.reason},
+                                      ensure_ascii=False))
+            elif settings.quiet and line.outcome != "rejected":
+                continue
+            else:
+                reason = f" ({line.reason})" if line.reason else ""
+                text = (f"{name}:{line.line}: {line.email or '(empty)'}: "
+                        f"{line.outcome}{reason}")
+                if settings.quiet:
+                    settings.warn(text)
+                else:
+                    out.append(text)
+            if len(out) >= 1000:
+                click.echo("\n".join(out))
+                out.clear()
+        if out:
+            click.echo("\n".join(out))
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     settings.info(f"imported {name}: {summary}")
 
 
