@@ -8,9 +8,8 @@ import itertools
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from digest.models import Subscriber
 from digest.sources.sanitize import one_line
@@ -39,6 +38,12 @@ def normalise_address(raw: str) -> str:
     different domain `strasse.example` that IDNA 2003 made of it.
     """
     address = raw.strip()
+    if FAST_ADDRESS.fullmatch(address) and len(address) <= MAX_ADDRESS:
+        split = address.index("@")  # a dot-atom holds no @: the local part's length
+        domain = address[split + 1:].lower()
+        if split <= MAX_LOCAL and "xn--" not in domain and \
+                domain[domain.rindex(".") + 1:] not in SPECIAL_USE_TLDS:
+            return address[:split + 1] + domain
     if not address:
         raise ValueError("the address is empty")
     if len(address) > MAX_ADDRESS:
@@ -50,10 +55,6 @@ def normalise_address(raw: str) -> str:
     if len(local) > MAX_LOCAL:
         raise ValueError(f"the part before the @ is {len(local)} characters long; at most "
                          f"{MAX_LOCAL} are allowed (RFC 5321)")
-    if FAST_ADDRESS.fullmatch(address):
-        lower = domain.lower()
-        if "xn--" not in lower and lower.rpartition(".")[2] not in SPECIAL_USE_TLDS:
-            return f"{local}@{lower}"
     return _checked_address(local, domain.removesuffix("."))
 
 
@@ -81,6 +82,11 @@ def _checked_address(local: str, domain: str) -> str:
 
 
 def normalise_name(raw: str) -> str:
+    """One line of text, at most MAX_NAME characters."""
+    # Printable text holds no control or XML-forbidden character and no whitespace
+    # but the space: with no double or outer space, one_line would return it as it is.
+    if raw.isprintable() and "  " not in raw and raw[:1] != " " and raw[-1:] != " ":
+        return raw[:MAX_NAME]
     return one_line(raw)[:MAX_NAME]
 
 
@@ -110,8 +116,7 @@ def _from_spreadsheet_safe(value: str) -> str:
         else value
 
 
-@dataclass(frozen=True)
-class ImportLine:
+class ImportLine(NamedTuple):  # a tuple: 100,000 of them are made in a blink
     line: int
     email: str
     outcome: str  # "added", "updated", "unchanged", "rejected"
@@ -194,37 +199,39 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
     seen: dict[str, int] = {}  # address (lower case) -> the line that first had it
     # The categories cell -> (True, the stored form) or (False, why it is refused).
     categories_of: dict[str, tuple[bool, str]] = {}
-    batch: list[ImportLine | None] = []  # in file order; None: a row stored with the batch
-    rows: list[tuple[int, str, str, str]] = []  # (line, address, name, categories)
+    # The lines of the batch in file order: rejected ones, and for each row to store
+    # (line, address, name, categories), whose outcome the store tells.
+    batch: list[ImportLine | tuple[int, str, str, str]] = []
+    rows: list[tuple[str, str, str]] = []
 
     def flush() -> Iterator[ImportLine]:
-        outcomes = iter(store.import_subscribers([r[1:] for r in rows]))
-        stored = iter(rows)
+        outcomes = iter(store.import_subscribers(rows))
         for entry in batch:
-            if entry is None:
-                line, address, _, _ = next(stored)
-                yield ImportLine(line, address, next(outcomes))
-            else:
+            if isinstance(entry, ImportLine):
                 yield entry
+            else:
+                yield ImportLine(entry[0], entry[1], next(outcomes))
         batch.clear()
         rows.clear()
 
-    def cell(row: list[str], index: int | None) -> str:
-        return row[index] if index is not None and index < len(row) else ""
-
+    width = len(fields)
     for line, row, problem in records:
         if row is None:
             batch.append(ImportLine(line, "", "rejected", problem))
             continue
-        if not any(row):
-            continue  # a blank line
-        raw = _from_spreadsheet_safe(cell(row, at_email).strip())
+        if len(row) < width:
+            if not any(row):
+                continue  # a blank line
+            row += [""] * (width - len(row))
+        raw = row[at_email].strip()
+        if raw[:1] == "'":
+            raw = _from_spreadsheet_safe(raw)
         try:
             address = normalise_address(raw)
         except ValueError as exc:
             batch.append(ImportLine(line, raw, "rejected", f"invalid address: {exc}"))
             continue
-        wanted = cell(row, at_categories)
+        wanted = row[at_categories] if at_categories is not None else ""
         checked = categories_of.get(wanted)
         if checked is None:
             try:
@@ -242,9 +249,12 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
                                     f"duplicate: the same address as line {seen[key]}"))
             continue
         seen[key] = line
-        name = normalise_name(_from_spreadsheet_safe(cell(row, at_name)))
-        rows.append((line, address, name, cats))
-        batch.append(None)
+        name = row[at_name] if at_name is not None else ""
+        if name[:1] == "'":
+            name = _from_spreadsheet_safe(name)
+        name = normalise_name(name)
+        rows.append((address, name, cats))
+        batch.append((line, address, name, cats))
         if len(rows) >= IMPORT_BATCH:
             yield from flush()
     yield from flush()
