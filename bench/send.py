@@ -107,6 +107,9 @@ connections = {connections}
     return path
 
 
+CPU: dict[str, float] = {}  # CPU seconds (user + system) of the last `digest` run, by command
+
+
 def digest(config: Path, *args: str) -> tuple[float, int, str]:
     """Run the digest CLI; return (seconds, peak RSS in KiB, stderr)."""
     command = [sys.executable, "-m", "digest", "--config", str(config), *args]
@@ -117,6 +120,7 @@ def digest(config: Path, *args: str) -> tuple[float, int, str]:
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
+    CPU[args[0]] = usage.ru_utime + usage.ru_stime
     if process.returncode != 0:
         raise SystemExit(f"digest {' '.join(args)} failed ({process.returncode}):\n{err}")
     return seconds, int(usage.ru_maxrss), err
@@ -215,12 +219,15 @@ def main() -> None:
         add_subscribers(state, n)
         signed = signed_config(config, write_keys(folder, args.ed25519)) if args.dkim else None
         ours, net, theirs, signed_rates, signed_net = [], [], [], [], []
+        cpu, signed_cpu = [], []  # CPU seconds per message (less hurt by a busy machine)
         for round_ in range(1, args.runs + 1):
             reset_delivery(state)
             seconds, _, err = digest(config, "send", "--no-fetch", "--date", DATE)
             if f"sent {n}," not in err:
                 raise SystemExit(f"digest send did not send {n} messages:\n{err}")
+            cpu_seconds = CPU["send"]
             idle, _, _ = digest(config, "send", "--no-fetch", "--date", DATE)  # sends nothing
+            cpu.append((cpu_seconds - CPU["send"]) / n)
             source = smtp_source(port, n, size, args.connections)
             ours.append(n / seconds)
             net.append(n / max(seconds - idle, 1e-9))
@@ -232,7 +239,9 @@ def main() -> None:
                 with_dkim, _, err = digest(signed, "send", "--no-fetch", "--date", DATE)
                 if f"sent {n}," not in err:
                     raise SystemExit(f"the signed send did not send {n} messages:\n{err}")
+                cpu_seconds = CPU["send"]
                 signed_idle, _, _ = digest(signed, "send", "--no-fetch", "--date", DATE)
+                signed_cpu.append((cpu_seconds - CPU["send"]) / n)
                 signed_rates.append(n / with_dkim)
                 signed_net.append(n / max(with_dkim - signed_idle, 1e-9))
                 line += f", signed send {with_dkim:.2f} s (fixed cost {signed_idle:.2f} s)"
@@ -253,6 +262,10 @@ def main() -> None:
                   f"({median_signed / median_ours:.2f}x unsigned)")
             print(f"digest send, DKIM {what}, delivery:      {median_signed_net:,.0f} msg/s "
                   f"({median_signed_net / median_net:.2f}x unsigned)")
+            per, signed_per = statistics.median(cpu), statistics.median(signed_cpu)
+            print(f"CPU time of digest send per message (net of fixed cost): unsigned "
+                  f"{per * 1e6:.0f} µs, signed {signed_per * 1e6:.0f} µs "
+                  f"(unsigned/signed {per / signed_per:.2f})")
 
         if not args.no_memory:
             peaks = {}

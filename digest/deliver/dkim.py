@@ -129,6 +129,12 @@ def _header_fields(head: bytes) -> dict[bytes, list[bytes]]:
     return fields
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_fields(head: bytes) -> dict[bytes, list[bytes]]:
+    """_header_fields of the header fields many messages share (do not change the result)."""
+    return _header_fields(head)
+
+
 @functools.lru_cache(maxsize=32)
 def _folded_names(names: tuple[bytes, ...]) -> str:
     """The h= list, broken into lines at colons (FWS may follow a colon)."""
@@ -205,19 +211,25 @@ class DkimSigner:
         """Load every key once, so a bad one stops the run before any mail."""
         return cls(tuple(load_key(s, config_path) for s in settings))
 
-    def sign(self, message: bytes, body_digest: bytes | None = None) -> bytes:
+    def sign(self, message: bytes, body_digest: bytes | None = None,
+             shared_head: bytes = b"") -> bytes:
         """The message with a DKIM-Signature header per key in front (the body must be 7-bit).
 
         `body_digest` is the body hash when the caller knows it (`BodyHasher`);
-        without it the body is hashed here.
+        without it the body is hashed here. `shared_head`: header fields the
+        message starts with and many messages share (canonicalised once).
         """
         end = message.find(b"\r\n\r\n")
         if end < 0:
             raise ValueError("a message needs a blank line after its header")
-        head = message[:end + 2]
         if body_digest is None:
             body_digest = body_hash(message[end + 4:])
-        fields = _header_fields(head)
+        if shared_head and message.startswith(shared_head):
+            fields = {name: [*found] for name, found in _shared_fields(shared_head).items()}
+            for name, found in _header_fields(message[len(shared_head):end + 2]).items():
+                fields.setdefault(name, []).extend(found)
+        else:
+            fields = _header_fields(message[:end + 2])
         names: list[bytes] = []
         signed: list[bytes] = []
         for name in SIGNED:

@@ -213,7 +213,7 @@ class MessageTemplate:
         GIL, so the signatures of several connections are made side by side.
         """
         message, personal = self._unsigned(config, subscriber, token)
-        return SignLater(message, signer, self.body_hasher, tuple(personal))
+        return SignLater(message, signer, self.body_hasher, tuple(personal), self.head)
 
     def _unsigned(self, config: Config, subscriber: Subscriber, token: str
                   ) -> tuple[DotSafe, list[bytes]]:
@@ -258,10 +258,11 @@ class SignLater:
     signer: DkimSigner
     hasher: BodyHasher | None  # None: the body is hashed whole
     personal: tuple[bytes, ...]  # the personal body chunks, for the hasher
+    shared_head: bytes = b""  # the header fields the message starts with, the same for many
 
     def __call__(self) -> bytes:
         digest = self.hasher.digest(self.personal) if self.hasher else None
-        return self.signer.sign(self.message, digest)
+        return self.signer.sign(self.message, digest, self.shared_head)
 
 
 def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime, *,
