@@ -463,15 +463,16 @@ class Store:
 
         Returns each row's outcome: 'added', 'updated' or 'unchanged'. Statuses
         are kept (an import never re-activates anyone). The addresses must be
-        distinct. One SELECT per 500 rows finds those already there; one
+        distinct. One SELECT per 5,000 rows finds those already there; one
         executemany upsert writes the new and the changed.
         """
         now = _ts(utcnow())
         outcomes: list[str] = []
         with self.transaction() as db:
             existing: dict[str, tuple[str, str]] = {}
-            for start in range(0, len(rows), 500):
-                chunk = [r[0] for r in rows[start:start + 500]]
+            step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            for start in range(0, len(rows), step):
+                chunk = [r[0] for r in rows[start:start + step]]
                 marks = ",".join("?" * len(chunk))
                 for email, name, cats in db.execute(
                         f"SELECT email, name, categories FROM subscribers "

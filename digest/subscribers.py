@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import itertools
 import json
@@ -199,25 +200,27 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
     seen: dict[str, int] = {}  # address (lower case) -> the line that first had it
     # The categories cell -> (True, the stored form) or (False, why it is refused).
     categories_of: dict[str, tuple[bool, str]] = {}
-    # The lines of the batch in file order: rejected ones, and for each row to store
-    # (line, address, name, categories), whose outcome the store tells.
-    batch: list[ImportLine | tuple[int, str, str, str]] = []
+    # The batch: the rows to store (address, name, categories) and their lines, and
+    # the lines rejected meanwhile; both in file order.
     rows: list[tuple[str, str, str]] = []
+    row_lines: list[int] = []
+    rejected: list[ImportLine] = []
 
     def flush() -> Iterator[ImportLine]:
-        outcomes = iter(store.import_subscribers(rows))
-        for entry in batch:
-            if isinstance(entry, ImportLine):
-                yield entry
-            else:
-                yield ImportLine(entry[0], entry[1], next(outcomes))
-        batch.clear()
+        outcomes = store.import_subscribers(rows)
+        stored = [ImportLine(line, row[0], outcome)
+                  for line, row, outcome in zip(row_lines, rows, outcomes, strict=True)]
+        # Line numbers are distinct: merging the tuples puts the lines in file order.
+        lines = list(heapq.merge(stored, rejected)) if rejected else stored
         rows.clear()
+        row_lines.clear()
+        rejected.clear()
+        return iter(lines)
 
     width = len(fields)
     for line, row, problem in records:
         if row is None:
-            batch.append(ImportLine(line, "", "rejected", problem))
+            rejected.append(ImportLine(line, "", "rejected", problem))
             continue
         if len(row) < width:
             if not any(row):
@@ -229,7 +232,7 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
         try:
             address = normalise_address(raw)
         except ValueError as exc:
-            batch.append(ImportLine(line, raw, "rejected", f"invalid address: {exc}"))
+            rejected.append(ImportLine(line, raw, "rejected", f"invalid address: {exc}"))
             continue
         wanted = row[at_categories] if at_categories is not None else ""
         checked = categories_of.get(wanted)
@@ -241,12 +244,12 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
             categories_of[wanted] = checked
         good, cats = checked
         if not good:
-            batch.append(ImportLine(line, address, "rejected", cats))
+            rejected.append(ImportLine(line, address, "rejected", cats))
             continue
         key = address.lower()
         if key in seen:
-            batch.append(ImportLine(line, address, "rejected",
-                                    f"duplicate: the same address as line {seen[key]}"))
+            rejected.append(ImportLine(line, address, "rejected",
+                                       f"duplicate: the same address as line {seen[key]}"))
             continue
         seen[key] = line
         name = row[at_name] if at_name is not None else ""
@@ -254,7 +257,7 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
             name = _from_spreadsheet_safe(name)
         name = normalise_name(name)
         rows.append((address, name, cats))
-        batch.append((line, address, name, cats))
+        row_lines.append(line)
         if len(rows) >= IMPORT_BATCH:
             yield from flush()
     yield from flush()
