@@ -906,34 +906,30 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
     with opened(settings) as (config, store):
         try:
             if name == "<stdin>":
-                lines = import_rows(sys.stdin.buffer.read(), name, store,
-                                    config.category_slugs)
+                batches = import_rows(sys.stdin.buffer.read(), name, store,
+                                      config.category_slugs)
             else:
-                lines = import_csv(file, store, config.category_slugs)
+                batches = import_csv(file, store, config.category_slugs)
         except ValueError as exc:
             fail(str(exc), 2)
-        out: list[str] = []  # written a batch at a time: 100,000 echo calls cost seconds
-        for line in lines:
-            counts[line.outcome] += 1
+        for batch in batches:  # a transaction's lines, as it commits
+            for line in batch:
+                counts[line.outcome] += 1
+            # Written a batch at a time: 100,000 echo calls would cost seconds.
             if as_json:
-                out.append(json.dumps({"file": name, "line": line.line, "email": line.email,
-                                       "outcome": line.outcome, "reason": line.reason},
-                                      ensure_ascii=False))
-            elif settings.quiet and line.outcome != "rejected":
+                click.echo("\n".join([json.dumps(
+                    {"file": name, "line": line.line, "email": line.email,
+                     "outcome": line.outcome, "reason": line.reason}, ensure_ascii=False)
+                    for line in batch]))
                 continue
-            else:
-                reason = f" ({line.reason})" if line.reason else ""
-                text = (f"{name}:{line.line}: {line.email or '(empty)'}: "
-                        f"{line.outcome}{reason}")
-                if settings.quiet:
+            shown = [f"{name}:{line.line}: {line.email or '(empty)'}: {line.outcome}"
+                     + (f" ({line.reason})" if line.reason else "")
+                     for line in batch if not settings.quiet or line.outcome == "rejected"]
+            if settings.quiet:
+                for text in shown:
                     settings.warn(text)
-                else:
-                    out.append(text)
-            if len(out) >= 1000:
-                click.echo("\n".join(out))
-                out.clear()
-        if out:
-            click.echo("\n".join(out))
+            elif shown:
+                click.echo("\n".join(shown))
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     settings.info(f"imported {name}: {summary}")
 

@@ -125,18 +125,20 @@ class ImportLine(NamedTuple):  # a tuple: 100,000 of them are made in a blink
     # "duplicate: …", or "unreadable CSV: …"
 
 
-def import_csv(path: Path, store: Store, categories: Iterable[str]) -> Iterator[ImportLine]:
+def import_csv(path: Path, store: Store,
+               categories: Iterable[str]) -> Iterator[list[ImportLine]]:
     """Import `email,name,categories` rows; each line's outcome, nothing lost silently.
 
     Existing addresses are updated (name, categories) but an unsubscribed or
     bounced address is not re-activated by an import. The rows are stored in
-    transactions of IMPORT_BATCH rows; the outcomes come as each one commits.
+    transactions of IMPORT_BATCH rows; each transaction's lines (with the
+    rejected lines among them), in file order, come as a list when it commits.
     """
     return import_rows(path.read_bytes(), str(path), store, categories)
 
 
 def import_rows(data: bytes, name: str, store: Store,
-                categories: Iterable[str]) -> Iterator[ImportLine]:
+                categories: Iterable[str]) -> Iterator[list[ImportLine]]:
     """Like import_csv, from the bytes of a CSV file (or stdin) that `name` stands for.
 
     The whole text is decoded and its first line checked before the first row
@@ -193,7 +195,7 @@ def _csv_records(lines: list[str]) -> Iterator[tuple[int, list[str] | None, str]
 
 
 def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[str],
-            store: Store, known: list[str]) -> Iterator[ImportLine]:
+            store: Store, known: list[str]) -> Iterator[list[ImportLine]]:
     at_email = fields.index("email")
     at_name = fields.index("name") if "name" in fields else None
     at_categories = fields.index("categories") if "categories" in fields else None
@@ -206,7 +208,7 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
     row_lines: list[int] = []
     rejected: list[ImportLine] = []
 
-    def flush() -> Iterator[ImportLine]:
+    def flush() -> list[ImportLine]:
         outcomes = store.import_subscribers(rows)
         stored = [ImportLine(line, row[0], outcome)
                   for line, row, outcome in zip(row_lines, rows, outcomes, strict=True)]
@@ -215,7 +217,7 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
         rows.clear()
         row_lines.clear()
         rejected.clear()
-        return iter(lines)
+        return lines
 
     width = len(fields)
     for line, row, problem in records:
@@ -259,8 +261,10 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
         rows.append((address, name, cats))
         row_lines.append(line)
         if len(rows) >= IMPORT_BATCH:
-            yield from flush()
-    yield from flush()
+            yield flush()
+    last = flush()
+    if last:
+        yield last
 
 
 EXPORT_FIELDS = ("email", "name", "categories", "status", "created_at")
