@@ -84,6 +84,9 @@ def write_csv(path: Path, rows: int) -> None:
             f.write(f"reader{n:07d}@example.org,Reader {n} Məmmədov,{cats}\n")
 
 
+CPU: list[float] = []  # CPU seconds (user + system) of each command run, in order
+
+
 def timed(command: list[str]) -> tuple[float, int]:
     """Run a command (stdout to /dev/null); return (seconds, peak RSS in KiB)."""
     start = time.perf_counter()
@@ -94,6 +97,7 @@ def timed(command: list[str]) -> tuple[float, int]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{err}")
+    CPU.append(usage.ru_utime + usage.ru_stime)
     return seconds, int(usage.ru_maxrss)
 
 
@@ -118,6 +122,7 @@ def main() -> None:
         empty = folder / "empty.csv"
         empty.write_text("email,name,categories\n", encoding="utf-8")
         ours, again, theirs, fixed = [], [], [], []
+        cpu_ours, cpu_theirs, cpu_fixed = [], [], []  # less hurt by a busy machine
         for round_ in range(1, args.runs + 1):
             for leftover in folder.glob("digest.sqlite3*"):
                 leftover.unlink()
@@ -127,6 +132,9 @@ def main() -> None:
             plain_db = folder / "plain.sqlite3"
             plain_db.unlink(missing_ok=True)
             plain, _ = timed([sys.executable, str(script), str(listing), str(plain_db)])
+            cpu_ours.append(CPU[-4])
+            cpu_fixed.append(CPU[-2])
+            cpu_theirs.append(CPU[-1])
             ours.append(seconds)
             again.append(repeat)
             theirs.append(plain)
@@ -140,6 +148,11 @@ def main() -> None:
               f"({(mine - start) / base:.2f}x)")
         print(f"the same file again (unchanged):   {repeat:.2f} s ({repeat / base:.2f}x); net: "
               f"{repeat - start:.2f} s ({(repeat - start) / base:.2f}x)")
+        c_ours, c_fixed, c_base = (statistics.median(x)
+                                   for x in (cpu_ours, cpu_fixed, cpu_theirs))
+        print(f"CPU time: script {c_base:.2f} s, digest import {c_ours:.2f} s "
+              f"({c_ours / c_base:.2f}x), net of its fixed cost ({c_fixed:.2f} s): "
+              f"{c_ours - c_fixed:.2f} s ({(c_ours - c_fixed) / c_base:.2f}x)")
 
         peaks: dict[str, dict[int, int]] = {}
         small = args.rows // 10

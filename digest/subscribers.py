@@ -172,26 +172,25 @@ def _csv_records(lines: list[str]) -> Iterator[tuple[int, list[str] | None, str]
     pos = 0  # index in `lines` where the current reader started
     while pos < len(lines):
         reader = csv.reader(itertools.islice(lines, pos, None))
-        consumed = 0
-        while True:
-            first = pos + consumed + 1
-            try:
-                row = next(reader)
-            except StopIteration:
+        consumed = 0  # lines the reader has read
+        try:
+            for row in reader:
+                first = pos + consumed + 1
+                consumed = reader.line_num
+                if pos + consumed > first and any("\n" in f or "\r" in f for f in row):
+                    yield first, None, (f"a quoted field runs over lines {first}-"
+                                        f"{pos + consumed}, probably a stray quote (\"); "
+                                        "the lines after it were read again")
+                    pos = first
+                    break
+                yield first, row, ""
+            else:
                 return
-            except csv.Error as exc:
-                yield first, None, (f"unreadable CSV ({exc}), probably a stray quote (\"); "
-                                    "the lines after it were read again")
-                pos = first
-                break
-            consumed = reader.line_num
-            last = pos + consumed
-            if last > first and any("\n" in f or "\r" in f for f in row):
-                yield first, None, (f"a quoted field runs over lines {first}-{last}, probably "
-                                    "a stray quote (\"); the lines after it were read again")
-                pos = first
-                break
-            yield first, row, ""
+        except csv.Error as exc:
+            first = pos + consumed + 1
+            yield first, None, (f"unreadable CSV ({exc}), probably a stray quote (\"); "
+                                "the lines after it were read again")
+            pos = first
 
 
 def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[str],
