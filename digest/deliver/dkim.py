@@ -47,7 +47,6 @@ SIGNED = (b"from", b"to", b"subject", b"date", b"message-id", b"reply-to", b"lis
           b"list-unsubscribe", b"list-unsubscribe-post", b"feedback-id", b"mime-version",
           b"content-type")
 
-ALGORITHMS = ("rsa-sha256", "ed25519-sha256")
 MIN_RSA_BITS = 1024  # RFC 8301 §3.2: verifiers reject shorter RSA keys
 FOLD = 76  # columns of a DKIM-Signature line
 
