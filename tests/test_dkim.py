@@ -288,3 +288,20 @@ def test_an_unknown_algorithm_is_a_configuration_error(tmp_path: Path):
     config = sample_config(tmp_path, 25, tail=DKIM + 'algorithm = "rsa-sha1"\n')
     out = run(config, "status", code=2)
     assert "[dkim] algorithm" in out and "rsa-sha1" in out
+
+
+def test_a_test_copy_is_signed_whole_and_verifies(tmp_path: Path):
+    """`send --to` signs without a template's body hasher: the whole body is hashed."""
+    dnsfunc = two_key_dns(make_key(tmp_path), make_ed25519_key(tmp_path))
+    sink = Sink()
+    with running(sink) as port:
+        config = sample_config(tmp_path, port, email_extra=LIST_HEADERS, tail=TWO_KEYS)
+        run(config, "fetch")
+        run(config, "send", "--date", SAMPLE_DATE, "--to", "editor@example.org")
+    [(_, _, raw)] = sink.received
+    import email
+    import email.policy
+
+    assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"].startswith(
+        "[TEST]")
+    assert verify_all(raw, dnsfunc) == [True, True]
