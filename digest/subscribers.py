@@ -42,7 +42,8 @@ def normalise_address(raw: str) -> str:
     if FAST_ADDRESS.fullmatch(address) and len(address) <= MAX_ADDRESS:
         split = address.index("@")  # a dot-atom holds no @: the local part's length
         domain = address[split + 1:].lower()
-        if split <= MAX_LOCAL and "xn--" not in domain and \
+        # "--" (xn-- labels, and others IDNA refuses) goes to the slow path.
+        if split <= MAX_LOCAL and "--" not in domain and \
                 domain[domain.rindex(".") + 1:] not in SPECIAL_USE_TLDS:
             return address[:split + 1] + domain
     if not address:
