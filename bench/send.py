@@ -13,6 +13,11 @@ the same sink. It prints the medians and their ratio, then the peak memory
 (max RSS) of `digest send` for N and 10×N subscribers.
 
     .venv/bin/python bench/send.py [--subscribers 20000] [--runs 3] [--connections 4]
+                                   [--dkim [--ed25519]]
+
+With --dkim each round also runs a DKIM-signed send (a fresh RSA-2048 key;
+with --ed25519 an Ed25519 signature beside it) and prints the signed rate as a
+ratio of the unsigned one measured in the same rounds.
 
 The rate of `digest send` is taken over the whole process (start, render,
 send, exit) and also net of a run that has nothing to send (the fixed cost
@@ -48,6 +53,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def write_keys(folder: Path, ed25519_too: bool) -> str:
+    """Fresh DKIM keys in `folder`; the [[dkim]] tables that use them."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    pem = serialization.PrivateFormat.PKCS8
+    (folder / "dkim.pem").write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(
+        serialization.Encoding.PEM, pem, serialization.NoEncryption()))
+    tables = ('[[dkim]]\ndomain = "news.example.org"\nselector = "daily"\n'
+              'private_key = "dkim.pem"\n')
+    if ed25519_too:
+        (folder / "dkim-ed.pem").write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, pem, serialization.NoEncryption()))
+        tables += ('[[dkim]]\ndomain = "news.example.org"\nselector = "daily-ed"\n'
+                   'private_key = "dkim-ed.pem"\nalgorithm = "ed25519-sha256"\n')
+    return tables
+
+
+def signed_config(config: Path, tables: str) -> Path:
+    """The same config with DKIM signing, beside it (same state file and output)."""
+    path = config.with_name("config-dkim.toml")
+    path.write_text(config.read_text(encoding="utf-8") + "\n" + tables, encoding="utf-8")
+    return path
+
+
 def write_config(folder: Path, port: int, connections: int) -> Path:
     cats = "\n".join(
         f'[[categories]]\nslug = "{slug}"\ntitle = "{slug.replace("-", " ").title()}"\n'
@@ -77,6 +107,9 @@ connections = {connections}
     return path
 
 
+CPU: dict[str, float] = {}  # CPU seconds (user + system) of the last `digest` run, by command
+
+
 def digest(config: Path, *args: str) -> tuple[float, int, str]:
     """Run the digest CLI; return (seconds, peak RSS in KiB, stderr)."""
     command = [sys.executable, "-m", "digest", "--config", str(config), *args]
@@ -87,6 +120,7 @@ def digest(config: Path, *args: str) -> tuple[float, int, str]:
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
+    CPU[args[0]] = usage.ru_utime + usage.ru_stime
     if process.returncode != 0:
         raise SystemExit(f"digest {' '.join(args)} failed ({process.returncode}):\n{err}")
     return seconds, int(usage.ru_maxrss), err
@@ -150,6 +184,10 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--dkim", action="store_true",
+                        help="also time a DKIM-signed send (RSA-2048) in each round")
+    parser.add_argument("--ed25519", action="store_true",
+                        help="with --dkim: an Ed25519 signature beside the RSA one")
     parser.add_argument("--no-memory", action="store_true",
                         help="skip the peak-memory runs at N and 10×N")
     args = parser.parse_args()
@@ -179,19 +217,35 @@ def main() -> None:
               f"{args.connections} connections; smtp-sink on 127.0.0.1:{port}")
 
         add_subscribers(state, n)
-        ours, net, theirs = [], [], []
+        signed = signed_config(config, write_keys(folder, args.ed25519)) if args.dkim else None
+        ours, net, theirs, signed_rates, signed_net = [], [], [], [], []
+        cpu, signed_cpu = [], []  # CPU seconds per message (less hurt by a busy machine)
         for round_ in range(1, args.runs + 1):
             reset_delivery(state)
             seconds, _, err = digest(config, "send", "--no-fetch", "--date", DATE)
             if f"sent {n}," not in err:
                 raise SystemExit(f"digest send did not send {n} messages:\n{err}")
+            cpu_seconds = CPU["send"]
             idle, _, _ = digest(config, "send", "--no-fetch", "--date", DATE)  # sends nothing
+            cpu.append((cpu_seconds - CPU["send"]) / n)
             source = smtp_source(port, n, size, args.connections)
             ours.append(n / seconds)
             net.append(n / max(seconds - idle, 1e-9))
             theirs.append(n / source)
-            print(f"  round {round_}: digest send {seconds:.2f} s (fixed cost {idle:.2f} s), "
-                  f"smtp-source {source:.2f} s")
+            line = (f"  round {round_}: digest send {seconds:.2f} s (fixed cost {idle:.2f} s), "
+                    f"smtp-source {source:.2f} s")
+            if signed is not None:
+                reset_delivery(state)
+                with_dkim, _, err = digest(signed, "send", "--no-fetch", "--date", DATE)
+                if f"sent {n}," not in err:
+                    raise SystemExit(f"the signed send did not send {n} messages:\n{err}")
+                cpu_seconds = CPU["send"]
+                signed_idle, _, _ = digest(signed, "send", "--no-fetch", "--date", DATE)
+                signed_cpu.append((cpu_seconds - CPU["send"]) / n)
+                signed_rates.append(n / with_dkim)
+                signed_net.append(n / max(with_dkim - signed_idle, 1e-9))
+                line += f", signed send {with_dkim:.2f} s (fixed cost {signed_idle:.2f} s)"
+            print(line)
         median_ours, median_net, median_theirs = (statistics.median(x)
                                                   for x in (ours, net, theirs))
         print(f"smtp-source, {args.connections} sessions, reused connections: "
@@ -200,6 +254,18 @@ def main() -> None:
               f"({median_ours / median_theirs:.2f}x smtp-source)")
         print(f"digest send, delivery (net of fixed cost): {median_net:,.0f} msg/s "
               f"({median_net / median_theirs:.2f}x smtp-source)")
+        if signed is not None:
+            what = "RSA + Ed25519" if args.ed25519 else "RSA-2048"
+            median_signed, median_signed_net = (statistics.median(x)
+                                                for x in (signed_rates, signed_net))
+            print(f"digest send, DKIM {what}, whole process: {median_signed:,.0f} msg/s "
+                  f"({median_signed / median_ours:.2f}x unsigned)")
+            print(f"digest send, DKIM {what}, delivery:      {median_signed_net:,.0f} msg/s "
+                  f"({median_signed_net / median_net:.2f}x unsigned)")
+            per, signed_per = statistics.median(cpu), statistics.median(signed_cpu)
+            print(f"CPU time of digest send per message (net of fixed cost): unsigned "
+                  f"{per * 1e6:.0f} µs, signed {signed_per * 1e6:.0f} µs "
+                  f"(unsigned/signed {per / signed_per:.2f})")
 
         if not args.no_memory:
             peaks = {}

@@ -89,11 +89,13 @@ class SmtpConfig:
 
 @dataclass(frozen=True)
 class DkimConfig:
-    """DKIM signing: the d= domain, the s= selector and the PEM RSA private key's path."""
+    """One DKIM signature: the d= domain, the s= selector, the PEM private key's path and
+    the algorithm ("rsa-sha256" or "ed25519-sha256")."""
 
     domain: str
     selector: str
     private_key: Path
+    algorithm: str = "rsa-sha256"
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ class Config:
     terms_url: str | None = None
     words: dict[str, Word] = field(default_factory=dict)  # [words]: the editor's fixed words
     thumbnails: bool = True  # show article images in the email when their size is known
-    dkim: DkimConfig | None = None
+    dkim: tuple[DkimConfig, ...] = ()  # one per signature; empty: messages go unsigned
 
     def category(self, slug: str) -> CategoryConfig | None:
         return next((c for c in self.categories if c.slug == slug), None)
@@ -177,7 +179,7 @@ KNOWN_KEYS[""] |= {"dkim"}
 KNOWN_KEYS["smtp"] |= {"connections", "rate", "ca_file", "retries", "retry_delay"}
 KNOWN_KEYS["smtp"] |= {"data_timeout"}
 KNOWN_KEYS["email"] |= {"feedback_id"}
-KNOWN_KEYS["dkim"] = {"domain", "selector", "private_key"}
+KNOWN_KEYS["dkim"] = {"domain", "selector", "private_key", "algorithm"}
 
 
 def config_path(option: str | None) -> Path:
@@ -822,29 +824,50 @@ def _smtp_delivery(r: _Reader, s: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dkim(r: _Reader, root: dict[str, Any]) -> DkimConfig | None:
-    """[dkim] is optional; when present, all three keys are needed and the key must be PEM."""
+def _dkim(r: _Reader, root: dict[str, Any]) -> tuple[DkimConfig, ...]:
+    """[dkim] (one signature) or [[dkim]] (several, say RSA and Ed25519) is optional."""
+    value = root.get("dkim")
+    if value is None:
+        return ()
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        signatures = tuple(_dkim_signature(r, v, n) for n, v in enumerate(value))
+        algorithms = [s.algorithm for s in signatures]
+        for algorithm in sorted(set(algorithms)):
+            if algorithms.count(algorithm) > 1:
+                r.problem("dkim", "algorithm", f"{algorithm!r} is given more than once: "
+                          "give each algorithm one [[dkim]] table")
+        return signatures
     k = r.table(root, "dkim")
-    if not k:
-        return None
-    r.unknown("dkim", k)
-    domain = r.text("dkim", k, "domain", required=True).strip().lower()
-    selector = r.text("dkim", k, "selector", required=True).strip()
-    key_text = r.text("dkim", k, "private_key", required=True)
+    return (_dkim_signature(r, k, None),) if k else ()
+
+
+def _dkim_signature(r: _Reader, k: dict[str, Any], index: int | None) -> DkimConfig:
+    """One signature: domain, selector and private_key are needed, the key must be PEM."""
+    r.unknown("dkim", k, index)
+    domain = r.text("dkim", k, "domain", required=True, index=index).strip().lower()
+    selector = r.text("dkim", k, "selector", required=True, index=index).strip()
+    key_text = r.text("dkim", k, "private_key", required=True, index=index)
+    algorithm = r.text("dkim", k, "algorithm", "rsa-sha256", index=index)
     key = (r.file.parent / key_text).resolve()
     if domain and not re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", domain):
-        r.problem("dkim", "domain", f"must be a domain like example.org, got {domain!r}")
+        r.problem("dkim", "domain", f"must be a domain like example.org, got {domain!r}",
+                  index)
     if selector and not re.fullmatch(r"[A-Za-z0-9._-]+", selector):
         r.problem("dkim", "selector", f"must be letters, digits, '.', '-' or '_', "
-                  f"got {selector!r}")
+                  f"got {selector!r}", index)
+    if algorithm not in ("rsa-sha256", "ed25519-sha256"):
+        r.problem("dkim", "algorithm", 'must be "rsa-sha256" or "ed25519-sha256", '
+                  f"got {algorithm!r}", index)
     if key_text:
         try:
             head = key.read_bytes()[:100]
         except OSError as exc:
             r.problem("dkim", "private_key", f"cannot read {str(key)!r}: "
-                      f"{exc.strerror or exc}")
+                      f"{exc.strerror or exc}", index)
         else:
             if b"-----BEGIN" not in head or b"PRIVATE KEY-----" not in head:
+                make = ("openssl genpkey -algorithm ed25519 -out dkim-ed25519.pem"
+                        if algorithm == "ed25519-sha256" else "openssl genrsa -out dkim.pem 2048")
                 r.problem("dkim", "private_key", f"{str(key)!r} is not a PEM private key "
-                          "(make one with `openssl genrsa -out dkim.pem 2048`)")
-    return DkimConfig(domain=domain, selector=selector, private_key=key)
+                          f"(make one with `{make}`)", index)
+    return DkimConfig(domain=domain, selector=selector, private_key=key, algorithm=algorithm)

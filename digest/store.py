@@ -8,7 +8,7 @@ import secrets
 import shutil
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -606,6 +606,42 @@ class Store:
         found = self.subscriber(email)
         assert found is not None
         return found, outcome
+
+    def import_subscribers(self, rows: Sequence[tuple[str, str, str]]) -> list[str]:
+        """Add or update many (email, name, categories text) in one transaction.
+
+        Returns each row's outcome: 'added', 'updated' or 'unchanged'. Statuses
+        are kept (an import never re-activates anyone). The addresses must be
+        distinct. One SELECT per 5,000 rows finds those already there; one
+        executemany upsert writes the new and the changed.
+        """
+        now = _ts(utcnow())
+        outcomes: list[str] = []
+        with self.transaction() as db:
+            existing: dict[str, tuple[str, str]] = {}
+            step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            for start in range(0, len(rows), step):
+                chunk = [r[0] for r in rows[start:start + step]]
+                marks = ",".join("?" * len(chunk))
+                for email, name, cats in db.execute(
+                        f"SELECT email, name, categories FROM subscribers "
+                        f"WHERE email IN ({marks})", chunk):
+                    existing[email.lower()] = (name, cats)
+            changed = []
+            for email, name, cats in rows:
+                found = existing.get(email.lower())
+                if found == (name, cats):
+                    outcomes.append("unchanged")
+                    continue
+                outcomes.append("added" if found is None else "updated")
+                changed.append((email, name, cats, now, now))
+            db.executemany(
+                """INSERT INTO subscribers (email, name, categories, status, created_at,
+                       updated_at) VALUES (?, ?, ?, 'active', ?, ?)
+                   ON CONFLICT (email) DO UPDATE SET name = excluded.name,
+                       categories = excluded.categories, updated_at = excluded.updated_at""",
+                changed)
+        return outcomes
 
     def subscriber(self, email: str) -> Subscriber | None:
         row = self.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()

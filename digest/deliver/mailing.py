@@ -22,7 +22,7 @@ import jinja2
 
 from digest.config import Config
 from digest.deliver.dkim import DkimSigner
-from digest.deliver.message import MessageTemplate, build_template
+from digest.deliver.message import MessageTemplate, SignLater, build_template
 from digest.deliver.outbox import OutboxTransport
 from digest.deliver.pool import Job, SendPool
 from digest.deliver.smtp import SmtpTransport
@@ -54,18 +54,21 @@ class Messages:
     signer: DkimSigner | None
     templates: dict[frozenset[str], MessageTemplate] = field(default_factory=dict)
 
-    def for_subscriber(self, subscriber: Subscriber) -> bytes | None:
-        """The message as sent, or None when the edition has nothing in their categories."""
+    def for_subscriber(self, subscriber: Subscriber) -> bytes | SignLater | None:
+        """The message as sent (or to be signed by the worker that sends it), or None when
+        the edition has nothing in their categories."""
         wanted = sections_for(subscriber, self.edition)
         if not wanted:
             return None
         template = self.templates.get(wanted)
         if template is None:
             rendered = render_email(self.config, self.edition.for_categories(wanted), self.env)
-            template = self.templates[wanted] = build_template(self.config, rendered, self.now)
-        message = template.for_subscriber(self.config, subscriber,
-                                          make_token(self.secret, subscriber.id))
-        return self.signer.sign(message) if self.signer else message
+            template = self.templates[wanted] = build_template(
+                self.config, rendered, self.now, signed=self.signer is not None)
+        token = make_token(self.secret, subscriber.id)
+        if self.signer is not None:
+            return template.to_sign(self.config, subscriber, token, self.signer)
+        return template.for_subscriber(self.config, subscriber, token)
 
 
 def owed(store: Store, edition_id: int, audience_until: dt.datetime, *,

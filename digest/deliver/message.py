@@ -18,6 +18,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from digest.config import Config
+from digest.deliver.dkim import BodyHasher, DkimSigner
 from digest.deliver.transport import DotSafe
 from digest.models import Subscriber
 from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
@@ -146,6 +147,45 @@ def _address_header(name: str, address: str, header_name: str = "To") -> str:
 
 
 @dataclass(frozen=True)
+class Slot:
+    """A body line holding placeholders, filled and encoded per subscriber."""
+
+    line: str
+    html: bool  # fill with HTML-escaped values
+
+
+def _body_chunks(boundary: str, text: EncodedBody, html_body: EncodedBody
+                 ) -> tuple[bytes | Slot, ...]:
+    """The multipart body as whole CRLF-ended lines: shared bytes and personal slots.
+
+    Every chunk ends a line, so DKIM's relaxed canonicalisation (line by line)
+    can treat each on its own: the shared ones once per template.
+    """
+    chunks: list[bytes | Slot] = [
+        f"--{boundary}\r\n".encode()
+        + b'Content-Type: text/plain; charset="utf-8"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"]
+    for part, is_html in ((text, False), (html_body, True)):
+        if is_html:
+            chunks.append(f"--{boundary}\r\n".encode()
+                          + b'Content-Type: text/html; charset="utf-8"\r\n'
+                          b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
+        for piece in part.pieces:
+            if isinstance(piece, str):
+                chunks.append(Slot(piece, is_html))
+            else:
+                chunks.append(piece + b"\r\n")
+    chunks.append(f"--{boundary}--\r\n".encode())
+    merged: list[bytes | Slot] = []
+    for chunk in chunks:  # join neighbouring shared chunks: fewer pieces per message
+        if isinstance(chunk, bytes) and merged and isinstance(merged[-1], bytes):
+            merged[-1] += chunk
+        else:
+            merged.append(chunk)
+    return tuple(merged)
+
+
+@dataclass(frozen=True)
 class MessageTemplate:
     """An edition's message, everything but the personal parts ready as bytes."""
 
@@ -154,11 +194,30 @@ class MessageTemplate:
     boundary: str
     domain: str
     one_click: bool
-    text_body: EncodedBody
-    html_body: EncodedBody
+    body: tuple[bytes | Slot, ...]
+    body_hasher: BodyHasher | None = None  # set when the template is built for signing
 
-    def for_subscriber(self, config: Config, subscriber: Subscriber, token: str) -> bytes:
-        """The complete message, as sent, for one subscriber."""
+    def for_subscriber(self, config: Config, subscriber: Subscriber, token: str,
+                       signer: DkimSigner | None = None) -> bytes:
+        """The complete message, as sent, for one subscriber (DKIM-signed with `signer`)."""
+        if signer is not None:
+            return self.to_sign(config, subscriber, token, signer)()
+        message, _ = self._unsigned(config, subscriber, token)
+        return message
+
+    def to_sign(self, config: Config, subscriber: Subscriber, token: str,
+                signer: DkimSigner) -> SignLater:
+        """The message for one subscriber, to be signed by whoever calls the result.
+
+        The send pool's workers call it: OpenSSL signs without holding Python's
+        GIL, so the signatures of several connections are made side by side.
+        """
+        message, personal = self._unsigned(config, subscriber, token)
+        return SignLater(message, signer, self.body_hasher, tuple(personal), self.head)
+
+    def _unsigned(self, config: Config, subscriber: Subscriber, token: str
+                  ) -> tuple[DotSafe, list[bytes]]:
+        """The message and its personal body chunks (for the body hash), in order."""
         leave = unsubscribe_for(config, token)
         to = _address_header(subscriber.name, subscriber.email)
         message_id = f"<{secrets.token_hex(12)}.{subscriber.id}@{self.domain}>"
@@ -166,7 +225,6 @@ class MessageTemplate:
                     f"List-Unsubscribe: {leave.header}"]
         if leave.one_click:
             personal.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
-        b = self.boundary
         text_values = {EMAIL: subscriber.email, UNSUBSCRIBE_URL: leave.visible_url}
         html_values = {EMAIL: html.escape(subscriber.email),
                        UNSUBSCRIBE_URL: html.escape(leave.visible_url)}
@@ -174,25 +232,43 @@ class MessageTemplate:
             self.head,
             "\r\n".join(personal).encode("ascii"),
             b"\r\n",
-            f'Content-Type: multipart/alternative; boundary="{b}"\r\n\r\n'.encode(),
-            f"--{b}\r\n".encode(),
-            b'Content-Type: text/plain; charset="utf-8"\r\n'
-            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
+            f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n\r\n'
+            .encode(),
         ]
-        self.text_body.fill(text_values, parts)
-        parts += [
-            f"\r\n--{b}\r\n".encode(),
-            b'Content-Type: text/html; charset="utf-8"\r\n'
-            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n",
-        ]
-        self.html_body.fill(html_values, parts)
-        parts.append(f"\r\n--{b}--\r\n".encode())
+        filled: list[bytes] = []
+        for chunk in self.body:
+            if isinstance(chunk, Slot):
+                line = chunk.line
+                for placeholder, value in (html_values if chunk.html else text_values).items():
+                    line = line.replace(placeholder, value)
+                encoded = _qp(line) + b"\r\n"
+                filled.append(encoded)
+                parts.append(encoded)
+            else:
+                parts.append(chunk)
         # Headers start with a name, folds with a space, bodies were escaped: no dots.
-        return DotSafe(b"".join(parts))
+        return DotSafe(b"".join(parts)), filled
 
 
-def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime) -> MessageTemplate:
-    """Encode the shared headers once: From, Subject, Date, MIME-Version and list headers."""
+@dataclass(frozen=True)
+class SignLater:
+    """A message and what its DKIM signatures need; calling it returns the signed bytes."""
+
+    message: DotSafe
+    signer: DkimSigner
+    hasher: BodyHasher | None  # None: the body is hashed whole
+    personal: tuple[bytes, ...]  # the personal body chunks, for the hasher
+    shared_head: bytes = b""  # the header fields the message starts with, the same for many
+
+    def __call__(self) -> bytes:
+        digest = self.hasher.digest(self.personal) if self.hasher else None
+        return self.signer.sign(self.message, digest, self.shared_head)
+
+
+def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime, *,
+                   signed: bool = False) -> MessageTemplate:
+    """Encode the shared headers and body once: From, Subject, Date, MIME-Version, list
+    headers; with `signed`, canonicalise and hash the shared body lines for DKIM too."""
     e = config.email
     headers = [
         ("From", _address_header(e.sender_name, e.sender_address, "From")),
@@ -210,12 +286,16 @@ def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime) ->
         headers.append(("Feedback-ID", _header_text(e.feedback_id, "Feedback-ID")))
     headers.append(("MIME-Version", "1.0"))
     header_block = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("ascii")
+    boundary = "=_digest_" + secrets.token_hex(12)
+    body = _body_chunks(boundary, EncodedBody.of(rendered.text), EncodedBody.of(rendered.html))
+    hasher = BodyHasher.of([None if isinstance(c, Slot) else c for c in body]) if signed \
+        else None
     return MessageTemplate(
         rendered=rendered,
         head=header_block,
-        boundary="=_digest_" + secrets.token_hex(12),
+        boundary=boundary,
         domain=config.email.domain,
         one_click=config.email.unsubscribe_url is not None,
-        text_body=EncodedBody.of(rendered.text),
-        html_body=EncodedBody.of(rendered.html),
+        body=body,
+        body_hasher=hasher,
     )

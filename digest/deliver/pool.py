@@ -27,7 +27,7 @@ QUEUE_PER_WORKER = 4
 @dataclass(frozen=True)
 class Job:
     subscriber: Subscriber
-    message: bytes
+    message: bytes | Callable[[], bytes]  # or what makes them in the worker (DKIM signing)
 
 
 class Pacer:
@@ -144,12 +144,13 @@ class SendPool:
                         with contextlib.suppress(queue.Empty):
                             upcoming.append(self.jobs.get_nowait())
                     ahead = upcoming[0] if upcoming else None
+                    message = job.message if isinstance(job.message, bytes) else job.message()
                     self.pacer.wait()
                     try:
                         if transport is None:
                             transport = self.open_transport()
                         outcome = transport.send(
-                            self.sender, job.subscriber.email, job.message,
+                            self.sender, job.subscriber.email, message,
                             following=ahead.subscriber.email if ahead else None)
                     except DeliveryError:
                         self._hand_back(job)  # the transport is unusable, not the job
