@@ -632,8 +632,27 @@ def _subject_fields_ok(subject: str) -> bool:
                for _text, field, spec, conversion in parsed)
 
 
+def _address_literal(domain: str) -> bool:
+    """`[127.0.0.1]` or `[IPv6:::1]`: RFC 5321 address literals, for a host with no name."""
+    import ipaddress
+
+    if not (domain.startswith("[") and domain.endswith("]")):
+        return False
+    inner = domain[1:-1]
+    try:
+        if inner[:5].lower() == "ipv6:":
+            ipaddress.IPv6Address(inner[5:])
+        else:
+            ipaddress.IPv4Address(inner)
+    except ValueError:
+        return False
+    return True
+
+
 def ascii_domain(domain: str) -> str | None:
     """The domain as it goes into a header: IDNA 2008 (UTS 46) A-labels; None if invalid."""
+    if _address_literal(domain):
+        return domain
     if domain.isascii():
         return domain if _HOST.fullmatch(domain) else None
     import idna  # only for the rare non-ASCII domain
