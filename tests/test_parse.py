@@ -388,7 +388,7 @@ def test_feedparser_fallback_reads_what_fastfeedparser_refuses():
     # feedparser still reads the item, so the fallback must be taken.
     body = (b'<?xml version="1.0"?><rss version="2.0"><item><title>Orphan</title>'
             b"<link>https://news.example.org/o/</link></item></rss>")
-    assert parse._read_fast(body) is None
+    assert parse._read_fast(body, "https://news.example.org/feed/") is None
     assert one(body).title == "Orphan"
 
 

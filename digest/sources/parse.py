@@ -15,6 +15,7 @@ import datetime as dt
 import html
 import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import fastfeedparser
@@ -26,6 +27,7 @@ from digest.sources.normalise import (
     FeedParseError,
     ParsedFeed,
     RawEntry,
+    author_name,
     canonical_link,
     parse_date,
     text_as_html,
@@ -72,7 +74,7 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
             feed = read_json_feed(text)
             return _finish(feed.title, feed.link, feed.entries, url, now, None)
     xml, _codec = as_utf8_xml(body, content_type)
-    fast = _read_fast(xml)
+    fast = _read_fast(xml, url)
     if fast is not None:
         title, link, entries = fast
         return _finish(title, link, entries, url, now, None)
@@ -81,6 +83,8 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
 
 def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[RawEntry],
             url: str, now: dt.datetime, warning: str | None) -> ParsedFeed:
+    # The document's own URL is the base of its relative links (RFC 3986: the retrieval
+    # URI), as for feedparser; an xml:base, when there is one, is in each RawEntry.
     feed_link = absolute_url(link, url) if link else None
     articles = []
     for raw in entries:
@@ -93,20 +97,119 @@ def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[R
 # -- fastfeedparser -------------------------------------------------------------------
 
 
-def _read_fast(xml: bytes) -> tuple[str, str | None, list[RawEntry]] | None:
+def _read_fast(xml: bytes, url: str) -> tuple[str, str | None, list[RawEntry]] | None:
     """The feed as fastfeedparser reads it; None to hand it to feedparser instead."""
+    if NEEDS_FEEDPARSER.search(xml):
+        return None
+    scanned = _scan(xml)
+    if scanned is None:
+        return None
     try:
         # Bytes, so never fetched as a URL; tags (categories) are not used here.
         parsed = fastfeedparser.parse(xml, include_tags=False)
     except Exception:  # it raises on what it cannot read; feedparser gets a go
         return None
-    entries = [_fast_entry(e) for e in parsed.get("entries") or []]
+    found = parsed.get("entries") or []
+    if len(found) != len(scanned):
+        return None  # the scan and the reader disagree on what is an entry: not this path
+    entries = [_fast_entry(e, s, url) for e, s in zip(found, scanned, strict=True)]
     if not any(e.link or e.title for e in entries):
         # Nothing usable may be something fastfeedparser missed (it drops elements
         # around entity references it leaves unresolved, for one).
         return None
     feed = parsed.get("feed") or {}
     return str(feed.get("title") or ""), _str(feed.get("link")), entries
+
+
+# What fastfeedparser reads differently from feedparser, found in the raw bytes: such
+# documents go to feedparser (a few percent of feeds in the wild; WordPress's never).
+# xml:base (fastfeedparser ignores it) and XHTML text constructs (it drops them).
+NEEDS_FEEDPARSER = re.compile(rb"xml:base|type\s*=\s*[\"']xhtml[\"']")
+# The elements checked in each entry, and the CDATA sections and comments skipped whole.
+SCAN = re.compile(
+    rb"<(?:!\[CDATA\[|!--|(/?)(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|description"
+    rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified|created)"
+    rb"\b([^>]*)>)")
+DATE_KINDS = {b"pubDate": 0, b"published": 0, b"issued": 0,
+              b"date": 1, b"updated": 1, b"modified": 1, b"created": 2}
+AUTHORS = (b"author", b"creator", b"managingEditor")
+
+
+@dataclass
+class _Scanned:
+    """What one entry holds, as the byte scan found it."""
+
+    dates: list[str | None] = field(default_factory=lambda: [None, None, None])
+    authors: int = 0
+
+
+def _text_at(xml: bytes, start: int) -> str | None:
+    """The text of the element whose start tag ends at `start`: plain or one CDATA
+    section; None when it holds markup."""
+    end = xml.find(b"<", start)
+    if end < 0:
+        return None
+    if xml.startswith(b"<![CDATA[", end) and not xml[start:end].strip():
+        close = xml.find(b"]]>", end)
+        if close < 0 or not xml.startswith(b"</", close + 3):
+            return None
+        text = xml[end + 9:close]
+        return None if b"<" in text else text.decode("utf-8", "replace")
+    if not xml.startswith(b"</", end):
+        return None
+    return html.unescape(xml[start:end].decode("utf-8", "replace"))
+
+
+def _scan(xml: bytes) -> list[_Scanned] | None:
+    """Each entry's raw dates and author count, or None when the document holds what
+    fastfeedparser reads otherwise than feedparser: a title with markup, a namespaced
+    title or description in an entry (media:title would win over the item's own), two
+    authors in one entry (it keeps only one), a feed author to inherit, an Atom source."""
+    entries: list[_Scanned] = []
+    current: _Scanned | None = None
+    feed_author = False
+    pos = 0
+    while (found := SCAN.search(xml, pos)) is not None:
+        opened = found.group(0)
+        if opened.startswith((b"<![", b"<!-")):
+            close = xml.find(b"]]>" if opened[2:3] == b"[" else b"-->", found.end())
+            if close < 0:
+                return None
+            pos = close + 3
+            continue
+        pos = found.end()
+        closing, prefix, name, attributes = found.groups()
+        if name in (b"item", b"entry"):
+            if closing:
+                if current is not None:
+                    entries.append(current)
+                current = None
+            elif attributes.rstrip().endswith(b"/"):
+                entries.append(_Scanned())
+            else:
+                current = _Scanned()
+            continue
+        if closing or attributes.rstrip().endswith(b"/"):
+            continue
+        if current is None:
+            feed_author = feed_author or name in AUTHORS
+            continue
+        if name == b"source":
+            return None
+        if name in (b"title", b"description"):
+            if prefix is not None or (name == b"title" and _text_at(xml, pos) is None):
+                return None
+        elif name in AUTHORS:
+            current.authors += 1
+            if current.authors > 1:
+                return None
+        else:
+            kind = DATE_KINDS[name]
+            if current.dates[kind] is None:
+                current.dates[kind] = _text_at(xml, pos) or ""
+    if feed_author and any(e.authors == 0 for e in entries):
+        return None
+    return entries
 
 
 def _str(value: Any) -> str | None:
@@ -125,7 +228,16 @@ def _synthesised(summary: str, entry: Any) -> bool:
     return " ".join(html.unescape(content).split())[:FFP_DESCRIPTION] == summary
 
 
-def _fast_entry(entry: Any) -> RawEntry:
+def _first_date(texts: list[str | None]) -> dt.datetime | None:
+    """Published, else updated, else created: the first that reads as a date."""
+    for text in texts:
+        when = parse_date(text) if text else None
+        if when is not None:
+            return when
+    return None
+
+
+def _fast_entry(entry: Any, scanned: _Scanned, url: str) -> RawEntry:
     content_html = ""
     raw_values = set()
     for item in entry.get("content") or []:
@@ -163,17 +275,35 @@ def _fast_entry(entry: Any) -> RawEntry:
         title=str(entry.get("title") or ""),
         summary=summary,
         content=content_html,
-        author=_str(entry.get("author")),
-        published=parse_date(entry.get("published") or entry.get("updated")),
+        author=author_name(_str(entry.get("author")) or "") or None,
+        # Dates as the document wrote them, not fastfeedparser's reading (which completes
+        # partial dates from today and takes a guid such as "013" for a date).
+        published=_first_date(scanned.dates),
         images=tuple(images),
         image_sizes=sizes,
+        base=url,
     )
 
 
 # -- feedparser -----------------------------------------------------------------------
 
 
+MRSS_PREFIX = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']http://search\.yahoo\.com/mrss/?["']""")
+
+
+def _without_media_text(xml: bytes) -> bytes:
+    """The document with Media RSS's title and description renamed out of feedparser's
+    sight: it takes whichever of media:description and description comes first as the
+    summary, and the item's own elements must win."""
+    for prefix in set(MRSS_PREFIX.findall(xml)):
+        xml = re.sub(rb"<(/?)" + re.escape(prefix) + rb":(title|description)\b",
+                     rb"<\1" + prefix + rb":\2-not-read", xml)
+    return xml
+
+
 def _read_feedparser(xml: bytes, url: str, now: dt.datetime) -> ParsedFeed:
+    if b"search.yahoo.com/mrss" in xml:
+        xml = _without_media_text(xml)
     parsed = feedparser.parse(
         xml, response_headers={"content-location": url,
                                "content-type": "application/xml; charset=utf-8"},
@@ -188,7 +318,8 @@ def _read_feedparser(xml: bytes, url: str, now: dt.datetime) -> ParsedFeed:
     warning = None
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), BENIGN):
         warning = f"malformed, read what could be read ({_reason(parsed.get('bozo_exception'))})"
-    raws = [_feedparser_entry(e) for e in entries]
+    feed_author = _authors(feed)
+    raws = [_feedparser_entry(e, feed_author) for e in entries]
     title = feed.get("title") or ""
     if (feed.get("title_detail") or {}).get("type") == "text/plain":
         title = html.escape(title)
@@ -216,7 +347,21 @@ def _is_html(entry: Any, key: str) -> bool:
     return bool((entry.get(f"{key}_detail") or {}).get("type", "text/html") != "text/plain")
 
 
-def _feedparser_entry(entry: Any) -> RawEntry:
+def _authors(element: Any) -> str | None:
+    """Every author's name (feedparser's `author` is only the last one)."""
+    names = []
+    for person in element.get("authors") or []:
+        if not isinstance(person, dict):
+            continue
+        name = author_name(str(person.get("name") or "")) or str(person.get("email") or "")
+        if name and name not in names:
+            names.append(name)
+    if not names and element.get("author"):
+        names.append(author_name(str(element["author"])))
+    return ", ".join(names) or None
+
+
+def _feedparser_entry(entry: Any, feed_author: str | None) -> RawEntry:
     content = ""
     for item in entry.get("content") or []:
         value = item.get("value") or ""
@@ -239,7 +384,9 @@ def _feedparser_entry(entry: Any) -> RawEntry:
     for link in entry.get("links") or []:
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
             images.append(link.get("href", ""))
-    author = entry.get("author") or None
+    author = _authors(entry) or feed_author
+    base = ((entry.get("content") or [{}])[0].get("base")
+            or (entry.get("summary_detail") or {}).get("base") or None)
     return RawEntry(
         id=entry.get("id") or entry.get("guid") or None,
         link=entry.get("link") or None,
@@ -247,8 +394,10 @@ def _feedparser_entry(entry: Any) -> RawEntry:
         title_html=_is_html(entry, "title"),
         summary=summary,
         content=content,
-        author=(html.escape(author) if author and not _is_html(entry, "author") else author),
+        # Names are text: "AT&T" must not be read as HTML.
+        author=html.escape(author) if author else None,
         published=_when(entry),
         images=tuple(images),
         image_sizes=sizes,
+        base=base,
     )
