@@ -368,4 +368,5 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         reading_minutes=reading_minutes(words, summary_text),
         feed_url=feed_url,
         image_size=image_size,
+        canonical=link,
     )
