@@ -124,15 +124,23 @@ def _read_fast(xml: bytes, url: str) -> tuple[str, str | None, list[RawEntry]] |
 # What fastfeedparser reads differently from feedparser, found in the raw bytes: such
 # documents go to feedparser (a few percent of feeds in the wild; WordPress's never).
 # xml:base (fastfeedparser ignores it) and XHTML text constructs (it drops them).
-NEEDS_FEEDPARSER = re.compile(rb"xml:base|type\s*=\s*[\"']xhtml[\"']")
+# Atom 0.3 (base64 and escaped modes, text/plain by default) is rare enough to leave
+# to feedparser whole, as is any base64-encoded text construct.
+NEEDS_FEEDPARSER = re.compile(
+    rb"xml:base|type\s*=\s*[\"']xhtml[\"']|mode\s*=\s*[\"']base64|purl\.org/atom/ns#")
 # The elements checked in each entry, and the CDATA sections and comments skipped whole.
 SCAN = re.compile(
-    rb"<(?:!\[CDATA\[|!--|(/?)(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|description"
+    rb"<(?:!\[CDATA\[|!--|(/?)(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|description|link|guid"
     rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified|created)"
     rb"\b([^>]*)>)")
 DATE_KINDS = {b"pubDate": 0, b"published": 0, b"issued": 0,
               b"date": 1, b"updated": 1, b"modified": 1, b"created": 2}
 AUTHORS = (b"author", b"creator", b"managingEditor")
+PERMALINK_FALSE = re.compile(rb"isPermaLink\s*=\s*[\"']false", re.IGNORECASE)
+OTHER_REL = re.compile(rb"\brel\s*=\s*[\"'](?!alternate[\"'])", re.IGNORECASE)
+OTHER_TYPE = re.compile(rb"type\s*=\s*[\"'](?!(?:text|html|text/plain|text/html)[\"'])",
+                        re.IGNORECASE)
+HTML_TYPE = re.compile(rb"type\s*=\s*[\"'](?:html|text/html)[\"']", re.IGNORECASE)
 
 
 @dataclass
@@ -141,6 +149,9 @@ class _Scanned:
 
     dates: list[str | None] = field(default_factory=lambda: [None, None, None])
     authors: int = 0
+    links: int = 0  # links to the entry's page: none, and fastfeedparser's is another
+    guid_is_link: bool = False  # an RSS guid without isPermaLink="false"
+    title_html: bool | None = None  # from the title's type (Atom); None: tell from the text
 
 
 def _text_at(xml: bytes, start: int) -> str | None:
@@ -167,6 +178,7 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
     authors in one entry (it keeps only one), a feed author to inherit, an Atom source."""
     entries: list[_Scanned] = []
     current: _Scanned | None = None
+    entry_tag = b""
     feed_author = False
     pos = 0
     while (found := SCAN.search(xml, pos)) is not None:
@@ -180,6 +192,7 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
         pos = found.end()
         closing, prefix, name, attributes = found.groups()
         if name in (b"item", b"entry"):
+            entry_tag = name
             if closing:
                 if current is not None:
                     entries.append(current)
@@ -189,16 +202,31 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
             else:
                 current = _Scanned()
             continue
-        if closing or attributes.rstrip().endswith(b"/"):
+        if closing:
+            continue
+        if current is not None and name == b"link":
+            # An Atom entry's own page is its rel="alternate" link, never self, edit,
+            # enclosure...; an RSS item's is its <link>.
+            if entry_tag != b"entry" or OTHER_REL.search(attributes) is None:
+                current.links += 1
+            continue
+        if attributes.rstrip().endswith(b"/"):
             continue
         if current is None:
             feed_author = feed_author or name in AUTHORS
             continue
         if name == b"source":
             return None
-        if name in (b"title", b"description"):
+        if name == b"guid":
+            current.guid_is_link = PERMALINK_FALSE.search(attributes) is None
+        elif name in (b"title", b"description"):
             if prefix is not None or (name == b"title" and _text_at(xml, pos) is None):
                 return None
+            if name == b"title" and OTHER_TYPE.search(attributes):
+                return None  # a base64-encoded title (type="application/octet-stream")
+            if name == b"title" and entry_tag == b"entry":
+                # Atom: text unless the type says HTML.
+                current.title_html = HTML_TYPE.search(attributes) is not None
         elif name in AUTHORS:
             current.authors += 1
             if current.authors > 1:
@@ -226,6 +254,19 @@ def _synthesised(summary: str, entry: Any) -> bool:
     if "<" in content and ">" in content:
         content = FFP_TAG.sub(" ", content[:FFP_HTML_LIMIT])
     return " ".join(html.unescape(content).split())[:FFP_DESCRIPTION] == summary
+
+
+def _alternate(entry: Any) -> str | None:
+    """The entry's own page: an Atom link rel="alternate" (or without rel), never its
+    enclosure, licence or related links; RSS's <link>."""
+    links = [x for x in entry.get("links") or [] if isinstance(x, dict) and _str(x.get("href"))]
+    for each in links:
+        if (each.get("rel") or "alternate") == "alternate":
+            return str(each["href"])
+    link = _str(entry.get("link"))
+    if link and any(x["href"] == link for x in links):
+        return None  # the only links are other relations
+    return link
 
 
 def _first_date(texts: list[str | None]) -> dt.datetime | None:
@@ -265,14 +306,19 @@ def _fast_entry(entry: Any, scanned: _Scanned, url: str) -> RawEntry:
     for enclosure in entry.get("enclosures") or []:
         if str(enclosure.get("type") or "").startswith("image/") and _str(enclosure.get("url")):
             images.append(enclosure["url"])
-    link = _str(entry.get("link"))
+    link = _alternate(entry)
     raw_id = _str(entry.get("id"))
+    if not scanned.links:
+        # No link to the entry's page: fastfeedparser offers the guid or another link;
+        # a guid is the link only when it is a permalink (RSS), as feedparser has it.
+        link = raw_id if scanned.guid_is_link and raw_id and raw_id == link else None
     return RawEntry(
         # fastfeedparser falls back to the link for a missing guid; so do we, after
         # canonicalising it, so take only a real id here.
         id=raw_id if raw_id and raw_id != link else None,
         link=link,
         title=str(entry.get("title") or ""),
+        title_html=scanned.title_html,
         summary=summary,
         content=content_html,
         author=author_name(_str(entry.get("author")) or "") or None,
@@ -292,12 +338,14 @@ MRSS_PREFIX = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']http://search\.
 
 
 def _without_media_text(xml: bytes) -> bytes:
-    """The document with Media RSS's title and description renamed out of feedparser's
-    sight: it takes whichever of media:description and description comes first as the
-    summary, and the item's own elements must win."""
+    """The document with Media RSS's title and description renamed: feedparser takes
+    whichever of media:description and description comes first as the summary, and the
+    item's own elements must win. Renamed, feedparser keeps them as media_title_fallback
+    and media_description_fallback (plain text), used only when the item has none."""
     for prefix in set(MRSS_PREFIX.findall(xml)):
-        xml = re.sub(rb"<(/?)" + re.escape(prefix) + rb":(title|description)\b",
-                     rb"<\1" + prefix + rb":\2-not-read", xml)
+        # Without attributes: feedparser would keep those and drop the text.
+        xml = re.sub(rb"<(/?)" + re.escape(prefix) + rb":(title|description)\b[^>]*?(/?)>",
+                     rb"<\1" + prefix + rb":\2_fallback\3>", xml)
     return xml
 
 
@@ -372,6 +420,8 @@ def _feedparser_entry(entry: Any, feed_author: str | None) -> RawEntry:
     summary = entry.get("summary") or ""
     if not _is_html(entry, "summary"):
         summary = text_as_html(summary)
+    if not summary and not content and _str(entry.get("media_description_fallback")):
+        summary = text_as_html(entry["media_description_fallback"])
     images = []
     for media in entry.get("media_content") or []:
         kind = (media.get("medium") or media.get("type") or "image").lower()
@@ -390,8 +440,8 @@ def _feedparser_entry(entry: Any, feed_author: str | None) -> RawEntry:
     return RawEntry(
         id=entry.get("id") or entry.get("guid") or None,
         link=entry.get("link") or None,
-        title=entry.get("title") or "",
-        title_html=_is_html(entry, "title"),
+        title=entry.get("title") or _str(entry.get("media_title_fallback")) or "",
+        title_html=_is_html(entry, "title") if entry.get("title") else False,
         summary=summary,
         content=content,
         # Names are text: "AT&T" must not be read as HTML.
