@@ -441,3 +441,15 @@ def test_few_feeds_are_parsed_in_this_process():
     parser = ParsePool(MIN_FEEDS - 1)
     assert not parser.processes
     parser.close()
+
+
+def test_wordpress_feeds_take_the_fast_reader_and_odd_ones_feedparser():
+    """fastfeedparser reads what it reads as feedparser does; the rest goes to feedparser
+    (its reading is checked against feedparser's in tests/test_differential.py)."""
+    url = "https://news.example.org/feed/"
+    cases = Path(__file__).resolve().parent / "data" / "parse"
+    for name in ("wordpress-captions", "wordpress-authors", "pictures", "dates-rss"):
+        assert parse._read_fast((cases / f"{name}.xml").read_bytes(), url) is not None, name
+    for name in ("xml-base", "titles-atom", "titles-rss", "media-text", "authors-rss",
+                 "authors-atom", "dates-atom03"):
+        assert parse._read_fast((cases / f"{name}.xml").read_bytes(), url) is None, name

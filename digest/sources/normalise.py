@@ -28,6 +28,9 @@ TRACKING_PARAMS = re.compile(
 TRACKING_IN_QUERY = re.compile(
     r"(?:^|[&;])(?:utm_|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_hs"
     r"|mkt_tok|igshid|ref_src|oly_|vero_id|__s=|s_cid)", re.IGNORECASE)
+# A lower-case http(s) URL with a path, no fragment and no empty query: already canonical
+# unless its query holds a tracking parameter.
+PLAIN_LINK = re.compile(r"https?://[^/?#\s\\@]+/[^?#\s\\]*(?:\?[^#\s\\]+)?")
 # WordPress and others end truncated excerpts with these; such text says nothing of length.
 TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue reading.*)\s*$",
                         re.IGNORECASE)
@@ -88,6 +91,10 @@ def canonical_link(url: str) -> str:
     Only a query that holds a tracking parameter is rebuilt; others stay byte for byte
     (re-encoding would turn `%20` into `+` and make the same link look different)."""
     url = url.strip()
+    if PLAIN_LINK.fullmatch(url):
+        query = url.find("?")
+        if query < 0 or not TRACKING_IN_QUERY.search(url[query + 1:]):
+            return url  # what urlsplit and urlunsplit would give back unchanged, faster
     try:
         parts = urlsplit(url)
     except ValueError:

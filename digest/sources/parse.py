@@ -129,10 +129,12 @@ def _read_fast(xml: bytes, url: str) -> tuple[str, str | None, list[RawEntry]] |
 NEEDS_FEEDPARSER = re.compile(
     rb"xml:base|type\s*=\s*[\"']xhtml[\"']|mode\s*=\s*[\"']base64|purl\.org/atom/ns#")
 # The elements checked in each entry, and the CDATA sections and comments skipped whole.
+# End tags only of the elements whose end matters (a match costs a turn of the loop).
 SCAN = re.compile(
-    rb"<(?:!\[CDATA\[|!--|(/?)(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|description|link|guid"
+    rb"<(?:!\[CDATA\[|!--|(/(?=(?:[A-Za-z_][\w.-]*:)?(?:item|entry|content|group)[\s>]))?"
+    rb"(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|description|link|guid|content|group"
     rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified|created)"
-    rb"\b([^>]*)>)")
+    rb"(?![\w.:-])([^>]*)>)")
 DATE_KINDS = {b"pubDate": 0, b"published": 0, b"issued": 0,
               b"date": 1, b"updated": 1, b"modified": 1, b"created": 2}
 AUTHORS = (b"author", b"creator", b"managingEditor")
@@ -179,6 +181,7 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
     entries: list[_Scanned] = []
     current: _Scanned | None = None
     entry_tag = b""
+    nested = 0
     feed_author = False
     pos = 0
     while (found := SCAN.search(xml, pos)) is not None:
@@ -202,6 +205,13 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
             else:
                 current = _Scanned()
             continue
+        if name in (b"content", b"group"):
+            # media:content and media:group hold captions (media:title, media:description)
+            # that fastfeedparser leaves alone, as it should: only an entry's direct
+            # namespaced title or description is taken for the entry's.
+            if prefix is not None and not attributes.rstrip().endswith(b"/"):
+                nested += -1 if closing else 1
+            continue
         if closing:
             continue
         if current is not None and name == b"link":
@@ -220,6 +230,8 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
         if name == b"guid":
             current.guid_is_link = PERMALINK_FALSE.search(attributes) is None
         elif name in (b"title", b"description"):
+            if prefix is not None and nested > 0:
+                continue
             if prefix is not None or (name == b"title" and _text_at(xml, pos) is None):
                 return None
             if name == b"title" and OTHER_TYPE.search(attributes):
