@@ -92,8 +92,8 @@ def canonical_link(url: str) -> str:
     (re-encoding would turn `%20` into `+` and make the same link look different)."""
     url = url.strip()
     if PLAIN_LINK.fullmatch(url):
-        query = url.find("?")
-        if query < 0 or not TRACKING_IN_QUERY.search(url[query + 1:]):
+        mark = url.find("?")
+        if mark < 0 or not TRACKING_IN_QUERY.search(url[mark + 1:]):
             return url  # what urlsplit and urlunsplit would give back unchanged, faster
     try:
         parts = urlsplit(url)
