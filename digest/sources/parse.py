@@ -1,12 +1,14 @@
 """Feed documents -> Articles.
 
-RSS and Atom go through fastfeedparser first (lxml with entities left
-unresolved and no network, about 20 times faster than feedparser with its
-sanitiser on) and through feedparser when fastfeedparser cannot read the
-document or finds nothing usable in it; JSON Feed through our own reader. Every
-path hands RawEntries to `normalise.to_article`, where nh3 sanitises the HTML:
-the safety does not depend on the parser.
-"""
+RSS and Atom go through fastfeedparser (lxml with entities left unresolved and no
+network, many times faster than feedparser with its sanitiser on) where it reads
+as feedparser does, and through feedparser elsewhere: a scan of the raw bytes sends
+documents with what fastfeedparser reads differently (xml:base, XHTML titles, titles
+with markup, item-level media:title, several authors...) to feedparser, and gives
+the fast reader each entry's dates as written. feedparser is also the fallback when
+fastfeedparser cannot read a document or finds nothing usable in it. JSON Feed goes
+through our own reader. Every path hands RawEntries to `normalise.to_article`, where
+nh3 sanitises the HTML: the safety does not depend on the parser."""
 
 from __future__ import annotations
 
