@@ -453,3 +453,10 @@ def test_wordpress_feeds_take_the_fast_reader_and_odd_ones_feedparser():
     for name in ("xml-base", "titles-atom", "titles-rss", "media-text", "authors-rss",
                  "authors-atom", "dates-atom03"):
         assert parse._read_fast((cases / f"{name}.xml").read_bytes(), url) is None, name
+
+
+def test_canonical_link_keeps_the_other_parameters_byte_for_byte():
+    assert canonical_link("https://a.org/x?q=a%20b&utm_source=rss&utm_medium=rss") == \
+        "https://a.org/x?q=a%20b"
+    assert canonical_link("https://a.org/x?utm_source=rss&utm_medium=rss") == "https://a.org/x"
+    assert canonical_link("HTTPS://a.org/x?s=%C3%BC&fbclid=1#c") == "https://a.org/x?s=%C3%BC"

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import email.utils
 import hashlib
 import html
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import feedparser.datetimes as feedparser_dates
 
@@ -35,6 +34,7 @@ PLAIN_LINK = re.compile(r"https?://[^/?#\s\\@]+/[^?#\s\\]*(?:\?[^#\s\\]+)?")
 TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue reading.*)\s*$",
                         re.IGNORECASE)
 APPEARED_FIRST = re.compile(r"\s*The post .{1,300} appeared first on .{1,200}\.?\s*$")
+TRUNCATION_REACH = 40  # "[ … ]" and its spaces, once text is on one line
 TAIL = 600  # the two patterns above only ever match this near the end: search no further
 # A title from a parser that hands over decoded text: is it HTML or text with a "<" in it?
 # Only real HTML tags or entity references count, so "Festival <returns>" stays text.
@@ -92,17 +92,20 @@ def canonical_link(url: str) -> str:
     (re-encoding would turn `%20` into `+` and make the same link look different)."""
     url = url.strip()
     if PLAIN_LINK.fullmatch(url):
+        # What urlsplit and urlunsplit would give back, without them (several times
+        # faster): the URL itself, less its tracking parameters.
         mark = url.find("?")
         if mark < 0 or not TRACKING_IN_QUERY.search(url[mark + 1:]):
-            return url  # what urlsplit and urlunsplit would give back unchanged, faster
+            return url
+        query = _without_tracking(url[mark + 1:])
+        return url[:mark] + ("?" + query if query else "")
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
     query = parts.query
     if query and TRACKING_IN_QUERY.search(query):
-        query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                           if not TRACKING_PARAMS.match(k)], doseq=True)
+        query = _without_tracking(query)
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/" if parts.netloc else
                        parts.path, query, ""))
 
@@ -110,8 +113,16 @@ def canonical_link(url: str) -> str:
 # The two forms nearly every feed uses, read without feedparser's chain of handlers:
 # RFC 3339 (W3C-DTF with seconds) and RFC 822/1123 with a numeric or UTC zone.
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[Zz]|[+-]\d\d:\d\d)?")
-RFC822 = re.compile(r"(?:[A-Za-z]{3}, +)?\d{1,2} [A-Za-z]{3} \d{4} \d\d:\d\d(?::\d\d)?"
-                    r" (?:[+-]\d{4}|GMT|UT|UTC|Z)")
+RFC822 = re.compile(r"(?:[A-Za-z]{3}, +)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d)(?::(\d\d))?"
+                    r" (?:([+-])(\d\d)(\d\d)|GMT|UT|UTC|Z)")
+MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _without_tracking(query: str) -> str:
+    """The query less its tracking parameters, the others byte for byte."""
+    return "&".join(pair for pair in query.split("&")
+                    if pair and not TRACKING_PARAMS.match(pair.split("=", 1)[0]))
 
 
 def parse_date(value: object) -> dt.datetime | None:
@@ -130,9 +141,9 @@ def parse_date(value: object) -> dt.datetime | None:
             if RFC3339.fullmatch(text):
                 found = dt.datetime.fromisoformat(text.replace("Z", "+00:00")
                                                   .replace("z", "+00:00"))
-            elif RFC822.fullmatch(text):
-                found = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
+            elif (parts := RFC822.fullmatch(text)) is not None:
+                found = _rfc822(parts)
+        except (TypeError, ValueError, KeyError):
             found = None
         if found is None:
             return _feedparser_date(text)
@@ -145,6 +156,13 @@ def parse_date(value: object) -> dt.datetime | None:
         return when.astimezone(dt.UTC)
     except (OverflowError, ValueError):
         return None
+
+
+def _rfc822(parts: re.Match[str]) -> dt.datetime:
+    day, month, year, hour, minute, second, sign, zone_h, zone_m = parts.groups()
+    offset = dt.timedelta(hours=int(zone_h), minutes=int(zone_m)) if sign else dt.timedelta()
+    return dt.datetime(int(year), MONTHS[month.lower()], int(day), int(hour), int(minute),
+                       int(second or 0), tzinfo=dt.timezone(-offset if sign == "-" else offset))
 
 
 def _feedparser_date(text: str) -> dt.datetime | None:
@@ -183,14 +201,37 @@ def text_as_html(text: str) -> str:
     return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
 
 
+def _without_appeared_first(tail: str) -> str:
+    if "appeared first on" not in tail:
+        return tail
+    # The pattern starts with \s*, which no regex engine can skip ahead to: it is
+    # tried from the first "The post " (and the spaces before it) only.
+    start = tail.find("The post ")
+    if start < 0:
+        return tail
+    while start > 0 and tail[start - 1].isspace():
+        start -= 1
+    return tail[:start] + APPEARED_FIRST.sub("", tail[start:])
+
+
+def _truncation_start(tail: str) -> int | None:
+    """Where a "[…]", "…", "..." or "Continue reading…" ending starts, if there is one."""
+    if "ontinue" in tail.lower():
+        found = TRUNCATION.search(tail)
+        return found.start() if found else None
+    if not ("…" in tail or "..." in tail or "hellip" in tail):
+        return None
+    # Without "continue reading" the ending is a few characters: look only there.
+    offset = max(0, len(tail) - TRUNCATION_REACH)
+    found = TRUNCATION.search(tail, offset)
+    return found.start() if found else None
+
+
 def _cut_tail(text: str) -> str:
     """The text less WordPress's "The post … appeared first on …" and "[…]" endings."""
-    head, tail = text[:-TAIL], text[-TAIL:]
-    if "appeared first on" in tail:
-        tail = APPEARED_FIRST.sub("", tail)
-    if "…" in tail or "..." in tail or "hellip" in tail or "ontinue" in tail.lower():
-        tail = TRUNCATION.sub("", tail)
-    return head + tail
+    head, tail = text[:-TAIL], _without_appeared_first(text[-TAIL:])
+    start = _truncation_start(tail)
+    return head + (tail if start is None else tail[:start])
 
 
 def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
@@ -228,8 +269,8 @@ def word_count(fragment: str) -> int:
 def reading_minutes(content_words: int, summary_text: str) -> int | None:
     """Minutes to read at 200 words a minute; None when only a cut-short excerpt exists."""
     if not content_words:
-        if not summary_text or TRUNCATION.search(APPEARED_FIRST.sub("",
-                                                                     summary_text[-TAIL:])):
+        if not summary_text or _truncation_start(
+                _without_appeared_first(summary_text[-TAIL:])) is not None:
             return None
         content_words = len(summary_text.split())
     return max(1, math.ceil(content_words / WORDS_PER_MINUTE))

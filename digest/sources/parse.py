@@ -101,7 +101,7 @@ def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[R
 
 def _read_fast(xml: bytes, url: str) -> tuple[str, str | None, list[RawEntry]] | None:
     """The feed as fastfeedparser reads it; None to hand it to feedparser instead."""
-    if NEEDS_FEEDPARSER.search(xml):
+    if _needs_feedparser(xml):
         return None
     scanned = _scan(xml)
     if scanned is None:
@@ -127,16 +127,33 @@ def _read_fast(xml: bytes, url: str) -> tuple[str, str | None, list[RawEntry]] |
 # documents go to feedparser (a few percent of feeds in the wild; WordPress's never).
 # xml:base (fastfeedparser ignores it) and XHTML text constructs (it drops them).
 # Atom 0.3 (base64 and escaped modes, text/plain by default) is rare enough to leave
-# to feedparser whole, as is any base64-encoded text construct.
-NEEDS_FEEDPARSER = re.compile(
-    rb"xml:base|type\s*=\s*[\"']xhtml[\"']|mode\s*=\s*[\"']base64|purl\.org/atom/ns#")
-# The elements checked in each entry, and the CDATA sections and comments skipped whole.
-# End tags only of the elements whose end matters (a match costs a turn of the loop).
+# to feedparser whole, as are XHTML and base64 text constructs (Atom only). Looked for
+# with `in` over the fewest bytes: a regex over the whole document is many times slower.
+HEAD_BYTES = 4096  # the root element and its namespace declarations are in there
+ATOM_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feed[\s>]")
+ATOM_ONLY = ((b"xhtml", re.compile(rb"type\s*=\s*[\"']xhtml[\"']")),
+             (b"base64", re.compile(rb"mode\s*=\s*[\"']base64")))
+
+
+def _needs_feedparser(xml: bytes) -> bool:
+    head = xml[:HEAD_BYTES]
+    if b"xml:base" in xml or b"purl.org/atom/ns#" in head:
+        return True
+    return ATOM_ROOT.search(head) is not None and any(
+        word in xml and pattern.search(xml) is not None for word, pattern in ATOM_ONLY)
+
+
+# The elements checked in each entry, and the CDATA sections and comments (skipped
+# whole with bytes.find, much faster than a lazy match). Only the end tags of entries,
+# and description only with a namespace prefix: each match costs a turn of the loop.
 SCAN = re.compile(
-    rb"<(?:!\[CDATA\[|!--|(/(?=(?:[A-Za-z_][\w.-]*:)?(?:item|entry|content|group)[\s>]))?"
-    rb"(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|description|link|guid|content|group"
-    rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified|created)"
-    rb"(?![\w.:-])([^>]*)>)")
+    rb"<(?:!\[CDATA\[|!--|(/(?=(?:[A-Za-z_][\w.-]*:)?(?:item|entry)>))?"
+    rb"(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|(?<=:)description|link(?=[\s>/])|guid"
+    rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified"
+    rb"|created)(?![\w.:-])([^>]*)>)")
+# media:content and media:group, open or closed, inside an entry: what they hold are
+# captions (media:title, media:description), which fastfeedparser leaves alone.
+MEDIA_HOLDER = re.compile(rb"<(/?)[A-Za-z_][\w.-]*:(?:content|group)\b[^>]*?(/?)>")
 DATE_KINDS = {b"pubDate": 0, b"published": 0, b"issued": 0,
               b"date": 1, b"updated": 1, b"modified": 1, b"created": 2}
 AUTHORS = (b"author", b"creator", b"managingEditor")
@@ -175,6 +192,27 @@ def _text_at(xml: bytes, start: int) -> str | None:
     return html.unescape(xml[start:end].decode("utf-8", "replace"))
 
 
+def _plain_at(xml: bytes, start: int) -> bool:
+    """Whether the element whose start tag ends at `start` holds text only (plain or
+    one CDATA section without markup)."""
+    end = xml.find(b"<", start)
+    if xml.startswith(b"</", end):
+        return True
+    if not xml.startswith(b"<![CDATA[", end):
+        return False
+    close = xml.find(b"]]>", end)
+    return close > 0 and xml.startswith(b"</", close + 3) and b"<" not in xml[end + 9:close]
+
+
+def _in_media(before: bytes) -> bool:
+    """Whether a media:content or media:group is open at the end of `before`."""
+    depth = 0
+    for closing, empty in MEDIA_HOLDER.findall(before):
+        if not empty:
+            depth += -1 if closing else 1
+    return depth > 0
+
+
 def _scan(xml: bytes) -> list[_Scanned] | None:
     """Each entry's raw dates and author count, or None when the document holds what
     fastfeedparser reads otherwise than feedparser: a title with markup, a namespaced
@@ -183,19 +221,18 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
     entries: list[_Scanned] = []
     current: _Scanned | None = None
     entry_tag = b""
-    nested = 0
+    entry_start = 0
     feed_author = False
     pos = 0
     while (found := SCAN.search(xml, pos)) is not None:
-        opened = found.group(0)
-        if opened.startswith((b"<![", b"<!-")):
-            close = xml.find(b"]]>" if opened[2:3] == b"[" else b"-->", found.end())
+        closing, prefix, name, attributes = found.groups()
+        if name is None:  # a CDATA section or a comment: nothing inside counts
+            close = xml.find(b"]]>" if xml[found.start() + 2] == 91 else b"-->", found.end())
             if close < 0:
                 return None
             pos = close + 3
             continue
         pos = found.end()
-        closing, prefix, name, attributes = found.groups()
         if name in (b"item", b"entry"):
             entry_tag = name
             if closing:
@@ -206,13 +243,7 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
                 entries.append(_Scanned())
             else:
                 current = _Scanned()
-            continue
-        if name in (b"content", b"group"):
-            # media:content and media:group hold captions (media:title, media:description)
-            # that fastfeedparser leaves alone, as it should: only an entry's direct
-            # namespaced title or description is taken for the entry's.
-            if prefix is not None and not attributes.rstrip().endswith(b"/"):
-                nested += -1 if closing else 1
+                entry_start = pos
             continue
         if closing:
             continue
@@ -232,9 +263,9 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
         if name == b"guid":
             current.guid_is_link = PERMALINK_FALSE.search(attributes) is None
         elif name in (b"title", b"description"):
-            if prefix is not None and nested > 0:
-                continue
-            if prefix is not None or (name == b"title" and _text_at(xml, pos) is None):
+            if prefix is not None and _in_media(xml[entry_start:found.start()]):
+                continue  # a caption: only an entry's own namespaced title would count
+            if prefix is not None or (name == b"title" and not _plain_at(xml, pos)):
                 return None
             if name == b"title" and OTHER_TYPE.search(attributes):
                 return None  # a base64-encoded title (type="application/octet-stream")
@@ -323,8 +354,9 @@ def _fast_entry(entry: Any, scanned: _Scanned, url: str) -> RawEntry:
     link = _alternate(entry)
     raw_id = _str(entry.get("id"))
     if not scanned.links:
-        # No link to the entry's page: fastfeedparser offers the guid or another link;
-        # a guid is the link only when it is a permalink (RSS), as feedparser has it.
+        # No link to the entry's page: fastfeedparser offers the guid or another link
+        # (rel="self", "edit", "enclosure"); a guid is the link only when it is an RSS
+        # permalink, as feedparser has it.
         link = raw_id if scanned.guid_is_link and raw_id and raw_id == link else None
     return RawEntry(
         # fastfeedparser falls back to the link for a missing guid; so do we, after
