@@ -303,8 +303,13 @@ class Store:
                                  (a.feed_url, a.key)).fetchone()
                 same_source = row is not None
                 if row is None and a.canonical:
-                    row = db.execute("SELECT * FROM articles WHERE canonical = ?"
-                                     " ORDER BY id LIMIT 1", (a.canonical,)).fetchone()
+                    # Another feed's article with this link; never one of this feed's own
+                    # (its items with distinct guids are distinct, as a live blog's are).
+                    row = db.execute(
+                        """SELECT * FROM articles a WHERE canonical = ? AND NOT EXISTS (
+                               SELECT 1 FROM article_sources s
+                               WHERE s.article_id = a.id AND s.feed_url = ?)
+                           ORDER BY id LIMIT 1""", (a.canonical, a.feed_url)).fetchone()
                 if row is None:
                     article_id = self._insert_article(db, a, seen)
                     new += 1

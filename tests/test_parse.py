@@ -460,3 +460,14 @@ def test_canonical_link_keeps_the_other_parameters_byte_for_byte():
         "https://a.org/x?q=a%20b"
     assert canonical_link("https://a.org/x?utm_source=rss&utm_medium=rss") == "https://a.org/x"
     assert canonical_link("HTTPS://a.org/x?s=%C3%BC&fbclid=1#c") == "https://a.org/x?s=%C3%BC"
+
+
+def test_an_item_linking_to_the_home_page_has_no_canonical_link():
+    feed = parse_feed(rss_item("<title>Notice</title><link>https://news.example.org/</link>"
+                               "<guid isPermaLink='false'>n-1</guid>").encode(),
+                      "https://news.example.org/feed/", now=NOW)
+    [notice] = feed.articles
+    assert notice.link == "https://news.example.org/" and notice.canonical is None
+    story = one(rss_item("<title>T</title><link>https://news.example.org/t/?utm_source=x"
+                         "</link>"))
+    assert story.canonical == "https://news.example.org/t/"

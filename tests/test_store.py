@@ -171,3 +171,17 @@ def test_a_state_file_of_version_2_keeps_its_articles_and_their_identity(tmp_pat
                                            canonical="https://news.example.org/1/")],
                                   "economy", NOW) == 1
         assert store.article_count() == 4
+
+
+def test_one_feeds_items_with_distinct_guids_stay_distinct_whatever_their_links(
+        tmp_path: Path):
+    # A live blog: every update its own guid, all linking to the same page.
+    page = "https://news.example.org/2026/11/live/"
+    updates = [article(n, key=f"live-{n}", link=page, canonical=page, title=f"Update {n}")
+               for n in (1, 2, 3)]
+    with Store(tmp_path / "s.sqlite3") as store:
+        assert store.add_articles(updates, "news", NOW) == 3
+        # Another feed carrying the page joins the first of them, and adds nothing.
+        assert store.add_articles([article(9, key="other", link=page, canonical=page,
+                                           feed_url=FEED_B)], "economy", NOW) == 0
+        assert [a.title for a in stored(store)] == ["Update 1", "Update 2", "Update 3"]

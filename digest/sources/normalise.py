@@ -416,5 +416,7 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         reading_minutes=reading_minutes(words, summary_text),
         feed_url=feed_url,
         image_size=image_size,
-        canonical=link,
+        # A link to the site's home page (the feed's own link) names no article.
+        canonical=link if link and link != (canonical_link(feed_link) if feed_link else None)
+        else None,
     )
