@@ -227,7 +227,7 @@ def _scan(xml: bytes) -> list[_Scanned] | None:
     """Each entry's raw dates and author count, or None when the document holds what
     fastfeedparser reads otherwise than feedparser: a title with markup, a namespaced
     title or description in an entry (media:title would win over the item's own), two
-    authors in one entry (it keeps only one), a feed author to inherit, an Atom source."""
+    authors in one entry (it keeps only one), a feed author to inherit, a <source>."""
     entries: list[_Scanned] = []
     current: _Scanned | None = None
     entry_tag = b""
