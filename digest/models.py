@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 class Article:
     """One article as normalised from a source, ready for the store."""
 
-    key: str  # stable identity: guid/id, else canonical link, else a content hash
+    key: str  # guid/id (unique within its feed only), else canonical link, else a content hash
     link: str
     title: str  # plain text
     summary_html: str  # sanitised HTML
@@ -24,6 +24,9 @@ class Article:
     # The categories the article names itself (RSS <category>, Atom category, WordPress
     # category slugs and names), as text: what files it under a configured category.
     terms: tuple[str, ...] = ()
+    # The article's own canonical link (None when it has none and `link` is the feed's):
+    # items of two feeds are the same article only when these match.
+    canonical: str | None = None
 
 
 @dataclass(frozen=True)

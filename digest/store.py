@@ -102,6 +102,24 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN api_root TEXT;
     ALTER TABLE feeds ADD COLUMN category_id INTEGER;
     """,
+    # 4: a guid is unique only within its feed. Each (feed, guid) names one article;
+    # items of two feeds are one article only when their canonical links match.
+    # `articles.key` stays unique: it is the article's published identity, made unique
+    # with the feed's URL when two feeds use the same guid for different stories.
+    """
+    CREATE TABLE article_sources (
+        feed_url TEXT NOT NULL,
+        key TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        PRIMARY KEY (feed_url, key)
+    );
+    INSERT OR IGNORE INTO article_sources (feed_url, key, article_id)
+        SELECT feed_url, key, id FROM articles;
+    ALTER TABLE articles ADD COLUMN canonical TEXT;
+    UPDATE articles SET canonical = link WHERE link != '' AND link IN (
+        SELECT link FROM articles GROUP BY link HAVING count(*) = 1);
+    CREATE INDEX articles_canonical ON articles (canonical);
+    """,
 )
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
 
@@ -145,6 +163,39 @@ def _ts(value: dt.datetime | None) -> str | None:
 
 def _dt(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
+
+
+def _merged(row: sqlite3.Row, a: Article, same_source: bool) -> tuple[object, ...]:
+    """The stored article's values after `a` is read again: from its own feed, a
+    correction (every known value wins); from another feed, a merge (known over empty,
+    fuller text over an excerpt, the larger picture). Empty never replaces known."""
+
+    def known(new: object, old: object) -> object:
+        return new if new not in (None, "") and (same_source or old in (None, "")) else old
+
+    fuller = (len(a.summary_html) > len(row["summary_html"] or "")
+              or not row["summary_html"]) if not same_source else bool(a.summary_html)
+    summary, excerpt = ((a.summary_html, a.excerpt) if fuller and a.summary_html
+                        else (row["summary_html"], row["excerpt"]))
+    minutes = row["reading_minutes"]
+    if a.reading_minutes is not None and (same_source or minutes is None
+                                          or a.reading_minutes > minutes):
+        minutes = a.reading_minutes
+    image, width, height = row["image"], row["image_width"], row["image_height"]
+    if a.image and (same_source or not image or _larger(a.image_size, width, height)):
+        image = a.image
+        width, height = a.image_size or (None, None)
+    return (known(a.link, row["link"]) if a.canonical else row["link"] or a.link,
+            known(a.title, row["title"]), summary, excerpt, known(a.author, row["author"]),
+            known(_ts(a.published), row["published"]), image, minutes, width, height,
+            known(a.canonical, row["canonical"]))
+
+
+def _larger(size: tuple[int, int] | None, width: int | None, height: int | None) -> bool:
+    """Whether a picture of `size` is larger than the stored one (unknown sizes: no)."""
+    if size is None:
+        return False
+    return not (width and height) or size[0] * size[1] > width * height
 
 
 def utcnow() -> dt.datetime:
@@ -370,35 +421,43 @@ class Store:
     # -- articles -------------------------------------------------------------
 
     def add_articles(self, articles: Iterable[Article], category: str, seen: dt.datetime) -> int:
-        """Store articles found in `category`'s feed; return how many were new."""
+        """Store articles found in `category`'s feed; return how many were new.
+
+        An item is the article its feed already gave under the same guid, else the
+        article another feed gave with the same canonical link, else a new one. The
+        same feed's item corrects what was stored (but never with empty values); another
+        feed's copy is merged: known values over empty ones, the fuller text, the larger
+        picture. Once an article is in an edition, the edition keeps what it showed."""
         new = 0
         with self.transaction() as db:
             for a in articles:
-                row = db.execute("SELECT id FROM articles WHERE key = ?", (a.key,)).fetchone()
-                width, height = a.image_size or (None, None)
-                values = (a.link, a.title, a.summary_html, a.excerpt, a.author,
-                          _ts(a.published), a.image, a.reading_minutes, width, height)
+                row = db.execute("SELECT a.* FROM article_sources s JOIN articles a"
+                                 " ON a.id = s.article_id WHERE s.feed_url = ? AND s.key = ?",
+                                 (a.feed_url, a.key)).fetchone()
+                same_source = row is not None
+                if row is None and a.canonical:
+                    # Another feed's article with this link; never one of this feed's own
+                    # (its items with distinct guids are distinct, as a live blog's are).
+                    row = db.execute(
+                        """SELECT * FROM articles a WHERE canonical = ? AND NOT EXISTS (
+                               SELECT 1 FROM article_sources s
+                               WHERE s.article_id = a.id AND s.feed_url = ?)
+                           ORDER BY id LIMIT 1""", (a.canonical, a.feed_url)).fetchone()
                 if row is None:
-                    cur = db.execute(
-                        """INSERT INTO articles (link, title, summary_html, excerpt, author,
-                               published, image, reading_minutes, image_width, image_height,
-                               key, first_seen, feed_url)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                        (*values, a.key, _ts(seen), a.feed_url),
-                    )
-                    article_id = cur.lastrowid
+                    article_id = self._insert_article(db, a, seen)
                     new += 1
                 else:
-                    article_id = row[0]
-                    # Corrections reach the store until the article is in an edition;
-                    # after that the edition keeps what it showed.
+                    article_id = row["id"]
                     db.execute(
                         """UPDATE articles SET link = ?, title = ?, summary_html = ?,
                                excerpt = ?, author = ?, published = ?, image = ?,
-                               reading_minutes = ?, image_width = ?, image_height = ?
+                               reading_minutes = ?, image_width = ?, image_height = ?,
+                               canonical = ?
                            WHERE id = ? AND id NOT IN (SELECT article_id FROM edition_articles)""",
-                        (*values, article_id),
+                        (*_merged(row, a, same_source), article_id),
                     )
+                db.execute("INSERT OR IGNORE INTO article_sources (feed_url, key, article_id)"
+                           " VALUES (?, ?, ?)", (a.feed_url, a.key, article_id))
                 db.execute(
                     "INSERT OR IGNORE INTO article_categories (article_id, category) VALUES (?, ?)",
                     (article_id, category),
@@ -410,6 +469,27 @@ class Store:
                     [(article_id, term) for term in a.terms],
                 )
         return new
+
+    @staticmethod
+    def _insert_article(db: sqlite3.Connection, a: Article, seen: dt.datetime) -> int:
+        key = a.key
+        if db.execute("SELECT 1 FROM articles WHERE key = ?", (key,)).fetchone():
+            # Another feed's article under the same guid: a different story.
+            key = f"{a.feed_url} {a.key}"
+            while db.execute("SELECT 1 FROM articles WHERE key = ?", (key,)).fetchone():
+                key += "+"
+        width, height = a.image_size or (None, None)
+        cur = db.execute(
+            """INSERT INTO articles (link, title, summary_html, excerpt, author,
+                   published, image, reading_minutes, image_width, image_height,
+                   canonical, key, first_seen, feed_url)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (a.link, a.title, a.summary_html, a.excerpt, a.author, _ts(a.published),
+             a.image, a.reading_minutes, width, height, a.canonical, key, _ts(seen),
+             a.feed_url),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     def candidate_articles(self, since: dt.datetime, until: dt.datetime,
                            edition_date: str) -> list[StoredArticle]:

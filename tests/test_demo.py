@@ -66,6 +66,8 @@ def test_quick_start_runs_offline_and_is_idempotent(demo: Path):
     # The opinion piece carries scripts, an iframe, onclick and a javascript: link.
     for path in [*public.rglob("*.*"), *messages]:
         assert not EXECUTABLE.search(path.read_bytes()), path
+        # Its tracking pixel (an <img> written by a script) is no one's picture.
+        assert b"tracker.example.net" not in path.read_bytes(), path
 
     again = digest(demo, "send", "--date", "2026-11-25")
     assert again.returncode == 0, again.stderr

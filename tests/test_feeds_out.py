@@ -4,6 +4,9 @@ HTTP -> `digest fetch` -> `digest build` for several dates -> files in the outpu
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.message
+import email.policy
 import json
 import os
 import zoneinfo
@@ -370,7 +373,13 @@ def test_hostile_sources_cannot_break_or_poison_any_output(tmp_path: Path,
         assert not XML_FORBIDDEN.search(text), name
         for parsed in feedparser.parse(text).entries:
             for field in ("title", "summary", "author"):
-                assert "<script" not in parsed.get(field, "").lower(), (name, field)
+                kind = (parsed.get(f"{field}_detail") or {}).get("type", "text/html")
+                if kind != "text/plain":  # text may say "<script>": it is not markup
+                    assert "<script" not in parsed.get(field, "").lower(), (name, field)
+            if "Double escaped" in parsed.get("title", ""):
+                # Escaped twice at the source: the characters meant are shown as text.
+                assert parsed.title == "Double escaped <script>alert('t2')</script>", name
+                assert parsed.title_detail.type == "text/plain", name
             for content in parsed.get("content", []):
                 check_safe_html(content.value, name)
     for path in output.rglob("*"):
@@ -427,3 +436,35 @@ def test_feed_sizes_are_checked_in_the_config(tmp_path: Path):
     assert "articles" in str(caught.value) and "[feeds]" in str(caught.value)
     path = write_config(tmp_path, [("news", "News", ["https://news.example.org/feed/"])])
     assert load_config(path).feed_articles == 50
+
+
+def test_a_title_is_published_with_every_character_it_meant(tmp_path: Path,
+                                                            feed_server: FeedServer):
+    # Escaped in the source, stored as text: "<int>" is part of the title, not a tag.
+    title = "Why vector<int> is slow & what to do"
+    feed_server.routes["/news/"] = Route(200, {"Content-Type": "application/rss+xml"}, rss(
+        "news", [Item(7001, title, NOW - dt.timedelta(hours=1))]))
+    config = write_config(tmp_path, [("news", "News", [feed_server.url("/news/")])],
+                          transport="file")
+    run(config, "subscribers", "add", "reader@example.org")
+    run(config, "send")
+    run(config, "build")
+    output = tmp_path / "public"
+    index = lxml.html.parse(str(output / "index.html")).getroot()
+    assert title in [h.text_content().strip() for h in index.iter("h3")]
+    for name in ("categories/news/rss.xml", "categories/news/atom.xml"):
+        [entry] = no_bozo((output / name).read_bytes()).entries
+        assert entry.title == title, name
+    for name in ("rss.xml", "atom.xml"):  # an edition's entry lists its titles in HTML
+        [entry] = no_bozo((output / name).read_bytes()).entries
+        assert title in lxml.html.fromstring(entry.summary).text_content(), name
+    [item] = json.loads((output / "categories/news/feed.json").read_bytes())["items"]
+    assert item["title"] == title
+    [eml] = (tmp_path / "outbox").rglob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    text = message.get_body(("plain",))
+    html_part = message.get_body(("html",))
+    assert text is not None and html_part is not None
+    assert title in text.get_content()
+    assert title in lxml.html.fromstring(html_part.get_content()).text_content()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
+from digest.sources.normalise import is_tracking_image
 from digest.sources.parse import parse_feed
 from digest.store import Store
 
@@ -43,3 +46,20 @@ def test_the_store_keeps_the_size(tmp_path: Path):
         stored = store.candidate_articles(NOW - dt.timedelta(days=1), NOW, "2026-11-25")
     assert {a.title: a.image_size for a in stored} == {
         "With media": (1200, 675), "With an img": (800, 800), "Size unknown": None}
+
+
+@pytest.mark.parametrize(("url", "tracking"), [
+    ("https://pixel.wp.com/g.gif?v=ext&blog=1", True),
+    ("https://i0.stats.wordpress.com/b.gif?v=1", True),
+    ("https://feeds.feedburner.com/~r/azenews/~4/abc", True),
+    ("https://tracker.example.net/pixel.gif?c=1", True),
+    ("https://news.example.org/wp/1x1.png", True),
+    ("https://www.facebook.com/tr?id=1&ev=PageView", True),
+    ("https://ad.doubleclick.net/ddm/ad/x.jpg", True),
+    ("https://news.example.org/wp-content/uploads/2026/11/photo.jpg", False),
+    ("https://news.example.org/t.jpg", False),
+    ("https://notstats.wordpress.com/2026/11/pixel-art.jpg", False),
+    ("https://news.example.org/track/finish-line.jpg", False),
+])
+def test_known_tracking_images_are_recognised(url: str, tracking: bool):
+    assert is_tracking_image(url) is tracking

@@ -390,7 +390,7 @@ def test_feedparser_fallback_reads_what_fastfeedparser_refuses():
     # feedparser still reads the item, so the fallback must be taken.
     body = (b'<?xml version="1.0"?><rss version="2.0"><item><title>Orphan</title>'
             b"<link>https://news.example.org/o/</link></item></rss>")
-    assert parse._read_fast(body) is None
+    assert parse._read_fast(body, "https://news.example.org/feed/") is None
     assert one(body).title == "Orphan"
 
 
@@ -443,3 +443,33 @@ def test_few_feeds_are_parsed_in_this_process():
     parser = ParsePool(MIN_FEEDS - 1)
     assert not parser.processes
     parser.close()
+
+
+def test_wordpress_feeds_take_the_fast_reader_and_odd_ones_feedparser():
+    """fastfeedparser reads what it reads as feedparser does; the rest goes to feedparser
+    (its reading is checked against feedparser's in tests/test_differential.py)."""
+    url = "https://news.example.org/feed/"
+    cases = Path(__file__).resolve().parent / "data" / "parse"
+    for name in ("wordpress-captions", "wordpress-authors", "pictures", "dates-rss"):
+        assert parse._read_fast((cases / f"{name}.xml").read_bytes(), url) is not None, name
+    for name in ("xml-base", "titles-atom", "titles-rss", "media-text", "authors-rss",
+                 "authors-atom", "dates-atom03"):
+        assert parse._read_fast((cases / f"{name}.xml").read_bytes(), url) is None, name
+
+
+def test_canonical_link_keeps_the_other_parameters_byte_for_byte():
+    assert canonical_link("https://a.org/x?q=a%20b&utm_source=rss&utm_medium=rss") == \
+        "https://a.org/x?q=a%20b"
+    assert canonical_link("https://a.org/x?utm_source=rss&utm_medium=rss") == "https://a.org/x"
+    assert canonical_link("HTTPS://a.org/x?s=%C3%BC&fbclid=1#c") == "https://a.org/x?s=%C3%BC"
+
+
+def test_an_item_linking_to_the_home_page_has_no_canonical_link():
+    feed = parse_feed(rss_item("<title>Notice</title><link>https://news.example.org/</link>"
+                               "<guid isPermaLink='false'>n-1</guid>").encode(),
+                      "https://news.example.org/feed/", now=NOW)
+    [notice] = feed.articles
+    assert notice.link == "https://news.example.org/" and notice.canonical is None
+    story = one(rss_item("<title>T</title><link>https://news.example.org/t/?utm_source=x"
+                         "</link>"))
+    assert story.canonical == "https://news.example.org/t/"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import DigestError
-from digest.models import Article, Edition, Section
+from digest.models import Article, Edition, Section, StoredArticle
 from digest.store import MIGRATIONS, Store
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
@@ -68,3 +68,120 @@ def test_corrections_reach_the_store_until_the_article_is_in_a_sent_edition(tmp_
         assert kept.sections[0].articles[0].title == "Story 1 (corrected)"
         with pytest.raises(DigestError, match="already sent and cannot change"):
             store.save_edition(Edition(dt.date(2026, 11, 25), (), NOW))
+
+
+FEED_A = "https://one.example.org/feed/"
+FEED_B = "https://two.example.org/feed/"
+
+
+def stored(store: Store) -> list[StoredArticle]:
+    return sorted(store.candidate_articles(NOW - dt.timedelta(days=2), NOW, "2026-11-25"),
+                  key=lambda a: a.id)
+
+
+def test_a_guid_names_an_article_only_within_its_feed(tmp_path: Path):
+    one = article(1, key="1", link="https://one.example.org/story/", title="One's story",
+                  feed_url=FEED_A, canonical="https://one.example.org/story/")
+    two = article(1, key="1", link="https://two.example.org/other/", title="Two's story",
+                  feed_url=FEED_B, canonical="https://two.example.org/other/")
+    with Store(tmp_path / "s.sqlite3") as store:
+        assert store.add_articles([one], "news", NOW) == 1
+        assert store.add_articles([two], "economy", NOW) == 1  # not an update of One's
+        assert store.add_articles([one], "news", NOW) == 0
+        assert store.add_articles([two], "economy", NOW) == 0
+        found = stored(store)
+    assert [(a.title, a.link, a.categories) for a in found] == [
+        ("One's story", "https://one.example.org/story/", {"news"}),
+        ("Two's story", "https://two.example.org/other/", {"economy"})]
+    assert len({a.key for a in found}) == 2  # published ids stay distinct
+
+
+def test_two_feeds_items_are_one_article_when_their_canonical_links_match(tmp_path: Path):
+    link = "https://news.example.org/2026/11/story/"
+    rss = article(1, key="https://news.example.org/?p=1", link=link, canonical=link)
+    other = article(1, key="tag:other,2026:1", link=link, canonical=link, feed_url=FEED_B)
+    with Store(tmp_path / "s.sqlite3") as store:
+        assert store.add_articles([rss], "news", NOW) == 1
+        assert store.add_articles([other], "economy", NOW) == 0
+        [one] = stored(store)
+    assert one.categories == {"news", "economy"}
+
+
+def test_the_same_article_from_two_feeds_is_merged_never_emptied(tmp_path: Path):
+    link = "https://news.example.org/2026/11/story/"
+    full = article(1, link=link, canonical=link, author="Leyla Mammadova",
+                   summary_html="<p>" + "word " * 300 + "</p>", excerpt="word word",
+                   reading_minutes=2, image="https://news.example.org/big.jpg",
+                   image_size=(1200, 800))
+    excerpt = article(1, link=link, canonical=link, feed_url=FEED_B, author=None,
+                      summary_html="<p>word word […]</p>", excerpt="word word",
+                      reading_minutes=None, image="https://news.example.org/small.jpg",
+                      image_size=(150, 100), published=None)
+    for order in ((full, excerpt), (excerpt, full)):
+        with Store(tmp_path / f"s{order[0] is full}.sqlite3") as store:
+            for a in order:
+                store.add_articles([a], "news", NOW)
+            [one] = stored(store)
+        assert one.author == "Leyla Mammadova", order
+        assert one.summary_html == full.summary_html
+        assert one.reading_minutes == 2
+        assert (one.image, one.image_size) == ("https://news.example.org/big.jpg", (1200, 800))
+        assert one.published == full.published
+
+
+def test_a_correction_from_the_same_feed_never_empties_a_known_value(tmp_path: Path):
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.add_articles([article(1)], "news", NOW)
+        store.add_articles([article(1, title="Story 1 (corrected)", author=None,
+                                    summary_html="", published=None)], "news", NOW)
+        [one] = stored(store)
+    assert (one.title, one.author, one.summary_html) == ("Story 1 (corrected)", "A", "<p>s</p>")
+    assert one.published == NOW - dt.timedelta(hours=1)
+
+
+def test_a_state_file_of_version_2_keeps_its_articles_and_their_identity(tmp_path: Path):
+    path = tmp_path / "state.sqlite3"
+    db = sqlite3.connect(path)
+    for number, migration in enumerate(MIGRATIONS[:2]):
+        db.executescript(migration)
+        db.execute(f"PRAGMA user_version = {number + 1}")
+    for n, link in ((1, "https://news.example.org/1/"), (2, "https://news.example.org/1/"),
+                    (3, "https://news.example.org/3/")):
+        db.execute("INSERT INTO articles (key, link, title, summary_html, excerpt, first_seen,"
+                   " feed_url) VALUES (?, ?, ?, '', '', ?, ?)",
+                   (f"guid-{n}", link, f"Story {n}", NOW.isoformat(), FEED_A))
+        db.execute("INSERT INTO article_categories VALUES (?, 'news')", (n,))
+    db.commit()
+    db.close()
+    with Store(path) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        # The same feed's items are the articles they were.
+        assert store.add_articles([article(3, key="guid-3", feed_url=FEED_A,
+                                           link="https://news.example.org/3/",
+                                           canonical="https://news.example.org/3/")],
+                                  "news", NOW) == 0
+        # Another feed's item with a known link joins that article...
+        assert store.add_articles([article(3, key="elsewhere", feed_url=FEED_B,
+                                           link="https://news.example.org/3/",
+                                           canonical="https://news.example.org/3/")],
+                                  "economy", NOW) == 0
+        # ...but a link two old articles shared (a feed's own link) names neither.
+        assert store.add_articles([article(4, key="guid-4", feed_url=FEED_B,
+                                           link="https://news.example.org/1/",
+                                           canonical="https://news.example.org/1/")],
+                                  "economy", NOW) == 1
+        assert store.article_count() == 4
+
+
+def test_one_feeds_items_with_distinct_guids_stay_distinct_whatever_their_links(
+        tmp_path: Path):
+    # A live blog: every update its own guid, all linking to the same page.
+    page = "https://news.example.org/2026/11/live/"
+    updates = [article(n, key=f"live-{n}", link=page, canonical=page, title=f"Update {n}")
+               for n in (1, 2, 3)]
+    with Store(tmp_path / "s.sqlite3") as store:
+        assert store.add_articles(updates, "news", NOW) == 3
+        # Another feed carrying the page joins the first of them, and adds nothing.
+        assert store.add_articles([article(9, key="other", link=page, canonical=page,
+                                           feed_url=FEED_B)], "economy", NOW) == 0
+        assert [a.title for a in stored(store)] == ["Update 1", "Update 2", "Update 3"]

@@ -18,7 +18,6 @@ executable HTML, no relative URLs and no character XML 1.0 forbids.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 import mimetypes
 import re
@@ -27,12 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import nh3
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from digest import __version__
-from digest.sources.sanitize import DROP_WITH_CONTENT, absolute_url, clean_published, one_line
+from digest.sources.sanitize import absolute_url, clean_published, one_line
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -83,18 +81,15 @@ class FeedItem:
 
 
 def published_text(text: str) -> str:
-    """Plain text for a feed element: one line, no XML-forbidden characters, no markup.
+    """Plain text for a feed element or a page: one line, no XML-forbidden characters.
 
-    Titles are plain text in our store, but a source may have escaped markup
-    twice; some readers render RSS titles as HTML, so anything that would parse
-    as a tag is removed (entity-like text such as "&lt;" is kept as written).
+    Titles, names and excerpts are plain text in the store: every character is meant,
+    so "Why vector<int> is slow" keeps its "<int>". Each format escapes it for itself
+    (templates autoescape, feedgen writes XML, RSS text elements carry hexadecimal
+    references that read the same in readers that take RSS titles for HTML); treating
+    the text as HTML here would drop what looks like a tag.
     """
-    text = one_line(text)
-    if "<" not in text:
-        return text
-    cleaned = nh3.clean(text.replace("&", "&amp;"), tags=set(),
-                        clean_content_tags=set(DROP_WITH_CONTENT))
-    return one_line(html.unescape(cleaned))
+    return one_line(text)
 
 
 def published_url(value: str | None) -> str | None:
@@ -282,7 +277,11 @@ def _json_feed(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
     }
     if not feed["description"]:
         del feed["description"]
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    text = json.dumps(feed, ensure_ascii=False, indent=2)
+    # "<", ">" and "&" as \u escapes: the same strings, and a page or reader that pastes
+    # the JSON into HTML can never find a tag in it (a title may say "<script>").
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (text + "\n").encode("utf-8")
 
 
 def _json_item(item: FeedItem) -> dict[str, Any]:

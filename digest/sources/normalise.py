@@ -3,14 +3,16 @@ dates, images and reading time are normalised before the store."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
-import email.utils
 import hashlib
 import html
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
+
+import feedparser.datetimes as feedparser_dates
 
 from digest.models import Article
 from digest.sources.sanitize import absolute_url, clean_html, one_line, plain_text, text_of_clean
@@ -25,10 +27,14 @@ TRACKING_PARAMS = re.compile(
 TRACKING_IN_QUERY = re.compile(
     r"(?:^|[&;])(?:utm_|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_hs"
     r"|mkt_tok|igshid|ref_src|oly_|vero_id|__s=|s_cid)", re.IGNORECASE)
+# A lower-case http(s) URL with a path, no fragment and no empty query: already canonical
+# unless its query holds a tracking parameter.
+PLAIN_LINK = re.compile(r"https?://[^/?#\s\\@]+/[^?#\s\\]*(?:\?[^#\s\\]+)?")
 # WordPress and others end truncated excerpts with these; such text says nothing of length.
 TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue reading.*)\s*$",
                         re.IGNORECASE)
 APPEARED_FIRST = re.compile(r"\s*The post .{1,300} appeared first on .{1,200}\.?\s*$")
+TRUNCATION_REACH = 40  # "[ … ]" and its spaces, once text is on one line
 TAIL = 600  # the two patterns above only ever match this near the end: search no further
 # A title from a parser that hands over decoded text: is it HTML or text with a "<" in it?
 # Only real HTML tags or entity references count, so "Festival <returns>" stays text.
@@ -46,8 +52,8 @@ LOOKS_LIKE_HTML = re.compile(
 TAG = re.compile(r"<[^>]*>")
 NOT_TEXT_NAMES = r"(script|style|iframe|object|embed|noscript|svg|math|template|textarea)"
 NOT_TEXT_START = re.compile(r"<" + NOT_TEXT_NAMES + r"\b")  # searched in lowercased text
-IMG_SRC = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 FUTURE_SLACK = dt.timedelta(minutes=10)
+WEB = ("http://", "https://")
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class RawEntry:
     image_sizes: tuple[tuple[str, int, int], ...] = ()  # (url, width, height) the source gave
     title_html: bool | None = None  # True HTML, False plain text, None: decide from the text
     terms: tuple[str, ...] = ()  # the categories the entry names itself, as the source wrote
+    base: str | None = None  # what relative URLs in its HTML resolve against (xml:base)
 
 
 @dataclass(frozen=True)
@@ -85,31 +92,63 @@ def canonical_link(url: str) -> str:
     Only a query that holds a tracking parameter is rebuilt; others stay byte for byte
     (re-encoding would turn `%20` into `+` and make the same link look different)."""
     url = url.strip()
+    if PLAIN_LINK.fullmatch(url):
+        # What urlsplit and urlunsplit would give back, without them (several times
+        # faster): the URL itself, less its tracking parameters.
+        mark = url.find("?")
+        if mark < 0 or not TRACKING_IN_QUERY.search(url[mark + 1:]):
+            return url
+        query = _without_tracking(url[mark + 1:])
+        return url[:mark] + ("?" + query if query else "")
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
     query = parts.query
     if query and TRACKING_IN_QUERY.search(query):
-        query = urlencode([(k, v) for k, v in parse_qsl(query, keep_blank_values=True)
-                           if not TRACKING_PARAMS.match(k)], doseq=True)
+        query = _without_tracking(query)
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/" if parts.netloc else
                        parts.path, query, ""))
 
 
+# The two forms nearly every feed uses, read without feedparser's chain of handlers:
+# RFC 3339 (W3C-DTF with seconds) and RFC 822/1123 with a numeric or UTC zone.
+RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[Zz]|[+-]\d\d:\d\d)?")
+RFC822 = re.compile(r"(?:[A-Za-z]{3}, +)?(\d{1,2}) ([A-Za-z]{3}) (\d{4}) (\d\d):(\d\d)(?::(\d\d))?"
+                    r" (?:([+-])(\d\d)(\d\d)|GMT|UT|UTC|Z)")
+MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+
+
+def _without_tracking(query: str) -> str:
+    """The query less its tracking parameters, the others byte for byte."""
+    return "&".join(pair for pair in query.split("&")
+                    if pair and not TRACKING_PARAMS.match(pair.split("=", 1)[0]))
+
+
 def parse_date(value: object) -> dt.datetime | None:
-    """An aware UTC datetime from ISO 8601/RFC 3339 or RFC 822 text; None if unreadable."""
+    """An aware UTC datetime, or None when the text is not a date.
+
+    Read as feedparser reads dates (RFC 822/1123 with every zone name it knows, RFC 3339,
+    W3C-DTF with partial dates completed to the first of the year or month, ISO 8601
+    and the common variants): the forms nearly every feed uses are read directly,
+    the rest by feedparser's own date handlers. Text without a zone is UTC."""
     if isinstance(value, dt.datetime):
         when = value
     elif isinstance(value, str) and value.strip():
         text = value.strip()
+        found: dt.datetime | None = None
         try:
-            when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
-                return None
+            if RFC3339.fullmatch(text):
+                found = dt.datetime.fromisoformat(text.replace("Z", "+00:00")
+                                                  .replace("z", "+00:00"))
+            elif (parts := RFC822.fullmatch(text)) is not None:
+                found = _rfc822(parts)
+        except (TypeError, ValueError, KeyError):
+            found = None
+        if found is None:
+            return _feedparser_date(text)
+        when = found
     else:
         return None
     if when.tzinfo is None:
@@ -118,6 +157,37 @@ def parse_date(value: object) -> dt.datetime | None:
         return when.astimezone(dt.UTC)
     except (OverflowError, ValueError):
         return None
+
+
+def _rfc822(parts: re.Match[str]) -> dt.datetime:
+    day, month, year, hour, minute, second, sign, zone_h, zone_m = parts.groups()
+    offset = dt.timedelta(hours=int(zone_h), minutes=int(zone_m)) if sign else dt.timedelta()
+    return dt.datetime(int(year), MONTHS[month.lower()], int(day), int(hour), int(minute),
+                       int(second or 0), tzinfo=dt.timezone(-offset if sign == "-" else offset))
+
+
+def _feedparser_date(text: str) -> dt.datetime | None:
+    try:
+        parsed = feedparser_dates._parse_date(text)
+    except Exception:  # a handler that trips on odd text: not a date
+        return None
+    if parsed is None:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(calendar.timegm(parsed), dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+# "jo@example.org (Jo Bloggs)" (RSS) and "Jo Bloggs <jo@example.org>": the name.
+ADDRESS_THEN_NAME = re.compile(r"\s*[^\s@()<>]+@[^\s@()<>]+\s*\((.+)\)\s*")
+NAME_THEN_ADDRESS = re.compile(r"\s*(.+?)\s*<[^\s@<>]+@[^\s@<>]+>\s*")
+
+
+def author_name(text: str) -> str:
+    """The person's name from an author field that may carry an e-mail address too."""
+    found = ADDRESS_THEN_NAME.fullmatch(text) or NAME_THEN_ADDRESS.fullmatch(text)
+    return found.group(1).strip() if found else text.strip()
 
 
 def title_text(value: str, is_html: bool | None) -> str:
@@ -132,14 +202,37 @@ def text_as_html(text: str) -> str:
     return "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
 
 
+def _without_appeared_first(tail: str) -> str:
+    if "appeared first on" not in tail:
+        return tail
+    # The pattern starts with \s*, which no regex engine can skip ahead to: it is
+    # tried from the first "The post " (and the spaces before it) only.
+    start = tail.find("The post ")
+    if start < 0:
+        return tail
+    while start > 0 and tail[start - 1].isspace():
+        start -= 1
+    return tail[:start] + APPEARED_FIRST.sub("", tail[start:])
+
+
+def _truncation_start(tail: str) -> int | None:
+    """Where a "[…]", "…", "..." or "Continue reading…" ending starts, if there is one."""
+    if "ontinue" in tail.lower():
+        found = TRUNCATION.search(tail)
+        return found.start() if found else None
+    if not ("…" in tail or "..." in tail or "hellip" in tail):
+        return None
+    # Without "continue reading" the ending is a few characters: look only there.
+    offset = max(0, len(tail) - TRUNCATION_REACH)
+    found = TRUNCATION.search(tail, offset)
+    return found.start() if found else None
+
+
 def _cut_tail(text: str) -> str:
     """The text less WordPress's "The post … appeared first on …" and "[…]" endings."""
-    head, tail = text[:-TAIL], text[-TAIL:]
-    if "appeared first on" in tail:
-        tail = APPEARED_FIRST.sub("", tail)
-    if "…" in tail or "..." in tail or "hellip" in tail or "ontinue" in tail.lower():
-        tail = TRUNCATION.sub("", tail)
-    return head + tail
+    head, tail = text[:-TAIL], _without_appeared_first(text[-TAIL:])
+    start = _truncation_start(tail)
+    return head + (tail if start is None else tail[:start])
 
 
 def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
@@ -177,52 +270,113 @@ def word_count(fragment: str) -> int:
 def reading_minutes(content_words: int, summary_text: str) -> int | None:
     """Minutes to read at 200 words a minute; None when only a cut-short excerpt exists."""
     if not content_words:
-        if not summary_text or TRUNCATION.search(APPEARED_FIRST.sub("",
-                                                                     summary_text[-TAIL:])):
+        if not summary_text or _truncation_start(
+                _without_appeared_first(summary_text[-TAIL:])) is not None:
             return None
         content_words = len(summary_text.split())
     return max(1, math.ceil(content_words / WORDS_PER_MINUTE))
 
 
-def _image(raw: RawEntry, content_html: str, base: str | None
-           ) -> tuple[str | None, tuple[int, int] | None]:
-    """The article's picture and, when the source or its HTML tells, its size."""
-    candidates = list(raw.images)
-    found = IMG_SRC.search(content_html)
-    if found:
-        candidates.append(found.group(1).replace("&amp;", "&"))
-    for candidate in candidates:
-        url = absolute_url(candidate, base)
-        if url and url.startswith(("https://", "http://")):
-            return url, _image_size(raw, candidate, content_html)
-    return None, None
-
-
 IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-IMG_ATTRIBUTE = re.compile(r"""\b(src|width|height)\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+IMG_ATTRIBUTE = re.compile(r"""\b(src|width|height)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^"'\s>]+))""",
+                           re.IGNORECASE)
+MIN_PICTURE_SIDE = 50  # smaller is a pixel, a spacer or an icon, never the article's picture
+# Hosts and paths of known tracking pixels and web beacons.
+TRACKING_HOSTS = (".pixel.wp.com", ".stats.wordpress.com", ".feeds.feedburner.com",
+                  ".feedproxy.google.com", ".doubleclick.net", ".google-analytics.com",
+                  ".pixel.quantserve.com", ".scorecardresearch.com")  # and subdomains
+TRACKING_HOST_PREFIXES = ("pixel.", "tracker.", "track.", "beacon.", "analytics.")
+TRACKING_PATH = re.compile(  # starts with a literal "/": the engine skips ahead to it
+    r"/(?:(?:pixel|tracking|tracker|beacon|spacer|1x1)(?:\.[a-z]{2,4})?(?:[?#]|$)"
+    r"|(?:blank|transparent|clear|open|b|p|t)\.gif(?:[?#]|$)|~(?:r|ff)/|wf/open\b|tr[?/])",
+    re.IGNORECASE)
 
 
-def _image_size(raw: RawEntry, src: str, content_html: str) -> tuple[int, int] | None:
-    for url, width, height in raw.image_sizes:
-        if url == src and width > 0 and height > 0:
-            return width, height
-    # WordPress writes the size on every <img> of the article.
-    for tag in IMG_TAG.findall(content_html):
-        attributes = {k.lower(): v for k, v in IMG_ATTRIBUTE.findall(tag)}
-        if attributes.get("src", "").replace("&amp;", "&") != src:
+def is_tracking_image(url: str) -> bool:
+    host = url.split("/", 3)[2].lower() if url.count("/") >= 2 else ""
+    host = host.rpartition("@")[2].partition(":")[0]
+    if host.startswith(TRACKING_HOST_PREFIXES) or ("." + host).endswith(TRACKING_HOSTS):
+        return True
+    return TRACKING_PATH.search(url) is not None
+
+
+def _side(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if value.endswith("px"):
+        value = value[:-2]
+    return int(value) if value.isdigit() else None
+
+
+def _img_tags(fragment: str) -> list[tuple[str, tuple[int, int] | None, bool]]:
+    """(src, (width, height) when both are given, too small) of each <img>, in order."""
+    found = []
+    for tag in IMG_TAG.findall(fragment):
+        attributes = {k.lower(): a or b or c for k, a, b, c in IMG_ATTRIBUTE.findall(tag)}
+        src = html.unescape(attributes.get("src", ""))
+        if not src:
             continue
-        width, height = attributes.get("width", ""), attributes.get("height", "")
-        if width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0:
-            return int(width), int(height)
-    return None
+        width, height = _side(attributes.get("width")), _side(attributes.get("height"))
+        small = any(side is not None and side < MIN_PICTURE_SIDE for side in (width, height))
+        size = (width, height) if width and height else None
+        found.append((src, size, small))
+    return found
+
+
+def _acceptable(url: str | None, small: bool) -> bool:
+    return bool(url and url.startswith(("https://", "http://")) and not small
+                and not is_tracking_image(url))
+
+
+def _image(raw: RawEntry, content: str, cleaned: str | None, base: str | None
+           ) -> tuple[str | None, tuple[int, int] | None]:
+    """The article's picture and, when the source or its HTML tells, its size.
+
+    Only what the source declares (enclosure, media:content, JSON Feed image, featured
+    image) or what survives sanitising of its content is a candidate: an <img> inside a
+    <script>, <noscript> or comment never is. Neither is one smaller than 50 px on a
+    side or from a known tracking path. `cleaned` is the sanitised content when it was
+    made anyway; else only the content up to the first likely <img> is sanitised."""
+    declared = {url: (width, height) for url, width, height in raw.image_sizes}
+    for candidate in raw.images:
+        url = absolute_url(candidate, base)
+        size = declared.get(candidate)
+        small = size is not None and min(size) < MIN_PICTURE_SIDE
+        if _acceptable(url, small):
+            return url, size
+    if cleaned is None:
+        raw_tags = IMG_TAG.finditer(content) if "<img" in content.lower() else iter(())
+        for tag in raw_tags:
+            (src, _size, small), *_ = _img_tags(tag.group(0)) or [("", None, True)]
+            if not _acceptable(absolute_url(src, base), small):
+                continue
+            # Sanitised up to this <img>: it is the picture if it survives.
+            picked = _first_picture(clean_html(content[:tag.end()], base))
+            if picked[0] is not None:
+                return picked
+            break
+        else:
+            return None, None
+        cleaned = clean_html(content, base)
+    return _first_picture(cleaned)
+
+
+def _first_picture(cleaned: str) -> tuple[str | None, tuple[int, int] | None]:
+    for src, size, small in _img_tags(cleaned):
+        if _acceptable(src, small):
+            return src, size
+    return None, None
 
 
 def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
                now: dt.datetime) -> Article | None:
     """The entry normalised; None when it has neither link nor any title to show."""
-    link = absolute_url(raw.link, feed_link or feed_url) if raw.link else None
+    # Relative URLs resolve against the nearest xml:base, else the document's URL; a
+    # local file has no web address to resolve against: then the article's own link.
+    document = raw.base if raw.base and raw.base.startswith(WEB) else (
+        feed_url if feed_url.startswith(WEB) else None)
+    link = absolute_url(raw.link, document or feed_link or feed_url) if raw.link else None
     link = canonical_link(link) if link else None
-    base = link or feed_link or feed_url
+    base = document or link or feed_link or feed_url
     title = title_text(raw.title or "", raw.title_html)
     content = raw.content if raw.content != raw.summary else ""  # some parsers repeat it
     summary_html = clean_html(raw.summary, base) if raw.summary else ""
@@ -234,14 +388,14 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         # spares the costliest step of ingestion.
         content_html, content_text = "", ""
         words = word_count(content)
-        first_image = content
+        cleaned: str | None = None
     else:
         content_html = clean_html(content, base) if content else ""
         if summary_html == content_html:
             summary_html = ""
         content_text = text_of_clean(content_html)
         words = word_count(content_html)
-        first_image = content_html
+        cleaned = content_html or summary_html
     if not title:
         title = excerpt_of(summary_text or content_text, 12)
     if not link and not title:
@@ -254,7 +408,7 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
     if published is not None and published > now + FUTURE_SLACK:
         published = now  # a date in the future would hold the article back or jump the queue
     author = title_text(raw.author, None) if raw.author else None
-    image, image_size = _image(raw, first_image, base)
+    image, image_size = _image(raw, content, cleaned, base)
     return Article(
         key=key_source[:1000],
         link=link or feed_link or "",
@@ -268,6 +422,9 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         feed_url=feed_url,
         image_size=image_size,
         terms=category_terms(raw.terms),
+        # A link to the site's home page (the feed's own link) names no article.
+        canonical=link if link and link != (canonical_link(feed_link) if feed_link else None)
+        else None,
     )
 
 

@@ -1,12 +1,14 @@
 """Feed documents -> Articles.
 
-RSS and Atom go through fastfeedparser first (lxml with entities left
-unresolved and no network, about 20 times faster than feedparser with its
-sanitiser on) and through feedparser when fastfeedparser cannot read the
-document or finds nothing usable in it; JSON Feed through our own reader. Every
-path hands RawEntries to `normalise.to_article`, where nh3 sanitises the HTML:
-the safety does not depend on the parser.
-"""
+RSS and Atom go through fastfeedparser (lxml with entities left unresolved and no
+network, many times faster than feedparser with its sanitiser on) where it reads
+as feedparser does, and through feedparser elsewhere: a scan of the raw bytes sends
+documents with what fastfeedparser reads differently (xml:base, XHTML titles, titles
+with markup, item-level media:title, several authors...) to feedparser, and gives
+the fast reader each entry's dates as written. feedparser is also the fallback when
+fastfeedparser cannot read a document or finds nothing usable in it. JSON Feed goes
+through our own reader. Every path hands RawEntries to `normalise.to_article`, where
+nh3 sanitises the HTML: the safety does not depend on the parser."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import datetime as dt
 import html
 import re
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import fastfeedparser
@@ -26,6 +29,7 @@ from digest.sources.normalise import (
     FeedParseError,
     ParsedFeed,
     RawEntry,
+    author_name,
     canonical_link,
     parse_date,
     text_as_html,
@@ -73,7 +77,7 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
             feed = read_json_feed(text)
             return _finish(feed.title, feed.link, feed.entries, url, now, None)
     xml, _codec = as_utf8_xml(body, content_type)
-    fast = _read_fast(xml)
+    fast = _read_fast(xml, url)
     if fast is not None:
         title, link, entries = fast
         return _finish(title, link, entries, url, now, None)
@@ -82,6 +86,8 @@ def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
 
 def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[RawEntry],
             url: str, now: dt.datetime, warning: str | None) -> ParsedFeed:
+    # The document's own URL is the base of its relative links (RFC 3986: the retrieval
+    # URI), as for feedparser; an xml:base, when there is one, is in each RawEntry.
     feed_link = absolute_url(link, url) if link else None
     articles = []
     for raw in entries:
@@ -96,20 +102,201 @@ def _finish(title: str, link: str | None, entries: tuple[RawEntry, ...] | list[R
 # -- fastfeedparser -------------------------------------------------------------------
 
 
-def _read_fast(xml: bytes) -> tuple[str, str | None, list[RawEntry]] | None:
+def _read_fast(xml: bytes, url: str) -> tuple[str, str | None, list[RawEntry]] | None:
     """The feed as fastfeedparser reads it; None to hand it to feedparser instead."""
+    if _needs_feedparser(xml):
+        return None
+    scanned = _scan(xml)
+    if scanned is None:
+        return None
     try:
         # Bytes, so never fetched as a URL; tags are the entries' categories.
         parsed = fastfeedparser.parse(xml, include_tags=True)
     except Exception:  # it raises on what it cannot read; feedparser gets a go
         return None
-    entries = [_fast_entry(e) for e in parsed.get("entries") or []]
+    found = parsed.get("entries") or []
+    if len(found) != len(scanned):
+        return None  # the scan and the reader disagree on what is an entry: not this path
+    entries = [_fast_entry(e, s, url) for e, s in zip(found, scanned, strict=True)]
     if not any(e.link or e.title for e in entries):
         # Nothing usable may be something fastfeedparser missed (it drops elements
         # around entity references it leaves unresolved, for one).
         return None
     feed = parsed.get("feed") or {}
     return str(feed.get("title") or ""), _str(feed.get("link")), entries
+
+
+# What fastfeedparser reads differently from feedparser, found in the raw bytes: such
+# documents go to feedparser (a few percent of feeds in the wild; WordPress's never).
+# xml:base (fastfeedparser ignores it) and XHTML text constructs (it drops them).
+# Atom 0.3 (base64 and escaped modes, text/plain by default) is rare enough to leave
+# to feedparser whole, as are XHTML and base64 text constructs (Atom only). Looked for
+# with `in` over the fewest bytes: a regex over the whole document is many times slower.
+HEAD_BYTES = 4096  # the root element and its namespace declarations are in there
+ATOM_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?feed[\s>]")
+ATOM_ONLY = ((b"xhtml", re.compile(rb"type\s*=\s*[\"']xhtml[\"']")),
+             (b"base64", re.compile(rb"mode\s*=\s*[\"']base64")))
+
+
+def _needs_feedparser(xml: bytes) -> bool:
+    head = xml[:HEAD_BYTES]
+    if b"xml:base" in xml or b"purl.org/atom/ns#" in head:
+        return True
+    return ATOM_ROOT.search(head) is not None and any(
+        word in xml and pattern.search(xml) is not None for word, pattern in ATOM_ONLY)
+
+
+# The elements checked in each entry, and the CDATA sections and comments (skipped
+# whole with bytes.find, much faster than a lazy match). Only the end tags of entries,
+# and description only with a namespace prefix: each match costs a turn of the loop.
+SCAN = re.compile(
+    rb"<(?:!\[CDATA\[|!--|(/(?=(?:[A-Za-z_][\w.-]*:)?(?:item|entry)>))?"
+    rb"(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|(?<=:)description|link(?=[\s>/])|guid"
+    rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified"
+    rb"|created)(?![\w.:-])([^>]*?)(/?)>)")
+# media:content and media:group, open or closed, inside an entry: what they hold are
+# captions (media:title, media:description), which fastfeedparser leaves alone.
+MEDIA_HOLDER = re.compile(rb"<(/?)[A-Za-z_][\w.-]*:(?:content|group)\b[^>]*?(/?)>")
+DATE_KINDS = {b"pubDate": 0, b"published": 0, b"issued": 0,
+              b"date": 1, b"updated": 1, b"modified": 1, b"created": 2}
+AUTHORS = (b"author", b"creator", b"managingEditor")
+PERMALINK_FALSE = re.compile(rb"isPermaLink\s*=\s*[\"']false", re.IGNORECASE)
+OTHER_REL = re.compile(rb"\brel\s*=\s*[\"'](?!alternate[\"'])", re.IGNORECASE)
+OTHER_TYPE = re.compile(rb"type\s*=\s*[\"'](?!(?:text|html|text/plain|text/html)[\"'])",
+                        re.IGNORECASE)
+HTML_TYPE = re.compile(rb"type\s*=\s*[\"'](?:html|text/html)[\"']", re.IGNORECASE)
+
+
+@dataclass
+class _Scanned:
+    """What one entry holds, as the byte scan found it."""
+
+    dates: list[str | None] = field(default_factory=lambda: [None, None, None])
+    authors: int = 0
+    links: int = 0  # links to the entry's page: none, and fastfeedparser's is another
+    guid_is_link: bool = False  # an RSS guid without isPermaLink="false"
+    title_html: bool | None = None  # from the title's type (Atom); None: tell from the text
+
+
+def _text_at(xml: bytes, start: int) -> str | None:
+    """The text of the element whose start tag ends at `start`: plain or one CDATA
+    section; None when it holds markup."""
+    end = xml.find(b"<", start)
+    if end < 0:
+        return None
+    if xml.startswith(b"<![CDATA[", end) and not xml[start:end].strip():
+        close = xml.find(b"]]>", end)
+        if close < 0 or not xml.startswith(b"</", close + 3):
+            return None
+        text = xml[end + 9:close]
+        return None if b"<" in text else text.decode("utf-8", "replace")
+    if not xml.startswith(b"</", end):
+        return None
+    return html.unescape(xml[start:end].decode("utf-8", "replace"))
+
+
+def _plain_at(xml: bytes, start: int) -> bool:
+    """Whether the element whose start tag ends at `start` holds text only (plain or
+    one CDATA section without markup)."""
+    end = xml.find(b"<", start)
+    if xml.startswith(b"</", end):
+        return True
+    if not xml.startswith(b"<![CDATA[", end):
+        return False
+    close = xml.find(b"]]>", end)
+    return close > 0 and xml.startswith(b"</", close + 3) and b"<" not in xml[end + 9:close]
+
+
+def _cdata_end(xml: bytes, start: int) -> int:
+    """Where the CDATA section that starts at `start` ends ("]]>"), or -1. Found by
+    its first byte (memchr) rather than `find(b"]]>")`, several times slower."""
+    while (end := xml.find(b"]", start)) >= 0:
+        if xml.startswith(b"]]>", end):
+            return end
+        start = end + 1
+    return -1
+
+
+def _in_media(before: bytes) -> bool:
+    """Whether a media:content or media:group is open at the end of `before`."""
+    depth = 0
+    for closing, empty in MEDIA_HOLDER.findall(before):
+        if not empty:
+            depth += -1 if closing else 1
+    return depth > 0
+
+
+def _scan(xml: bytes) -> list[_Scanned] | None:
+    """Each entry's raw dates and author count, or None when the document holds what
+    fastfeedparser reads otherwise than feedparser: a title with markup, a namespaced
+    title or description in an entry (media:title would win over the item's own), two
+    authors in one entry (it keeps only one), a feed author to inherit, a <source>."""
+    entries: list[_Scanned] = []
+    current: _Scanned | None = None
+    entry_tag = b""
+    entry_start = 0
+    feed_author = False
+    pos = 0
+    while (found := SCAN.search(xml, pos)) is not None:
+        closing, prefix, name, attributes, empty = found.groups()
+        if name is None:  # a CDATA section or a comment: nothing inside counts
+            close = _cdata_end(xml, found.end()) if xml[found.start() + 2] == 91 \
+                else xml.find(b"-->", found.end())
+            if close < 0:
+                return None
+            pos = close + 3
+            continue
+        pos = found.end()
+        if name in (b"item", b"entry"):
+            entry_tag = name
+            if closing:
+                if current is not None:
+                    entries.append(current)
+                current = None
+            elif empty:
+                entries.append(_Scanned())
+            else:
+                current = _Scanned()
+                entry_start = pos
+            continue
+        if closing:
+            continue
+        if current is not None and name == b"link":
+            # An Atom entry's own page is its rel="alternate" link, never self, edit,
+            # enclosure...; an RSS item's is its <link>.
+            if entry_tag != b"entry" or OTHER_REL.search(attributes) is None:
+                current.links += 1
+            continue
+        if empty:
+            continue
+        if current is None:
+            feed_author = feed_author or name in AUTHORS
+            continue
+        if name == b"source":
+            return None
+        if name == b"guid":
+            current.guid_is_link = PERMALINK_FALSE.search(attributes) is None
+        elif name in (b"title", b"description"):
+            if prefix is not None and _in_media(xml[entry_start:found.start()]):
+                continue  # a caption: only an entry's own namespaced title would count
+            if prefix is not None or (name == b"title" and not _plain_at(xml, pos)):
+                return None
+            if name == b"title" and OTHER_TYPE.search(attributes):
+                return None  # a base64-encoded title (type="application/octet-stream")
+            if name == b"title" and entry_tag == b"entry":
+                # Atom: text unless the type says HTML.
+                current.title_html = HTML_TYPE.search(attributes) is not None
+        elif name in AUTHORS:
+            current.authors += 1
+            if current.authors > 1:
+                return None
+        else:
+            kind = DATE_KINDS[name]
+            if current.dates[kind] is None:
+                current.dates[kind] = _text_at(xml, pos) or ""
+    if feed_author and any(e.authors == 0 for e in entries):
+        return None
+    return entries
 
 
 def _str(value: Any) -> str | None:
@@ -128,7 +315,29 @@ def _synthesised(summary: str, entry: Any) -> bool:
     return " ".join(html.unescape(content).split())[:FFP_DESCRIPTION] == summary
 
 
-def _fast_entry(entry: Any) -> RawEntry:
+def _alternate(entry: Any) -> str | None:
+    """The entry's own page: an Atom link rel="alternate" (or without rel), never its
+    enclosure, licence or related links; RSS's <link>."""
+    links = [x for x in entry.get("links") or [] if isinstance(x, dict) and _str(x.get("href"))]
+    for each in links:
+        if (each.get("rel") or "alternate") == "alternate":
+            return str(each["href"])
+    link = _str(entry.get("link"))
+    if link and any(x["href"] == link for x in links):
+        return None  # the only links are other relations
+    return link
+
+
+def _first_date(texts: list[str | None]) -> dt.datetime | None:
+    """Published, else updated, else created: the first that reads as a date."""
+    for text in texts:
+        when = parse_date(text) if text else None
+        if when is not None:
+            return when
+    return None
+
+
+def _fast_entry(entry: Any, scanned: _Scanned, url: str) -> RawEntry:
     content_html = ""
     raw_values = set()
     for item in entry.get("content") or []:
@@ -156,21 +365,30 @@ def _fast_entry(entry: Any) -> RawEntry:
     for enclosure in entry.get("enclosures") or []:
         if str(enclosure.get("type") or "").startswith("image/") and _str(enclosure.get("url")):
             images.append(enclosure["url"])
-    link = _str(entry.get("link"))
+    link = _alternate(entry)
     raw_id = _str(entry.get("id"))
+    if not scanned.links:
+        # No link to the entry's page: fastfeedparser offers the guid or another link
+        # (rel="self", "edit", "enclosure"); a guid is the link only when it is an RSS
+        # permalink, as feedparser has it.
+        link = raw_id if scanned.guid_is_link and raw_id and raw_id == link else None
     return RawEntry(
         # fastfeedparser falls back to the link for a missing guid; so do we, after
         # canonicalising it, so take only a real id here.
         id=raw_id if raw_id and raw_id != link else None,
         link=link,
         title=str(entry.get("title") or ""),
+        title_html=scanned.title_html,
         summary=summary,
         content=content_html,
-        author=_str(entry.get("author")),
-        published=parse_date(entry.get("published") or entry.get("updated")),
+        author=author_name(_str(entry.get("author")) or "") or None,
+        # Dates as the document wrote them, not fastfeedparser's reading (which completes
+        # partial dates from today and takes a guid such as "013" for a date).
+        published=_first_date(scanned.dates),
         images=tuple(images),
         image_sizes=sizes,
         terms=_terms(entry),
+        base=url,
     )
 
 
@@ -189,7 +407,24 @@ def _terms(entry: Any) -> tuple[str, ...]:
 # -- feedparser -----------------------------------------------------------------------
 
 
+MRSS_PREFIX = re.compile(rb"""xmlns:([A-Za-z_][\w.-]*)\s*=\s*["']http://search\.yahoo\.com/mrss/?["']""")
+
+
+def _without_media_text(xml: bytes) -> bytes:
+    """The document with Media RSS's title and description renamed: feedparser takes
+    whichever of media:description and description comes first as the summary, and the
+    item's own elements must win. Renamed, feedparser keeps them as media_title_fallback
+    and media_description_fallback (plain text), used only when the item has none."""
+    for prefix in set(MRSS_PREFIX.findall(xml)):
+        # Without attributes: feedparser would keep those and drop the text.
+        xml = re.sub(rb"<(/?)" + re.escape(prefix) + rb":(title|description)\b[^>]*?(/?)>",
+                     rb"<\1" + prefix + rb":\2_fallback\3>", xml)
+    return xml
+
+
 def _read_feedparser(xml: bytes, url: str, now: dt.datetime) -> ParsedFeed:
+    if b"search.yahoo.com/mrss" in xml:
+        xml = _without_media_text(xml)
     parsed = feedparser.parse(
         xml, response_headers={"content-location": url,
                                "content-type": "application/xml; charset=utf-8"},
@@ -204,7 +439,8 @@ def _read_feedparser(xml: bytes, url: str, now: dt.datetime) -> ParsedFeed:
     warning = None
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), BENIGN):
         warning = f"malformed, read what could be read ({_reason(parsed.get('bozo_exception'))})"
-    raws = [_feedparser_entry(e) for e in entries]
+    feed_author = _authors(feed)
+    raws = [_feedparser_entry(e, feed_author) for e in entries]
     title = feed.get("title") or ""
     if (feed.get("title_detail") or {}).get("type") == "text/plain":
         title = html.escape(title)
@@ -232,7 +468,21 @@ def _is_html(entry: Any, key: str) -> bool:
     return bool((entry.get(f"{key}_detail") or {}).get("type", "text/html") != "text/plain")
 
 
-def _feedparser_entry(entry: Any) -> RawEntry:
+def _authors(element: Any) -> str | None:
+    """Every author's name (feedparser's `author` is only the last one)."""
+    names = []
+    for person in element.get("authors") or []:
+        if not isinstance(person, dict):
+            continue
+        name = author_name(str(person.get("name") or "")) or str(person.get("email") or "")
+        if name and name not in names:
+            names.append(name)
+    if not names and element.get("author"):
+        names.append(author_name(str(element["author"])))
+    return ", ".join(names) or None
+
+
+def _feedparser_entry(entry: Any, feed_author: str | None) -> RawEntry:
     content = ""
     for item in entry.get("content") or []:
         value = item.get("value") or ""
@@ -243,6 +493,8 @@ def _feedparser_entry(entry: Any) -> RawEntry:
     summary = entry.get("summary") or ""
     if not _is_html(entry, "summary"):
         summary = text_as_html(summary)
+    if not summary and not content and _str(entry.get("media_description_fallback")):
+        summary = text_as_html(entry["media_description_fallback"])
     images = []
     for media in entry.get("media_content") or []:
         kind = (media.get("medium") or media.get("type") or "image").lower()
@@ -255,17 +507,21 @@ def _feedparser_entry(entry: Any) -> RawEntry:
     for link in entry.get("links") or []:
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/"):
             images.append(link.get("href", ""))
-    author = entry.get("author") or None
+    author = _authors(entry) or feed_author
+    base = ((entry.get("content") or [{}])[0].get("base")
+            or (entry.get("summary_detail") or {}).get("base") or None)
     return RawEntry(
         id=entry.get("id") or entry.get("guid") or None,
         link=entry.get("link") or None,
-        title=entry.get("title") or "",
-        title_html=_is_html(entry, "title"),
+        title=entry.get("title") or _str(entry.get("media_title_fallback")) or "",
+        title_html=_is_html(entry, "title") if entry.get("title") else False,
         summary=summary,
         content=content,
-        author=(html.escape(author) if author and not _is_html(entry, "author") else author),
+        # Names are text: "AT&T" must not be read as HTML.
+        author=html.escape(author) if author else None,
         published=_when(entry),
         images=tuple(images),
         image_sizes=sizes,
         terms=_terms(entry),
+        base=base,
     )
