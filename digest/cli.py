@@ -426,15 +426,19 @@ def fetch(settings: Settings, reenable: tuple[str, ...], as_json: bool) -> None:
 @cli.command()
 @click.option("--date", "date_text", metavar="YYYY-MM-DD",
               help="The edition's date [default: today in the digest's time zone].")
+@click.option("--all", "everything", is_flag=True,
+              help="Render every page and feed again, not only those whose inputs changed.")
 @click.pass_obj
-def build(settings: Settings, date_text: str | None) -> None:
+def build(settings: Settings, date_text: str | None, everything: bool) -> None:
     """Make a date's edition and write the outputs (no mail).
 
-    The edition is made from the stored articles; nothing is fetched.
+    The edition is made from the stored articles; nothing is fetched. Only the
+    files whose inputs changed are rendered again (a changed template or config
+    renders them all).
     """
     with opened(settings, lock=True) as (config, store):
         date = parse_date(date_text, config)
-        result = pipeline.build(config, store, date)
+        result = pipeline.build(config, store, date, everything=everything)
     _say_built(settings, config, date, result)
 
 

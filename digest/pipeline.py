@@ -10,24 +10,19 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.config import Config
-from digest.deliver import mailing
-from digest.deliver.dkim import DkimSigner
-from digest.deliver.message import build_template, unsubscribe_for
-from digest.deliver.tokens import make_token, secret_for
-from digest.deliver.transport import Transport
-from digest.delivery import DeliveryReport
 from digest.edition import edition_cutoff, select_edition
 from digest.models import Edition, Subscriber
-from digest.render.email import render_email
-from digest.render.feeds import render_category_feeds, render_feeds
-from digest.render.opml import OPML_PATH, render_opml
-from digest.render.output import prune, write_atomic
-from digest.render.site import render_site
-from digest.render.templates import environment
-from digest.sources.gather import FeedReport, GatherReport, gather
 from digest.store import Store, utcnow
+
+if TYPE_CHECKING:  # each step imports what it uses when it runs: commands start at once
+    from digest.deliver.transport import Transport
+    from digest.delivery import DeliveryReport
+    from digest.models import StoredArticle
+    from digest.render.site import Listed
+    from digest.sources.gather import FeedReport, GatherReport
 
 
 def today(config: Config, now: dt.datetime | None = None) -> dt.date:
@@ -37,6 +32,8 @@ def today(config: Config, now: dt.datetime | None = None) -> dt.date:
 
 def fetch(config: Config, store: Store, *, now: dt.datetime | None = None,
           on_feed: Callable[[FeedReport], None] | None = None) -> GatherReport:
+    from digest.sources.gather import gather
+
     return gather(config, store, now=now, on_feed=on_feed)
 
 
@@ -47,20 +44,24 @@ class BuildResult:
     written: tuple[Path, ...]
 
 
-def build(config: Config, store: Store, date: dt.date, *,
-          now: dt.datetime | None = None) -> BuildResult:
-    """Make `date`'s edition from the stored articles and publish every output file."""
+def build(config: Config, store: Store, date: dt.date, *, now: dt.datetime | None = None,
+          everything: bool = False) -> BuildResult:
+    """Make `date`'s edition from the stored articles and publish the output files.
+
+    Only the files whose inputs changed are rendered again; `everything` renders all.
+    """
     now = now or utcnow()
     existing = store.edition(date)
     if existing is not None and existing.frozen:
-        return BuildResult(existing, False, publish(config, store))
+        return BuildResult(existing, False, publish(config, store, everything=everything))
     selected = _select(config, store, date, now)
     if selected is None:
         if existing is not None:
             store.delete_edition(date)
-        return BuildResult(None, existing is not None, publish(config, store))
+        return BuildResult(None, existing is not None,
+                           publish(config, store, everything=everything))
     edition = store.save_edition(selected)
-    return BuildResult(edition, True, publish(config, store))
+    return BuildResult(edition, True, publish(config, store, everything=everything))
 
 
 def _select(config: Config, store: Store, date: dt.date, now: dt.datetime) -> Edition | None:
@@ -72,23 +73,79 @@ def _select(config: Config, store: Store, date: dt.date, now: dt.datetime) -> Ed
                           lookback=lookback, created_at=cutoff)
 
 
-def publish(config: Config, store: Store) -> tuple[Path, ...]:
-    """Write the feeds and web pages for the stored editions; return the files that changed."""
+def publish(config: Config, store: Store, *, everything: bool = False) -> tuple[Path, ...]:
+    """Write the feeds and web pages for the stored editions; return the files that changed.
+
+    Only what changed is rendered: an edition page whose edition, neighbours and
+    fingerprint (config, templates, code) are those it was last published from is left
+    as it is, and when nothing at all changed nothing is rendered (see
+    digest/render/publication.py). `everything` renders every file again. Either way
+    the files are the same as a full rebuild's.
+    """
+    from digest.render.publication import fingerprint, page_signature, site_signature
+    from digest.render.site import Listed
+
+    print_ = fingerprint(config, store.schema_version)
+    entries = store.edition_entries()
+    listed = [Listed(e.date, e.articles) for e in entries]
+    signatures: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        newer = listed[i - 1] if i > 0 else None
+        older = listed[i + 1] if i + 1 < len(listed) else None
+        signatures[_page(entry.date)] = page_signature(print_, entry.content, newer, older)
+    articles = {slug: store.category_articles(slug, config.feed_articles)
+                for slug in config.category_slugs}
+    site = site_signature(print_, signatures, articles)
+    published = {} if everything else store.published_pages()
+    if (not everything and store.published_site() == site and published.keys() >= signatures.keys()
+            and all((config.output / name).is_file() for name in published)):
+        return ()
+    return _render_all_changed(config, store, listed, signatures, published, articles, site)
+
+
+def _page(date: dt.date) -> str:
+    return f"editions/{date.isoformat()}.html"  # as render.context.edition_path
+
+
+def _render_all_changed(config: Config, store: Store, listed: list[Listed],
+                        signatures: dict[str, str], published: dict[str, str],
+                        articles: dict[str, list[StoredArticle]], site: str
+                        ) -> tuple[Path, ...]:
+    from digest.render.feeds import render_category_feeds, render_feeds
+    from digest.render.opml import OPML_PATH, render_opml
+    from digest.render.output import prune, write_atomic
+    from digest.render.site import SitePages
+    from digest.render.templates import environment
+
     env = environment(config.templates)
-    editions = store.editions()
-    files: dict[str, bytes | str] = {}
-    files.update(render_feeds(config, editions, env))
-    files.update(render_site(config, editions, env))
-    files.update(render_category_feeds(config, {
-        slug: store.category_articles(slug, config.feed_articles)
-        for slug in config.category_slugs}))
-    files[OPML_PATH] = render_opml(config, env)
+    pages = SitePages(config, env)
+    recent = store.editions(max(1, config.feed_editions))
+    by_date = {e.date: e for e in recent}
     written = []
-    for name, data in files.items():
+
+    def write(name: str, data: bytes | str) -> None:
         path = config.output / name
         if write_atomic(path, data):
             written.append(path)
-    written.extend(prune(config.output, set(files)))
+
+    for i, shown in enumerate(listed):
+        name = _page(shown.date)
+        if published.get(name) == signatures[name] and (config.output / name).is_file():
+            continue  # rendered from the same inputs: the same bytes
+        edition = by_date.get(shown.date) or store.edition(shown.date)
+        assert edition is not None
+        newer = listed[i - 1] if i > 0 else None
+        older = listed[i + 1] if i + 1 < len(listed) else None
+        write(name, pages.edition(edition, newer, older))  # one at a time: memory stays flat
+    files: dict[str, bytes | str] = {}
+    files.update(render_feeds(config, recent, env))
+    files.update(pages.lists(listed, recent[0] if recent else None))
+    files.update(render_category_feeds(config, articles))
+    files[OPML_PATH] = render_opml(config, env)
+    for name, data in files.items():
+        write(name, data)
+    written.extend(prune(config.output, set(files) | set(signatures)))
+    store.save_published({**dict.fromkeys(files, "-"), **signatures}, site)
     return tuple(written)
 
 
@@ -103,6 +160,8 @@ def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime 
     are owed it; `on_message` hears each one's outcome ("sent", "deferred",
     "failed", "skipped", or "dry-run"), from the sending threads, one call at a time.
     """
+    from digest.deliver import mailing
+
     return mailing.deliver_edition(config, store, edition, now=now or utcnow(),
                                    dry_run=dry_run, transport=transport,
                                    on_message=on_message, on_start=on_start)
@@ -184,6 +243,12 @@ TEST_SUBSCRIBER_ID = 0
 
 def preview(config: Config, store: Store, date: dt.date, folder: Path) -> Preview | None:
     """Write `date`'s email (HTML and text, as a subscriber to every category sees it)."""
+    from digest.deliver.message import unsubscribe_for
+    from digest.deliver.tokens import make_token, secret_for
+    from digest.render.email import render_email
+    from digest.render.output import write_atomic
+    from digest.render.templates import environment
+
     edition = edition_for(config, store, date)
     if edition is None:
         return None
@@ -214,6 +279,13 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     address need not be a subscriber. With the file transport the copy goes to
     OUTBOX/test/.
     """
+    from digest.deliver import mailing
+    from digest.deliver.dkim import DkimSigner
+    from digest.deliver.message import build_template
+    from digest.deliver.tokens import make_token, secret_for
+    from digest.render.email import render_email
+    from digest.render.templates import environment
+
     edition = edition_for(config, store, date, now=now)
     if edition is None:
         return None

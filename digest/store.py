@@ -87,6 +87,11 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN image_width INTEGER;
     ALTER TABLE articles ADD COLUMN image_height INTEGER;
     """,
+    # 3: what each published edition page was rendered from, so a build renders only the
+    # pages whose inputs changed (see digest/render/publication.py).
+    """
+    CREATE TABLE published_pages (path TEXT PRIMARY KEY, signature TEXT NOT NULL);
+    """,
 )
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
@@ -105,6 +110,15 @@ class EditionTally:
     sent: int
     deferred: int
     failed: int
+
+
+@dataclass(frozen=True)
+class EditionEntry:
+    """An edition as the site's lists show it, without its articles' text."""
+
+    date: dt.date
+    articles: int
+    content: str  # what it holds (articles, categories, order): changes when the edition does
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -355,6 +369,46 @@ class Store:
             sql += " LIMIT ?"
             params = (limit,)
         return [self._edition(r) for r in self.db.execute(sql, params).fetchall()]
+
+    def edition_entries(self) -> list[EditionEntry]:
+        """Every edition, newest date first, in one query: for archive lists and signatures.
+
+        An article's row never changes once it is in an edition (add_articles leaves it
+        alone), so the article ids, categories and order describe what the edition shows.
+        """
+        rows = self.db.execute(
+            """SELECT e.date, e.created_at, count(ea.article_id),
+                      group_concat(ea.position || ':' || ea.article_id || ':' || ea.category
+                                   || ':' || ea.category_title, char(10))
+               FROM editions e LEFT JOIN (SELECT * FROM edition_articles
+                                          ORDER BY edition_id, position) ea
+                 ON ea.edition_id = e.id
+               GROUP BY e.id ORDER BY e.date DESC"""
+        )
+        return [EditionEntry(dt.date.fromisoformat(date), int(count),
+                             f"{created}\n{content or ''}")
+                for date, created, count, content in rows]
+
+    def published_pages(self) -> dict[str, str]:
+        """{path: signature} of the edition pages as last published."""
+        return dict(self.db.execute("SELECT path, signature FROM published_pages").fetchall())
+
+    def published_site(self) -> str | None:
+        """The signature of everything last published, or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'published'").fetchone()
+        return str(row[0]) if row else None
+
+    def save_published(self, pages: dict[str, str], site: str | None) -> None:
+        """Remember what the published files were rendered from (all of them, at once)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM published_pages")
+            db.executemany("INSERT INTO published_pages (path, signature) VALUES (?, ?)",
+                           sorted(pages.items()))
+            if site is None:
+                db.execute("DELETE FROM meta WHERE key = 'published'")
+            else:
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('published', ?)",
+                           (site,))
 
     def save_edition(self, edition: Edition) -> Edition:
         """Write an edition (replacing an unfrozen one of the same date); return it stored."""

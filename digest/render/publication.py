@@ -1,0 +1,87 @@
+"""What the published files are made from, as signatures, so a build renders only what changed.
+
+- The fingerprint covers what every page depends on besides its edition: the whole
+  config (words, language, time zone, design, feeds...), every template file (the
+  editor's and the defaults), the rendering code, Babel's version (dates) and the
+  digest's version. When it changes, every page is rendered again.
+- An edition page's signature adds its edition's content and its neighbours' links.
+- The site's signature adds every edition and the category feeds' articles: when it is
+  the one last published (and the files are there), there is nothing to render at all.
+
+Signatures are SHA-256 hex digests of canonical text; they are kept in the state file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import babel
+
+from digest import __version__
+from digest.config import Config
+from digest.models import StoredArticle
+from digest.render.templates import default_templates
+
+RENDER_CODE = Path(__file__).resolve().parent  # digest/render: how pages are made
+
+
+def _files(folder: Path) -> Iterable[tuple[str, bytes]]:
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        yield path.relative_to(folder).as_posix(), path.read_bytes()
+
+
+def fingerprint(config: Config, schema_version: int) -> str:
+    """A digest of everything the pages depend on other than their editions."""
+    h = hashlib.sha256()
+    h.update(f"digest {__version__}; babel {babel.__version__}; schema {schema_version}\n"
+             .encode())
+    h.update(repr(config).encode())
+    folders = [("templates", config.templates), ("defaults", default_templates()),
+               ("code", RENDER_CODE)]
+    for label, folder in folders:
+        h.update(f"\n[{label}]\n".encode())
+        if folder is None or not folder.is_dir():
+            continue
+        for name, data in _files(folder):
+            if name.endswith(".py") or label != "code":
+                h.update(f"{name} {len(data)}\n".encode())
+                h.update(data)
+    return h.hexdigest()
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def page_signature(fingerprint: str, content: str, newer: Any, older: Any) -> str:
+    """An edition page's signature: its edition's content and its neighbours (as listed)."""
+    return _digest(fingerprint, content, repr(newer), repr(older))
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, frozenset | set):
+        return tuple(sorted(value))
+    return value
+
+
+def articles_signature(articles: Sequence[StoredArticle]) -> str:
+    """Every field of every article, in order (categories sorted: sets have no order)."""
+    return _digest(*(repr([(f.name, _canonical(getattr(a, f.name)))
+                           for f in dataclasses.fields(a)]) for a in articles))
+
+
+def site_signature(fingerprint: str, pages: Mapping[str, str],
+                   category_articles: Mapping[str, Sequence[StoredArticle]]) -> str:
+    """Everything the published files are made from: the fingerprint, each edition page's
+    signature (which covers the editions and their order) and the category feeds' articles."""
+    return _digest(fingerprint, *(f"{path} {sig}" for path, sig in pages.items()),
+                   *(f"{slug} {articles_signature(articles)}"
+                     for slug, articles in category_articles.items()))

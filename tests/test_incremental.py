@@ -1,0 +1,161 @@
+"""Incremental builds: day after day, a build renders only what changed, and the output
+folder is byte for byte what a full rebuild from scratch writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FeedServer, Route, write_config
+from feeds import Item, rss
+from test_feeds_out import TODAY, late_on, run, snapshot
+
+from digest.models import Edition
+from digest.render.site import SitePages
+from digest.store import Store
+
+DAYS = [TODAY - dt.timedelta(days=n) for n in range(6, -1, -1)]  # a week, oldest first
+SLUGS = ("news", "economy", "energy")
+
+
+@pytest.fixture
+def rendered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dt.date]]:
+    """The dates of the edition pages rendered (a spy: the real method still runs)."""
+    dates: list[dt.date] = []
+    real = SitePages.edition
+
+    def spy(self: SitePages, edition: Edition, *args: Any) -> str:
+        dates.append(edition.date)
+        return real(self, edition, *args)
+
+    monkeypatch.setattr(SitePages, "edition", spy)
+    yield dates
+
+
+def publish_day(server: FeedServer, upto: int) -> None:
+    """The site's feeds as they stand on DAYS[upto]: each category's stories so far."""
+    for c, slug in enumerate(SLUGS):
+        items = [Item(1000 * c + d * 10 + n, f"{slug.title()} story {d}.{n}",
+                      late_on(DAYS[d]) - dt.timedelta(hours=n), words=200 + 40 * n)
+                 for d in range(upto, -1, -1) for n in range(2)]
+        server.routes[f"/category/{slug}/feed/"] = Route(
+            200, {"Content-Type": "application/rss+xml; charset=UTF-8"}, rss(slug, items))
+
+
+@pytest.fixture
+def config(tmp_path: Path, feed_server: FeedServer) -> Path:
+    categories = [(slug, slug.title(), [feed_server.url(f"/category/{slug}/feed/")])
+                  for slug in SLUGS]
+    return write_config(tmp_path, categories, transport="file",
+                        extra="[feeds]\neditions = 2\narticles = 3")
+
+
+def fresh_full_rebuild(config: Path) -> dict[str, bytes]:
+    """The output a full rebuild writes into an empty folder, from a copy of the state."""
+    copy = config.parent / "fresh"
+    copy.mkdir()
+    text = config.read_text(encoding="utf-8").replace('output = "public"', 'output = "out"')
+    (copy / "config.toml").write_text(text, encoding="utf-8")
+    (copy / "state").mkdir()
+    if (config.parent / "templates").is_dir():
+        shutil.copytree(config.parent / "templates", copy / "templates")
+    with Store(config.parent / "state" / "digest.sqlite3") as store:
+        store.db.execute(f"VACUUM INTO '{copy / 'state' / 'digest.sqlite3'}'")
+    run(copy / "config.toml", "build", "--all", "--date", DAYS[-1].isoformat())
+    files = snapshot(copy / "out")
+    shutil.rmtree(copy)
+    return files
+
+
+def test_building_day_after_day_renders_only_what_changed_and_matches_a_full_rebuild(
+        config: Path, feed_server: FeedServer, rendered: list[dt.date]):
+    output = config.parent / "public"
+    for k, day in enumerate(DAYS):
+        publish_day(feed_server, k)
+        run(config, "fetch")
+        rendered.clear()
+        run(config, "build", "--date", day.isoformat())
+        # The new edition's page, and the page before it (its "newer" link is new).
+        assert sorted(rendered) == DAYS[max(0, k - 1):k + 1]
+        assert (output / "editions" / f"{day}.html").is_file()
+        assert snapshot(output) == fresh_full_rebuild(config)
+
+    # Nothing changed: nothing is rendered and no file is written.
+    rendered.clear()
+    before = {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()}
+    out = run(config, "build", "--date", DAYS[-1].isoformat())
+    assert "0 file(s) changed" in out
+    assert rendered == []
+    assert {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()} == before
+
+    # --all renders every page again, to the same bytes.
+    state = snapshot(output)
+    run(config, "build", "--all", "--date", DAYS[-1].isoformat())
+    assert sorted(rendered) == DAYS
+    assert snapshot(output) == state
+
+
+def test_a_page_deleted_from_the_output_is_written_again(config: Path,
+                                                         feed_server: FeedServer,
+                                                         rendered: list[dt.date]):
+    output = config.parent / "public"
+    publish_day(feed_server, 3)
+    run(config, "fetch")
+    for day in DAYS[:4]:
+        run(config, "build", "--date", day.isoformat())
+    full = snapshot(output)
+    (output / "editions" / f"{DAYS[1]}.html").unlink()
+    (output / "archive.html").unlink()
+    rendered.clear()
+    run(config, "build", "--date", DAYS[3].isoformat())
+    assert rendered == [DAYS[1]]
+    assert snapshot(output) == full
+
+
+@pytest.mark.parametrize("change", ["words", "template", "title"])
+def test_a_changed_template_or_config_renders_every_page_again(
+        config: Path, feed_server: FeedServer, rendered: list[dt.date], change: str):
+    output = config.parent / "public"
+    publish_day(feed_server, 3)
+    run(config, "fetch")
+    for day in DAYS[:4]:
+        run(config, "build", "--date", day.isoformat())
+    text = config.read_text(encoding="utf-8")
+    if change == "words":
+        marker = "Stories of the day"
+        text += f'\n[words]\nnew_articles = "{marker}"\n'
+    elif change == "title":
+        marker = "Baku Evening Digest"
+        text = text.replace('title = "Aze Daily Digest"', f'title = "{marker}"', 1)
+    else:
+        marker = "A page from our own template"
+        templates = config.parent / "templates"
+        templates.mkdir()
+        page = (Path(__file__).parents[1] / "templates" / "edition.html").read_text(
+            encoding="utf-8")
+        (templates / "edition.html").write_text(
+            page.replace("{% block main %}", "{% block main %}<p>" + marker + "</p>"),
+            encoding="utf-8")
+        text = text.replace('lookback_hours', 'templates = "templates"\nlookback_hours', 1)
+    config.write_text(text, encoding="utf-8")
+    rendered.clear()
+    run(config, "build", "--date", DAYS[3].isoformat())
+    assert sorted(rendered) == DAYS[:4]
+    for day in DAYS[:4]:
+        assert marker in (output / "editions" / f"{day}.html").read_text(encoding="utf-8")
+    assert snapshot(output) == fresh_full_rebuild(config)
+
+    # A template edited in place (same name, new words) counts as a change too.
+    if change == "template":
+        edited = (config.parent / "templates" / "edition.html")
+        edited.write_text(edited.read_text(encoding="utf-8").replace(marker, "Edited again"),
+                          encoding="utf-8")
+        rendered.clear()
+        run(config, "build", "--date", DAYS[3].isoformat())
+        assert sorted(rendered) == DAYS[:4]
+        assert "Edited again" in (output / "editions" / f"{DAYS[0]}.html").read_text(
+            encoding="utf-8")
