@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 from digest.config import Config
 from digest.edition import edition_cutoff, select_edition
 from digest.models import Edition, Subscriber
-from digest.store import Store, utcnow
+from digest.store import EditionEntry, Store, utcnow
 
 if TYPE_CHECKING:  # each step imports what it uses when it runs: commands start at once
     from digest.deliver.transport import Transport
     from digest.delivery import DeliveryReport
     from digest.models import StoredArticle
-    from digest.render.site import Listed
     from digest.sources.gather import FeedReport, GatherReport
 
 
@@ -76,76 +75,114 @@ def _select(config: Config, store: Store, date: dt.date, now: dt.datetime) -> Ed
 def publish(config: Config, store: Store, *, everything: bool = False) -> tuple[Path, ...]:
     """Write the feeds and web pages for the stored editions; return the files that changed.
 
-    Only what changed is rendered: an edition page whose edition, neighbours and
-    fingerprint (config, templates, code) are those it was last published from is left
-    as it is, and when nothing at all changed nothing is rendered (see
-    digest/render/publication.py). `everything` renders every file again. Either way
-    the files are the same as a full rebuild's.
+    Only what changed is rendered: an edition page or category feed made from the
+    same inputs (edition, neighbours, articles) and fingerprint (config, templates,
+    code) as last time is left as it is, and when nothing at all changed nothing is
+    rendered (see digest/render/publication.py). `everything` renders every file
+    again. Either way the files are byte for byte those of a full rebuild.
     """
-    from digest.render.publication import fingerprint, page_signature, site_signature
-    from digest.render.site import Listed
+    from digest.render.publication import (
+        category_signature,
+        fingerprint,
+        page_signature,
+        site_signature,
+    )
 
     print_ = fingerprint(config, store.schema_version)
     entries = store.edition_entries()
-    listed = [Listed(e.date, e.articles) for e in entries]
     signatures: dict[str, str] = {}
     for i, entry in enumerate(entries):
-        newer = listed[i - 1] if i > 0 else None
-        older = listed[i + 1] if i + 1 < len(listed) else None
-        signatures[_page(entry.date)] = page_signature(print_, entry.content, newer, older)
+        newer = entries[i - 1] if i > 0 else None
+        older = entries[i + 1] if i + 1 < len(entries) else None
+        signatures[_page(entry.date)] = page_signature(
+            print_, entry.content, newer and (newer.date, newer.articles),
+            older and (older.date, older.articles))
     articles = {slug: store.category_articles(slug, config.feed_articles)
                 for slug in config.category_slugs}
-    site = site_signature(print_, signatures, articles)
-    published = {} if everything else store.published_pages()
-    if (not everything and store.published_site() == site and published.keys() >= signatures.keys()
+    for slug, shown in articles.items():
+        signatures[f"categories/{slug}/"] = category_signature(print_, shown)
+    site = site_signature(print_, signatures)
+    published = {} if everything else store.published_files()
+    if (not everything and store.published_site() == site
+            and all(name in published or name.endswith("/") for name in signatures)
             and all((config.output / name).is_file() for name in published)):
         return ()
-    return _render_all_changed(config, store, listed, signatures, published, articles, site)
+    return _render_changed(config, store, print_, entries, signatures, published, articles,
+                           site)
 
 
 def _page(date: dt.date) -> str:
     return f"editions/{date.isoformat()}.html"  # as render.context.edition_path
 
 
-def _render_all_changed(config: Config, store: Store, listed: list[Listed],
-                        signatures: dict[str, str], published: dict[str, str],
-                        articles: dict[str, list[StoredArticle]], site: str
-                        ) -> tuple[Path, ...]:
-    from digest.render.feeds import render_category_feeds, render_feeds
+def _render_changed(config: Config, store: Store, print_: str, entries: list[EditionEntry],
+                    signatures: dict[str, str], published: dict[str, str],
+                    articles: dict[str, list[StoredArticle]], site: str) -> tuple[Path, ...]:
+    """Render the files whose signature is not the one they were published with."""
+    from digest.render.feeds import render_category_feed, render_feeds
     from digest.render.opml import OPML_PATH, render_opml
     from digest.render.output import prune, write_atomic
-    from digest.render.site import SitePages
+    from digest.render.publication import body_signature
+    from digest.render.site import Listed, SitePages, edition_body
     from digest.render.templates import environment
 
     env = environment(config.templates)
     pages = SitePages(config, env)
     recent = store.editions(max(1, config.feed_editions))
     by_date = {e.date: e for e in recent}
-    written = []
+    listed = [Listed(e.date, e.articles) for e in entries]
+    written: list[Path] = []
+    done: dict[str, str] = {}  # published now: {path: signature}
 
-    def write(name: str, data: bytes | str) -> None:
+    def unchanged(name: str, signature: str) -> bool:
+        if published.get(name) == signature and (config.output / name).is_file():
+            done[name] = signature
+            return True
+        return False
+
+    def write(name: str, data: bytes | str, signature: str = "-") -> None:
         path = config.output / name
         if write_atomic(path, data):
             written.append(path)
+        done[name] = signature
 
     for i, shown in enumerate(listed):
         name = _page(shown.date)
-        if published.get(name) == signatures[name] and (config.output / name).is_file():
+        if unchanged(name, signatures[name]):
             continue  # rendered from the same inputs: the same bytes
         edition = by_date.get(shown.date) or store.edition(shown.date)
         assert edition is not None
         newer = listed[i - 1] if i > 0 else None
         older = listed[i + 1] if i + 1 < len(listed) else None
-        write(name, pages.edition(edition, newer, older))  # one at a time: memory stays flat
+        write(name, pages.edition(edition, newer, older), signatures[name])  # one at a time
+    for slug, newest in articles.items():
+        folder = f"categories/{slug}/"
+        kept = [name for name in published if name.startswith(folder)]
+        if kept and all([unchanged(name, signatures[folder]) for name in kept]):
+            continue
+        for name, feed in render_category_feed(config, slug, newest).items():
+            write(name, feed, signatures[folder])
+
+    content = {e.date: e.content for e in entries}
+    cached = {} if not published else store.edition_bodies()
+    bodies: dict[str, tuple[str, str]] = {}
+
+    def body(edition: Edition) -> str:
+        key = edition.date.isoformat()
+        signature = body_signature(print_, content[edition.date])
+        hit = cached.get(key)
+        text = hit[1] if hit and hit[0] == signature else edition_body(config, edition, env)
+        bodies[key] = (signature, text)
+        return text
+
     files: dict[str, bytes | str] = {}
-    files.update(render_feeds(config, recent, env))
+    files.update(render_feeds(config, recent, env, body))
     files.update(pages.lists(listed, recent[0] if recent else None))
-    files.update(render_category_feeds(config, articles))
     files[OPML_PATH] = render_opml(config, env)
     for name, data in files.items():
         write(name, data)
-    written.extend(prune(config.output, set(files) | set(signatures)))
-    store.save_published({**dict.fromkeys(files, "-"), **signatures}, site)
+    written.extend(prune(config.output, set(done)))
+    store.save_published(done, site, bodies)
     return tuple(written)
 
 

@@ -87,10 +87,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN image_width INTEGER;
     ALTER TABLE articles ADD COLUMN image_height INTEGER;
     """,
-    # 3: what each published edition page was rendered from, so a build renders only the
-    # pages whose inputs changed (see digest/render/publication.py).
+    # 3: what each published file was rendered from, so a build renders only the files
+    # whose inputs changed, and the recent editions' web bodies that the digest feeds
+    # carry (see digest/render/publication.py).
     """
-    CREATE TABLE published_pages (path TEXT PRIMARY KEY, signature TEXT NOT NULL);
+    CREATE TABLE published_files (path TEXT PRIMARY KEY, signature TEXT NOT NULL);
+    CREATE TABLE edition_bodies (date TEXT PRIMARY KEY, signature TEXT NOT NULL,
+                                 body TEXT NOT NULL);
     """,
 )
 
@@ -389,26 +392,33 @@ class Store:
                              f"{created}\n{content or ''}")
                 for date, created, count, content in rows]
 
-    def published_pages(self) -> dict[str, str]:
-        """{path: signature} of the edition pages as last published."""
-        return dict(self.db.execute("SELECT path, signature FROM published_pages").fetchall())
+    def published_files(self) -> dict[str, str]:
+        """{path: signature} of the files as last published."""
+        return dict(self.db.execute("SELECT path, signature FROM published_files").fetchall())
 
     def published_site(self) -> str | None:
         """The signature of everything last published, or None."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'published'").fetchone()
         return str(row[0]) if row else None
 
-    def save_published(self, pages: dict[str, str], site: str | None) -> None:
-        """Remember what the published files were rendered from (all of them, at once)."""
+    def edition_bodies(self) -> dict[str, tuple[str, str]]:
+        """{date: (signature, body)} of the editions' web bodies kept for the feeds."""
+        return {date: (signature, body) for date, signature, body in self.db.execute(
+            "SELECT date, signature, body FROM edition_bodies")}
+
+    def save_published(self, files: dict[str, str], site: str,
+                       bodies: dict[str, tuple[str, str]]) -> None:
+        """Remember what the published files were rendered from (all at once, replacing
+        what was there), and the web bodies to keep."""
         with self.transaction() as db:
-            db.execute("DELETE FROM published_pages")
-            db.executemany("INSERT INTO published_pages (path, signature) VALUES (?, ?)",
-                           sorted(pages.items()))
-            if site is None:
-                db.execute("DELETE FROM meta WHERE key = 'published'")
-            else:
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('published', ?)",
-                           (site,))
+            db.execute("DELETE FROM published_files")
+            db.executemany("INSERT INTO published_files (path, signature) VALUES (?, ?)",
+                           sorted(files.items()))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('published', ?)",
+                       (site,))
+            db.execute("DELETE FROM edition_bodies")
+            db.executemany("INSERT INTO edition_bodies (date, signature, body) VALUES (?, ?, ?)",
+                           [(date, sig, body) for date, (sig, body) in sorted(bodies.items())])
 
     def save_edition(self, edition: Edition) -> Edition:
         """Write an edition (replacing an unfrozen one of the same date); return it stored."""

@@ -14,7 +14,9 @@ from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
 from test_feeds_out import TODAY, late_on, run, snapshot
 
+from digest.config import Config
 from digest.models import Edition
+from digest.render import feeds as feeds_out
 from digest.render.site import SitePages
 from digest.store import Store
 
@@ -36,9 +38,25 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dt.date]]:
     yield dates
 
 
-def publish_day(server: FeedServer, upto: int) -> None:
+@pytest.fixture
+def category_feeds(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The slugs of the category feeds rendered (a spy, as above)."""
+    slugs: list[str] = []
+    real = feeds_out.render_category_feed
+
+    def spy(config: Config, slug: str, *args: Any) -> dict[str, bytes]:
+        slugs.append(slug)
+        return real(config, slug, *args)
+
+    monkeypatch.setattr(feeds_out, "render_category_feed", spy)
+    yield slugs
+
+
+def publish_day(server: FeedServer, upto: int, slugs: tuple[str, ...] = SLUGS) -> None:
     """The site's feeds as they stand on DAYS[upto]: each category's stories so far."""
     for c, slug in enumerate(SLUGS):
+        if slug not in slugs:
+            continue
         items = [Item(1000 * c + d * 10 + n, f"{slug.title()} story {d}.{n}",
                       late_on(DAYS[d]) - dt.timedelta(hours=n), words=200 + 40 * n)
                  for d in range(upto, -1, -1) for n in range(2)]
@@ -72,30 +90,36 @@ def fresh_full_rebuild(config: Path) -> dict[str, bytes]:
 
 
 def test_building_day_after_day_renders_only_what_changed_and_matches_a_full_rebuild(
-        config: Path, feed_server: FeedServer, rendered: list[dt.date]):
+        config: Path, feed_server: FeedServer, rendered: list[dt.date],
+        category_feeds: list[str]):
     output = config.parent / "public"
     for k, day in enumerate(DAYS):
-        publish_day(feed_server, k)
+        # On the fourth day energy publishes nothing new: its feed is left as it was.
+        publish_day(feed_server, k, SLUGS if k != 3 else ("news", "economy"))
         run(config, "fetch")
         rendered.clear()
+        category_feeds.clear()
         run(config, "build", "--date", day.isoformat())
         # The new edition's page, and the page before it (its "newer" link is new).
         assert sorted(rendered) == DAYS[max(0, k - 1):k + 1]
+        assert category_feeds == (list(SLUGS) if k != 3 else ["news", "economy"])
         assert (output / "editions" / f"{day}.html").is_file()
         assert snapshot(output) == fresh_full_rebuild(config)
 
     # Nothing changed: nothing is rendered and no file is written.
     rendered.clear()
+    category_feeds.clear()
     before = {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()}
     out = run(config, "build", "--date", DAYS[-1].isoformat())
     assert "0 file(s) changed" in out
-    assert rendered == []
+    assert rendered == [] and category_feeds == []
     assert {p: p.stat().st_mtime_ns for p in output.rglob("*") if p.is_file()} == before
 
     # --all renders every page again, to the same bytes.
     state = snapshot(output)
     run(config, "build", "--all", "--date", DAYS[-1].isoformat())
     assert sorted(rendered) == DAYS
+    assert category_feeds == list(SLUGS)
     assert snapshot(output) == state
 
 

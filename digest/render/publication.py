@@ -5,8 +5,9 @@
   editor's and the defaults), the rendering code, Babel's version (dates) and the
   digest's version. When it changes, every page is rendered again.
 - An edition page's signature adds its edition's content and its neighbours' links.
-- The site's signature adds every edition and the category feeds' articles: when it is
-  the one last published (and the files are there), there is nothing to render at all.
+- A category feed's signature adds the articles it shows.
+- The site's signature adds all of those: when it is the one last published (and the
+  files are there), there is nothing to render at all.
 
 Signatures are SHA-256 hex digests of canonical text; they are kept in the state file.
 """
@@ -63,7 +64,12 @@ def _digest(*parts: str) -> str:
 
 def page_signature(fingerprint: str, content: str, newer: Any, older: Any) -> str:
     """An edition page's signature: its edition's content and its neighbours (as listed)."""
-    return _digest(fingerprint, content, repr(newer), repr(older))
+    return _digest("page", fingerprint, content, repr(newer), repr(older))
+
+
+def body_signature(fingerprint: str, content: str) -> str:
+    """An edition's web body's signature (the body the digest feeds carry)."""
+    return _digest("body", fingerprint, content)
 
 
 def _canonical(value: Any) -> Any:
@@ -72,16 +78,15 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def articles_signature(articles: Sequence[StoredArticle]) -> str:
-    """Every field of every article, in order (categories sorted: sets have no order)."""
-    return _digest(*(repr([(f.name, _canonical(getattr(a, f.name)))
-                           for f in dataclasses.fields(a)]) for a in articles))
+def category_signature(fingerprint: str, articles: Sequence[StoredArticle]) -> str:
+    """A category feed's signature: every field of every article it shows, in order
+    (an article's categories sorted: sets have no order)."""
+    return _digest("category", fingerprint, *(
+        repr([(f.name, _canonical(getattr(a, f.name))) for f in dataclasses.fields(a)])
+        for a in articles))
 
 
-def site_signature(fingerprint: str, pages: Mapping[str, str],
-                   category_articles: Mapping[str, Sequence[StoredArticle]]) -> str:
-    """Everything the published files are made from: the fingerprint, each edition page's
-    signature (which covers the editions and their order) and the category feeds' articles."""
-    return _digest(fingerprint, *(f"{path} {sig}" for path, sig in pages.items()),
-                   *(f"{slug} {articles_signature(articles)}"
-                     for slug, articles in category_articles.items()))
+def site_signature(fingerprint: str, signatures: Mapping[str, str]) -> str:
+    """Everything the published files are made from: the fingerprint and the signature of
+    each edition page (which covers the editions and their order) and category feed."""
+    return _digest("site", fingerprint, *(f"{path} {sig}" for path, sig in signatures.items()))

@@ -1,0 +1,203 @@
+"""Build speed and memory against the size of the archive: `digest build` at N editions.
+
+Seeds archives of N editions (10 categories, 30 articles a day; default N = 10 and
+1,000) straight into state files through the store API, publishes each once, then
+adds the next day's articles and measures, each as a fresh `digest build` process
+(the median of --runs):
+
+- the next day's build (new edition, neighbours, index, archive, sitemap, feeds):
+  its time and peak memory at N beside the same at the smallest N, and the ratio;
+- a no-op build (nothing changed), beside `python -c pass` and a no-op
+  `digest --version`, i.e. the process start;
+- the full rebuild, `digest build --all`, of the same archive: the baseline that
+  re-renders every page, as every build did before builds were incremental.
+
+Run: .venv/bin/python bench/build.py [--editions 10 1000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from digest.config import Config, load_config  # noqa: E402
+from digest.edition import edition_cutoff, select_edition  # noqa: E402
+from digest.models import Article  # noqa: E402
+from digest.store import Store  # noqa: E402
+
+CATEGORIES = 10
+PER_DAY = 30  # articles a day, over all categories
+SENTENCE = ("the central bank held its rate as the manat stayed steady against the dollar "
+            "while analysts in Baku expected exports of gas through the southern corridor "
+            "to grow next year with new contracts signed in Brussels and Ankara").split()
+
+
+def write_config(folder: Path) -> Path:
+    cats = "".join(
+        f'[[categories]]\nslug = "c{c}"\ntitle = "Category {c}"\n'
+        f'feeds = ["https://news.example.org/category/c{c}/feed/"]\n\n'
+        for c in range(CATEGORIES))
+    path = folder / "config.toml"
+    path.write_text(f"""[digest]
+title = "Aze Daily Digest"
+link = "https://news.example.org/"
+public_url = "https://news.example.org/digest/"
+timezone = "Asia/Baku"
+state = "digest.sqlite3"
+output = "public"
+lookback_hours = 24
+
+{cats}
+[email]
+from = "Aze Daily Digest <digest@news.example.org>"
+transport = "file"
+""", encoding="utf-8")
+    return path
+
+
+def day_articles(day: dt.date, index: int) -> dict[str, list[Article]]:
+    """PER_DAY WordPress-like articles dated during `day` (Baku), by category."""
+    by_category: dict[str, list[Article]] = {}
+    start = dt.datetime.combine(day, dt.time(6), tzinfo=dt.timezone(dt.timedelta(hours=4)))
+    for n in range(PER_DAY):
+        number = index * PER_DAY + n
+        words = [SENTENCE[(number * 7 + i * 3) % len(SENTENCE)] for i in range(120)]
+        body = "".join(f"<p>{' '.join(words[i:i + 40])}</p>" for i in range(0, 120, 40))
+        slug = f"c{n % CATEGORIES}"
+        by_category.setdefault(slug, []).append(Article(
+            key=f"https://news.example.org/?p={number}",
+            link=f"https://news.example.org/{day:%Y/%m}/story-{number}/",
+            title=f"Story {number}: {' '.join(words[:8])}",
+            summary_html=body, excerpt=" ".join(words[:40]) + " […]",
+            author=f"Reporter {number % 17}",
+            published=(start + dt.timedelta(minutes=25 * n)).astimezone(dt.UTC),
+            image=f"https://news.example.org/uploads/{number}-1200x800.jpg",
+            reading_minutes=1 + number % 6,
+            feed_url=f"https://news.example.org/category/{slug}/feed/",
+        ))
+    return by_category
+
+
+def add_day(config: Config, store: Store, day: dt.date, index: int, edition: bool) -> None:
+    """Store a day's articles and, when `edition`, its edition (as `digest build` makes it)."""
+    seen = dt.datetime.combine(day, dt.time(23), tzinfo=dt.UTC)
+    for slug, articles in day_articles(day, index).items():
+        store.add_articles(articles, slug, seen)
+    if edition:
+        cutoff = edition_cutoff(day, config.timezone, dt.datetime.now(dt.UTC))
+        lookback = dt.timedelta(hours=config.lookback_hours)
+        candidates = store.candidate_articles(cutoff - lookback, cutoff, day.isoformat())
+        selected = select_edition(day, candidates, config.categories, cutoff=cutoff,
+                                  lookback=lookback, created_at=cutoff)
+        assert selected is not None
+        store.save_edition(selected)
+
+
+def seed(folder: Path, editions: int) -> tuple[Path, dt.date]:
+    """A digest with `editions` past editions; returns its config and the next day."""
+    config = write_config(folder)
+    loaded = load_config(config)
+    first = dt.date.today() - dt.timedelta(days=editions + 2)
+    with Store(folder / "digest.sqlite3") as store:
+        for i in range(editions):
+            add_day(loaded, store, first + dt.timedelta(days=i), i, edition=True)
+    return config, first + dt.timedelta(days=editions)
+
+
+def run(command: list[str]) -> tuple[float, int]:
+    """Run a process; return (seconds, peak RSS in KiB)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    err = process.stderr.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{err}")
+    return seconds, int(usage.ru_maxrss)
+
+
+def digest(config: Path, *args: str) -> tuple[float, int]:
+    return run([sys.executable, "-m", "digest", "--config", str(config), "-q", *args])
+
+
+def median(samples: list[tuple[float, int]]) -> tuple[float, int]:
+    return (statistics.median(s for s, _ in samples),
+            int(statistics.median(m for _, m in samples)))
+
+
+def measure(folder: Path, editions: int, runs: int) -> dict[str, tuple[float, int]]:
+    started = time.perf_counter()
+    config, next_day = seed(folder, editions)
+    seeded = time.perf_counter() - started
+    digest(config, "build", "--all", "--date", (next_day - dt.timedelta(days=1)).isoformat())
+    print(f"  N={editions}: seeded in {seeded:.1f} s, published once", flush=True)
+    state = folder / "digest.sqlite3"
+    pristine = folder / "pristine.sqlite3"
+    with Store(state) as store:
+        store.db.execute(f"VACUUM INTO '{pristine}'")
+        add_day(load_config(config), store, next_day, editions, edition=False)
+    next_text = next_day.isoformat()
+    results: dict[str, list[tuple[float, int]]] = {"next": [], "noop": [], "all": []}
+    for _ in range(runs):
+        results["next"].append(digest(config, "build", "--date", next_text))
+        results["noop"].append(digest(config, "build", "--date", next_text))
+        results["all"].append(digest(config, "build", "--all", "--date", next_text))
+        # Back to the archive before the next day, pages and all (the build is undone).
+        state.unlink()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{state}{suffix}").unlink(missing_ok=True)
+        with Store(pristine) as source:
+            source.db.execute(f"VACUUM INTO '{state}'")
+        (folder / "public" / "editions" / f"{next_text}.html").unlink()
+        with Store(state) as store:
+            add_day(load_config(config), store, next_day, editions, edition=False)
+        digest(config, "build", "--all", "--date",
+               (next_day - dt.timedelta(days=1)).isoformat())
+    return {k: median(v) for k, v in results.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--editions", type=int, nargs="+", default=[10, 1000])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    sizes = sorted(args.editions)
+    print(f"archives of {sizes} editions, {CATEGORIES} categories, {PER_DAY} articles a day; "
+          f"median of {args.runs} runs, each a fresh process")
+    found: dict[int, dict[str, tuple[float, int]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
+            folder = Path(tmp) / f"n{n}"
+            folder.mkdir()
+            found[n] = measure(folder, n, args.runs)
+        start = median([run([sys.executable, "-c", "pass"]) for _ in range(max(5, args.runs))])
+        version = median([run([sys.executable, "-m", "digest", "--version"])
+                          for _ in range(max(5, args.runs))])
+    small = sizes[0]
+    base_s, base_m = found[small]["next"]
+    print(f"\n`python -c pass`: {start[0]:.3f} s; `digest --version`: {version[0]:.3f} s")
+    print(f"{'N':>6}  {'next day':>9}  {'× N=' + str(small):>8}  {'peak MiB':>8}  "
+          f"{'× N=' + str(small):>8}  {'no-op':>7}  {'no-op − start':>13}  "
+          f"{'--all (old way)':>15}  {'next/--all':>10}")
+    for n in sizes:
+        nxt, noop, full = found[n]["next"], found[n]["noop"], found[n]["all"]
+        print(f"{n:>6}  {nxt[0]:>8.3f}s  {nxt[0] / base_s:>7.2f}×  {nxt[1] / 1024:>8.1f}  "
+              f"{nxt[1] / base_m:>7.2f}×  {noop[0]:>6.3f}s  {noop[0] - start[0]:>12.3f}s  "
+              f"{full[0]:>8.3f}s {full[1] / 1024:>4.0f}MiB  {nxt[0] / full[0]:>9.2f}×")
+    print("targets: next day at the largest N within 1.2× of the smallest (time and peak "
+          "memory); a no-op within 0.3 s of process start")
+
+
+if __name__ == "__main__":
+    main()
