@@ -16,42 +16,28 @@ import json
 import os
 import sys
 import traceback
-import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from digest import __version__, pipeline
-from digest.config import Config, config_path, load_config
 from digest.errors import DigestError
-from digest.lock import run_lock
-from digest.models import Edition, Subscriber
-from digest.report import collect_status, edition_detail, edition_status, jsonable
-from digest.scaffold import (
-    default_sender,
-    default_title,
-    discover,
-    render_config,
-    write_project,
-)
-from digest.sources.check import check_feeds
-from digest.sources.gather import FeedReport, GatherReport, feed_categories
-from digest.sources.gather import reenable as reenable_feed
-from digest.store import SUBSCRIBER_STATUSES, Store
-from digest.subscribers import (
-    check_categories,
-    import_csv,
-    import_rows,
-    normalise_address,
-    normalise_name,
-    subscriber_record,
-    write_csv,
-)
+
+# Commands import what they use when they run, so that --help, --version and shell
+# completion start at once (see bench/startup.py); names used only in annotations here.
+if TYPE_CHECKING:
+    from digest import pipeline
+    from digest.config import Config
+    from digest.models import Edition, Subscriber
+    from digest.sources.gather import FeedReport, GatherReport
+    from digest.store import Store
+
+# As in digest.store (a test checks they agree): importing the store for a --help
+# would cost more than the list.
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,6 +98,8 @@ class Settings:
 
     @property
     def config(self) -> Config:
+        from digest.config import config_path, load_config
+
         if self._config is None:
             self._config = load_config(config_path(self.config_option))
         return self._config
@@ -165,6 +153,8 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
+        from digest import __version__  # read only when asked for: it is slow
+
         click.echo(f"digest {__version__}")
         ctx.exit()
 
@@ -278,6 +268,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def parse_date(value: str | None, config: Config) -> dt.date:
+    from digest import pipeline
+
     if value is None:
         return pipeline.today(config)
     try:
@@ -289,6 +281,9 @@ def parse_date(value: str | None, config: Config) -> dt.date:
 
 @contextmanager
 def opened(settings: Settings, *, lock: bool = False) -> Iterator[tuple[Config, Store]]:
+    from digest.lock import run_lock
+    from digest.store import Store
+
     config = settings.config
     try:
         if lock:
@@ -303,10 +298,14 @@ def opened(settings: Settings, *, lock: bool = False) -> Iterator[tuple[Config, 
 
 def emit_json(data: Any) -> None:
     """One JSON document on stdout."""
+    from digest.report import jsonable
+
     click.echo(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
 
 
 def emit_json_line(data: Any) -> None:
+    from digest.report import jsonable
+
     click.echo(json.dumps(jsonable(data), ensure_ascii=False))
 
 
@@ -342,6 +341,8 @@ def complete_categories(ctx: click.Context, _param: click.Parameter,
 
 def complete_edition_dates(ctx: click.Context, _param: click.Parameter,
                            incomplete: str) -> list[str]:
+    from digest.store import Store
+
     config = _completion_config(ctx)
     if config is None or not config.state.exists():  # never create a state file here
         return []
@@ -390,6 +391,8 @@ def _feed_line(settings: Settings, report: FeedReport) -> None:
 
 
 def _start_fetch_bar(settings: Settings, config: Config) -> None:
+    from digest.sources.gather import feed_categories
+
     settings.progress.start("fetching feeds", len(feed_categories(config)))
 
 
@@ -408,6 +411,9 @@ def _gathered_json(report: GatherReport | None) -> dict[str, Any] | None:
 @click.pass_obj
 def fetch(settings: Settings, reenable: tuple[str, ...], as_json: bool) -> None:
     """Gather new articles from the feeds into the state file."""
+    from digest import pipeline
+    from digest.sources.gather import reenable as reenable_feed
+
     with opened(settings, lock=True) as (config, store):
         for url in reenable:
             if url not in pipeline.feed_locations(config):
@@ -436,6 +442,8 @@ def build(settings: Settings, date_text: str | None, everything: bool) -> None:
     files whose inputs changed are rendered again (a changed template or config
     renders them all).
     """
+    from digest import pipeline
+
     with opened(settings, lock=True) as (config, store):
         date = parse_date(date_text, config)
         result = pipeline.build(config, store, date, everything=everything)
@@ -484,6 +492,8 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
     Running it again for the same date sends nothing more; mail left
     undelivered by an earlier run goes out first.
     """
+    from digest import pipeline
+
     if test_to is not None:
         _send_test(settings, date_text, test_to)
         return
@@ -567,6 +577,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     failed), subscriber counts (active, unsubscribed, bounced), and the state
     file's path and size.
     """
+    from digest.report import collect_status
+
     with opened(settings) as (config, store):
         data = collect_status(config, store, editions=edition_limit)
     if as_json:
@@ -623,6 +635,8 @@ def editions() -> None:
 @click.pass_obj
 def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
     """List editions with article and delivery counts, newest first."""
+    from digest.report import edition_status
+
     with opened(settings) as (_config, store):
         rows = [edition_status(t) for t in store.edition_tallies(limit)]
     if as_json:
@@ -645,6 +659,9 @@ def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
 
     DATE is YYYY-MM-DD, `today` or `latest`.
     """
+    from digest import pipeline
+    from digest.report import edition_detail
+
     with opened(settings) as (config, store):
         if date_text == "latest":
             latest = store.latest_edition_date()
@@ -694,6 +711,9 @@ def feeds_check(settings: Settings, as_json: bool) -> None:
     shows how the URLs in the config behave right now. Exits 1 when no feed
     could be read at all.
     """
+    from digest.sources.check import check_feeds
+    from digest.sources.gather import feed_categories
+
     config = settings.config
     settings.progress.start("checking feeds", len(feed_categories(config)))
     try:
@@ -722,6 +742,9 @@ def feeds_check(settings: Settings, as_json: bool) -> None:
 
 
 def _send_test(settings: Settings, date_text: str | None, address: str) -> None:
+    from digest import pipeline
+    from digest.subscribers import normalise_address
+
     try:
         to = normalise_address(address)
     except ValueError as exc:
@@ -750,6 +773,10 @@ def _send_test(settings: Settings, date_text: str | None, address: str) -> None:
 def preview(settings: Settings, date_text: str | None, folder: Path | None,
             open_it: bool) -> None:
     """Write the edition's email, HTML and text, to a folder to look at (nothing is sent)."""
+    import webbrowser
+
+    from digest import pipeline
+
     with opened(settings) as (config, store):
         date = parse_date(date_text, config)
         target = folder or config.path.parent / "preview"
@@ -787,6 +814,8 @@ def subscribers() -> None:
 def subscribers_add(settings: Settings, email: str, name: str,
                     categories: tuple[str, ...]) -> None:
     """Add a subscriber, or update one (re-activating an unsubscribed address)."""
+    from digest.subscribers import check_categories, normalise_address, normalise_name
+
     with opened(settings) as (config, store):
         try:
             address = normalise_address(email)
@@ -850,6 +879,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
 @click.pass_obj
 def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> None:
     """List subscribers: email, name, categories, status (tab-separated)."""
+    from digest.subscribers import subscriber_record
+
     count = 0
     with opened(settings) as (_config, store):
         for s in store.subscribers(status):
@@ -877,6 +908,8 @@ def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None
     columns `digest subscribers import` reads; unsubscribed and bounced
     addresses are included (with their status) unless --status says otherwise.
     """
+    from digest.subscribers import subscriber_record, write_csv
+
     with opened(settings) as (_config, store):
         if fmt == "csv":
             count = write_csv(store.subscribers(status), sys.stdout)
@@ -902,6 +935,8 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
     unknown category, duplicate). An import never re-activates an address that
     unsubscribed or bounced.
     """
+    from digest.subscribers import import_csv, import_rows
+
     name = "<stdin>" if str(file) == "-" else str(file)
     with opened(settings) as (config, store):
         try:
@@ -951,6 +986,14 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
     REST API (or the category links on its home page). Prompts only when stdin
     is a terminal and --no-input is not given.
     """
+    from digest.scaffold import (
+        default_sender,
+        default_title,
+        discover,
+        render_config,
+        write_project,
+    )
+
     interactive = not no_input and sys.stdin.isatty()
     if (folder / "config.toml").exists() and not force:
         fail(f"{folder / 'config.toml'} already exists; edit it, choose another folder, "
@@ -998,6 +1041,8 @@ def init(settings: Settings, folder: Path, url: str | None, no_input: bool,
 
 def _sender(value: str) -> str:
     """A From line with an address in it, or ask again."""
+    from email.utils import parseaddr
+
     if "@" not in parseaddr(value)[1]:
         raise click.BadParameter("give an address like 'Aze Daily <digest@example.org>'")
     return value.strip()
