@@ -12,7 +12,7 @@ adds the next day's articles and measures, each as a fresh `digest build` proces
 - the full rebuild, `digest build --all`, of the same archive: the baseline that
   re-renders every page, as every build did before builds were incremental.
 
-Run: .venv/bin/python bench/build.py [--editions 10 1000] [--runs 3]
+Run: .venv/bin/python bench/build.py [--editions 10 1000] [--runs 5]
 """
 
 from __future__ import annotations
@@ -142,54 +142,75 @@ def median(samples: list[tuple[float, int]]) -> tuple[float, int]:
             int(statistics.median(m for _, m in samples)))
 
 
-def measure(folder: Path, editions: int, runs: int) -> dict[str, tuple[float, int]]:
-    started = time.perf_counter()
-    config, next_day = seed(folder, editions)
-    seeded = time.perf_counter() - started
-    digest(config, "build", "--all", "--date", (next_day - dt.timedelta(days=1)).isoformat())
-    print(f"  N={editions}: seeded in {seeded:.1f} s, published once", flush=True)
-    state = folder / "digest.sqlite3"
-    pristine = folder / "pristine.sqlite3"
-    with Store(state) as store:
-        store.db.execute(f"VACUUM INTO '{pristine}'")
-        add_day(load_config(config), store, next_day, editions, edition=False)
-    next_text = next_day.isoformat()
-    results: dict[str, list[tuple[float, int]]] = {"next": [], "noop": [], "all": []}
-    for _ in range(runs):
-        results["next"].append(digest(config, "build", "--date", next_text))
-        results["noop"].append(digest(config, "build", "--date", next_text))
-        results["all"].append(digest(config, "build", "--all", "--date", next_text))
+class Archive:
+    """A seeded digest of N editions, published, with the next day's articles stored."""
+
+    def __init__(self, folder: Path, editions: int) -> None:
+        started = time.perf_counter()
+        self.editions = editions
+        self.folder = folder
+        self.config, self.next_day = seed(folder, editions)
+        seeded = time.perf_counter() - started
+        self.state = folder / "digest.sqlite3"
+        self.pristine = folder / "pristine.sqlite3"
+        digest(self.config, "build", "--all", "--date", self.day_before)
+        with Store(self.state) as store:
+            store.db.execute(f"VACUUM INTO '{self.pristine}'")
+        self.add_next_day()
+        print(f"  N={editions}: seeded in {seeded:.1f} s, published once", flush=True)
+
+    @property
+    def day_before(self) -> str:
+        return (self.next_day - dt.timedelta(days=1)).isoformat()
+
+    def add_next_day(self) -> None:
+        with Store(self.state) as store:
+            add_day(load_config(self.config), store, self.next_day, self.editions,
+                    edition=False)
+
+    def round(self) -> dict[str, tuple[float, int]]:
+        """The next day's build, a no-op build, a full rebuild; then back to the day before."""
+        day = self.next_day.isoformat()
+        found = {"next": digest(self.config, "build", "--date", day),
+                 "noop": digest(self.config, "build", "--date", day),
+                 "all": digest(self.config, "build", "--all", "--date", day)}
         # Back to the archive before the next day, pages and all (the build is undone).
-        state.unlink()
+        self.state.unlink()
         for suffix in ("-wal", "-shm"):
-            Path(f"{state}{suffix}").unlink(missing_ok=True)
-        with Store(pristine) as source:
-            source.db.execute(f"VACUUM INTO '{state}'")
-        (folder / "public" / "editions" / f"{next_text}.html").unlink()
-        with Store(state) as store:
-            add_day(load_config(config), store, next_day, editions, edition=False)
-        digest(config, "build", "--all", "--date",
-               (next_day - dt.timedelta(days=1)).isoformat())
-    return {k: median(v) for k, v in results.items()}
+            Path(f"{self.state}{suffix}").unlink(missing_ok=True)
+        with Store(self.pristine) as source:
+            source.db.execute(f"VACUUM INTO '{self.state}'")
+        (self.folder / "public" / "editions" / f"{day}.html").unlink()
+        self.add_next_day()
+        digest(self.config, "build", "--all", "--date", self.day_before)
+        return found
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--editions", type=int, nargs="+", default=[10, 1000])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     sizes = sorted(args.editions)
     print(f"archives of {sizes} editions, {CATEGORIES} categories, {PER_DAY} articles a day; "
           f"median of {args.runs} runs, each a fresh process")
-    found: dict[int, dict[str, tuple[float, int]]] = {}
+    samples: dict[int, dict[str, list[tuple[float, int]]]] = {
+        n: {"next": [], "noop": [], "all": []} for n in sizes}
     with tempfile.TemporaryDirectory() as tmp:
+        archives = []
         for n in sizes:
             folder = Path(tmp) / f"n{n}"
             folder.mkdir()
-            found[n] = measure(folder, n, args.runs)
+            archives.append(Archive(folder, n))
+        # Rounds taken in turn, so that a busy moment on the machine weighs on every N.
+        for _ in range(args.runs):
+            for archive in archives:
+                for key, sample in archive.round().items():
+                    samples[archive.editions][key].append(sample)
         start = median([run([sys.executable, "-c", "pass"]) for _ in range(max(5, args.runs))])
         version = median([run([sys.executable, "-m", "digest", "--version"])
                           for _ in range(max(5, args.runs))])
+    found = {n: {k: median(v) for k, v in kinds.items()} for n, kinds in samples.items()}
     small = sizes[0]
     base_s, base_m = found[small]["next"]
     print(f"\n`python -c pass`: {start[0]:.3f} s; `digest --version`: {version[0]:.3f} s")

@@ -7,7 +7,8 @@ calls them and prints what they return.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,20 +104,38 @@ def publish(config: Config, store: Store, *, everything: bool = False) -> tuple[
         signatures[f"categories/{slug}/"] = category_signature(print_, shown)
     site = site_signature(print_, signatures)
     published = {} if everything else store.published_files()
+    present = _present(config.output, published)
     if (not everything and store.published_site() == site
             and all(name in published or name.endswith("/") for name in signatures)
-            and all((config.output / name).is_file() for name in published)):
+            and present == published.keys()):
         return ()
-    return _render_changed(config, store, print_, entries, signatures, published, articles,
-                           site)
+    return _render_changed(config, store, print_, entries, signatures, published, present,
+                           articles, site)
 
 
 def _page(date: dt.date) -> str:
     return f"editions/{date.isoformat()}.html"  # as render.context.edition_path
 
 
+def _present(output: Path, names: Iterable[str]) -> set[str]:
+    """Those of `names` (relative to `output`) that are files there: one listing a folder."""
+    folders: dict[str, set[str]] = {}
+    for name in names:
+        folder, _, base = name.rpartition("/")
+        folders.setdefault(folder, set()).add(base)
+    found: set[str] = set()
+    for folder, wanted in folders.items():
+        try:
+            with os.scandir(output / folder) as listing:
+                found.update(f"{folder}/{e.name}" if folder else e.name for e in listing
+                             if e.name in wanted and e.is_file())
+        except OSError:
+            continue
+    return found
+
+
 def _render_changed(config: Config, store: Store, print_: str, entries: list[EditionEntry],
-                    signatures: dict[str, str], published: dict[str, str],
+                    signatures: dict[str, str], published: dict[str, str], present: set[str],
                     articles: dict[str, list[StoredArticle]], site: str) -> tuple[Path, ...]:
     """Render the files whose signature is not the one they were published with."""
     from digest.render.feeds import render_category_feed, render_feeds
@@ -135,7 +154,7 @@ def _render_changed(config: Config, store: Store, print_: str, entries: list[Edi
     done: dict[str, str] = {}  # published now: {path: signature}
 
     def unchanged(name: str, signature: str) -> bool:
-        if published.get(name) == signature and (config.output / name).is_file():
+        if published.get(name) == signature and name in present:
             done[name] = signature
             return True
         return False

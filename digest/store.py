@@ -90,12 +90,28 @@ MIGRATIONS: tuple[str, ...] = (
     # 3: what each published file was rendered from, so a build renders only the files
     # whose inputs changed, and the recent editions' web bodies that the digest feeds
     # carry (see digest/render/publication.py).
+    # editions.content describes what an edition holds (see EDITION_CONTENT); it is set by
+    # save_edition and cleared by any other change to the edition's articles.
     """
     CREATE TABLE published_files (path TEXT PRIMARY KEY, signature TEXT NOT NULL);
     CREATE TABLE edition_bodies (date TEXT PRIMARY KEY, signature TEXT NOT NULL,
                                  body TEXT NOT NULL);
+    ALTER TABLE editions ADD COLUMN content TEXT;
+    CREATE TRIGGER edition_articles_added AFTER INSERT ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id = NEW.edition_id; END;
+    CREATE TRIGGER edition_articles_removed AFTER DELETE ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id = OLD.edition_id; END;
+    CREATE TRIGGER edition_articles_changed AFTER UPDATE ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id IN (OLD.edition_id, NEW.edition_id); END;
     """,
 )
+
+# What an edition holds, as text: an element per article with its position, category and
+# category title. Equal texts mean equal editions whatever order group_concat took the rows
+# in (an article's row never changes once it is in an edition: add_articles leaves it).
+EDITION_CONTENT = """(SELECT group_concat(ea.position || ':' || ea.article_id || ':' ||
+                                         ea.category || ':' || ea.category_title, char(10))
+                      FROM edition_articles ea WHERE ea.edition_id = editions.id)"""
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 
@@ -193,9 +209,13 @@ class Store:
             )
         for number in range(version, len(MIGRATIONS)):
             with self.transaction() as db:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                statement = ""  # pieces up to a whole statement (triggers hold semicolons)
+                for piece in MIGRATIONS[number].split(";"):
+                    statement += piece + ";"
+                    if sqlite3.complete_statement(statement):
+                        if statement.strip(" \n;"):
+                            db.execute(statement)
+                        statement = ""
                 db.execute(f"PRAGMA user_version = {number + 1}")
 
     # -- meta -----------------------------------------------------------------
@@ -374,23 +394,17 @@ class Store:
         return [self._edition(r) for r in self.db.execute(sql, params).fetchall()]
 
     def edition_entries(self) -> list[EditionEntry]:
-        """Every edition, newest date first, in one query: for archive lists and signatures.
-
-        An article's row never changes once it is in an edition (add_articles leaves it
-        alone), so the article ids, categories and order describe what the edition shows.
-        """
+        """Every edition, newest date first, without its articles: for archive lists and
+        signatures, in one quick query."""
         rows = self.db.execute(
-            """SELECT e.date, e.created_at, count(ea.article_id),
-                      group_concat(ea.position || ':' || ea.article_id || ':' || ea.category
-                                   || ':' || ea.category_title, char(10))
-               FROM editions e LEFT JOIN (SELECT * FROM edition_articles
-                                          ORDER BY edition_id, position) ea
-                 ON ea.edition_id = e.id
-               GROUP BY e.id ORDER BY e.date DESC"""
+            f"""SELECT date, created_at, coalesce(content, {EDITION_CONTENT}),
+                      (SELECT count(*) FROM edition_articles ea
+                        WHERE ea.edition_id = editions.id)
+               FROM editions ORDER BY date DESC"""
         )
         return [EditionEntry(dt.date.fromisoformat(date), int(count),
                              f"{created}\n{content or ''}")
-                for date, created, count, content in rows]
+                for date, created, content, count in rows]
 
     def published_files(self) -> dict[str, str]:
         """{path: signature} of the files as last published."""
@@ -447,6 +461,8 @@ class Store:
                         (edition_id, article.id, section.slug, section.title, position),
                     )
                     position += 1
+            db.execute(f"UPDATE editions SET content = {EDITION_CONTENT} WHERE id = ?",
+                       (edition_id,))
         stored = self.edition(edition.date)
         assert stored is not None
         return stored

@@ -134,6 +134,7 @@ def test_a_page_deleted_from_the_output_is_written_again(config: Path,
     full = snapshot(output)
     (output / "editions" / f"{DAYS[1]}.html").unlink()
     (output / "archive.html").unlink()
+    (output / "categories" / "news" / "atom.xml").unlink()
     rendered.clear()
     run(config, "build", "--date", DAYS[3].isoformat())
     assert rendered == [DAYS[1]]

@@ -2,8 +2,8 @@
 
 - The fingerprint covers what every page depends on besides its edition: the whole
   config (words, language, time zone, design, feeds...), every template file (the
-  editor's and the defaults), the rendering code, Babel's version (dates) and the
-  digest's version. When it changes, every page is rendered again.
+  editor's and the defaults), the digest's own code, Babel's version (dates) and the
+  state file's schema. When it changes, every page is rendered again.
 - An edition page's signature adds its edition's content and its neighbours' links.
 - A category feed's signature adds the articles it shows.
 - The site's signature adds all of those: when it is the one last published (and the
@@ -22,35 +22,32 @@ from typing import Any
 
 import babel
 
-from digest import __version__
 from digest.config import Config
 from digest.models import StoredArticle
 from digest.render.templates import default_templates
 
-RENDER_CODE = Path(__file__).resolve().parent  # digest/render: how pages are made
+CODE = Path(__file__).resolve().parents[1]  # the digest package: how pages are made
 
 
-def _files(folder: Path) -> Iterable[tuple[str, bytes]]:
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+def _files(folder: Path, pattern: str) -> Iterable[tuple[str, bytes]]:
+    for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
         yield path.relative_to(folder).as_posix(), path.read_bytes()
 
 
 def fingerprint(config: Config, schema_version: int) -> str:
     """A digest of everything the pages depend on other than their editions."""
     h = hashlib.sha256()
-    h.update(f"digest {__version__}; babel {babel.__version__}; schema {schema_version}\n"
-             .encode())
+    h.update(f"babel {babel.__version__}; schema {schema_version}\n".encode())
     h.update(repr(config).encode())
-    folders = [("templates", config.templates), ("defaults", default_templates()),
-               ("code", RENDER_CODE)]
-    for label, folder in folders:
+    folders = [("templates", config.templates, "*"), ("defaults", default_templates(), "*"),
+               ("code", CODE, "*.py")]
+    for label, folder, pattern in folders:
         h.update(f"\n[{label}]\n".encode())
         if folder is None or not folder.is_dir():
             continue
-        for name, data in _files(folder):
-            if name.endswith(".py") or label != "code":
-                h.update(f"{name} {len(data)}\n".encode())
-                h.update(data)
+        for name, data in _files(folder, pattern):
+            h.update(f"{name} {len(data)}\n".encode())
+            h.update(data)
     return h.hexdigest()
 
 
