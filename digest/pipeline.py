@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,8 +147,7 @@ def _render_changed(config: Config, store: Store, print_: str, entries: list[Edi
 
     env = environment(config.templates)
     pages = SitePages(config, env)
-    recent = store.editions(max(1, config.feed_editions))
-    by_date = {e.date: e for e in recent}
+    latest = store.edition(entries[0].date) if entries else None
     listed = [Listed(e.date, e.articles) for e in entries]
     written: list[Path] = []
     done: dict[str, str] = {}  # published now: {path: signature}
@@ -169,7 +168,7 @@ def _render_changed(config: Config, store: Store, print_: str, entries: list[Edi
         name = _page(shown.date)
         if unchanged(name, signatures[name]):
             continue  # rendered from the same inputs: the same bytes
-        edition = by_date.get(shown.date) or store.edition(shown.date)
+        edition = latest if i == 0 else store.edition(shown.date)
         assert edition is not None
         newer = listed[i - 1] if i > 0 else None
         older = listed[i + 1] if i + 1 < len(listed) else None
@@ -194,9 +193,15 @@ def _render_changed(config: Config, store: Store, print_: str, entries: list[Edi
         bodies[key] = (signature, text)
         return text
 
+    def recent() -> Iterator[Edition]:  # one at a time, as far as the feeds take them
+        for i, entry in enumerate(entries):
+            edition = latest if i == 0 else store.edition(entry.date)
+            assert edition is not None
+            yield edition
+
     files: dict[str, bytes | str] = {}
-    files.update(render_feeds(config, recent, env, body))
-    files.update(pages.lists(listed, recent[0] if recent else None))
+    files.update(render_feeds(config, recent(), env, body))
+    files.update(pages.lists(listed, latest))
     files[OPML_PATH] = render_opml(config, env)
     for name, data in files.items():
         write(name, data)

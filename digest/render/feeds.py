@@ -12,7 +12,8 @@ editions and articles gives byte-identical files.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
 
 import jinja2
 
@@ -34,12 +35,13 @@ from digest.render.words import Words
 MAX_FEED_BYTES = 500_000
 
 
-def render_feeds(config: Config, editions: list[Edition], env: jinja2.Environment,
+def render_feeds(config: Config, editions: Iterable[Edition], env: jinja2.Environment,
                  body: Callable[[Edition], str] | None = None) -> dict[str, bytes]:
     """rss.xml, atom.xml and feed.json of the digest (`editions` newest first).
 
-    `body` gives an edition's web body (edition_body's result, kept from an earlier
-    build); by default it is rendered here.
+    Editions are taken from `editions` only as far as the feed has room for them, so
+    it can load them one by one. `body` gives an edition's web body (edition_body's
+    result, kept from an earlier build); by default it is rendered here.
     """
     words = words_for(config)
     feed = digest_feed(config)
@@ -53,22 +55,24 @@ def render_feeds(config: Config, editions: list[Edition], env: jinja2.Environmen
         author=config.title,
         author_url=config.link,
     )
-    items = [_edition_item(config, e, env, words, body)
-             for e in editions[: config.feed_editions]]
+    items = (_edition_item(config, e, env, words, body)
+             for e in islice(editions, config.feed_editions))
     return _within_budget(info, items)
 
 
-def _within_budget(info: FeedInfo, items: list[FeedItem]) -> dict[str, bytes]:
+def _within_budget(info: FeedInfo, newest: Iterable[FeedItem]) -> dict[str, bytes]:
     """The feed with as many of the newest items as fit in MAX_FEED_BYTES (at least one)."""
     # Escaping grows HTML by about a fifth in XML: start from a count that
     # probably fits, then check the real files.
     budget = MAX_FEED_BYTES * 0.8
-    count, used = 0, 0.0
-    for item in items:
+    used = 0.0
+    items: list[FeedItem] = []
+    for item in newest:  # taken only as far as needed
         used += len(item.summary_html) + len(item.content_html or "") + 2000
-        if used > budget and count:
+        if used > budget and items:
             break
-        count += 1
+        items.append(item)
+    count = len(items)
     while True:
         files = render_feed(info, items[:count])
         if count <= 1 or max(len(b) for b in files.values()) <= MAX_FEED_BYTES:
