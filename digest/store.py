@@ -106,11 +106,13 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
-# What an edition holds, as text: an element per article with its position, category and
-# category title. Equal texts mean equal editions whatever order group_concat took the rows
-# in (an article's row never changes once it is in an edition: add_articles leaves it).
-EDITION_CONTENT = """(SELECT group_concat(ea.position || ':' || ea.article_id || ':' ||
-                                         ea.category || ':' || ea.category_title, char(10))
+# What an edition holds, as text: the number of articles on the first line, then an
+# element per article with its position, category and category title. Equal texts mean
+# equal editions whatever order group_concat took the rows in (an article's row never
+# changes once it is in an edition: add_articles leaves it).
+EDITION_CONTENT = """(SELECT count(*) || char(10) || group_concat(
+                                ea.position || ':' || ea.article_id || ':' || ea.category
+                                || ':' || ea.category_title, char(10))
                       FROM edition_articles ea WHERE ea.edition_id = editions.id)"""
 
 SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
@@ -397,14 +399,13 @@ class Store:
         """Every edition, newest date first, without its articles: for archive lists and
         signatures, in one quick query."""
         rows = self.db.execute(
-            f"""SELECT date, created_at, coalesce(content, {EDITION_CONTENT}),
-                      (SELECT count(*) FROM edition_articles ea
-                        WHERE ea.edition_id = editions.id)
+            f"""SELECT date, created_at, coalesce(content, {EDITION_CONTENT})
                FROM editions ORDER BY date DESC"""
         )
-        return [EditionEntry(dt.date.fromisoformat(date), int(count),
+        return [EditionEntry(dt.date.fromisoformat(date),
+                             int(content.partition("\n")[0]) if content else 0,
                              f"{created}\n{content or ''}")
-                for date, created, content, count in rows]
+                for date, created, content in rows]
 
     def published_files(self) -> dict[str, str]:
         """{path: signature} of the files as last published."""

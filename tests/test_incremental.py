@@ -184,3 +184,38 @@ def test_a_changed_template_or_config_renders_every_page_again(
         assert sorted(rendered) == DAYS[:4]
         assert "Edited again" in (output / "editions" / f"{DAYS[0]}.html").read_text(
             encoding="utf-8")
+
+
+def test_an_editions_listed_content_follows_every_change_to_its_articles(tmp_path: Path):
+    from test_store import NOW, article
+
+    from digest.models import Section
+
+    with Store(tmp_path / "state.sqlite3") as store:
+        store.add_articles([article(n) for n in range(1, 5)], "news", NOW)
+        stored = {a.key: a for a in store.candidate_articles(
+            NOW - dt.timedelta(days=2), NOW, "2026-11-25")}
+        a1, a2, a3, _ = (stored[f"https://news.example.org/?p={n}"] for n in range(1, 5))
+        day = dt.date(2026, 11, 25)
+
+        def saved(*sections: Section) -> tuple[int, str]:
+            store.save_edition(Edition(day, sections, NOW))
+            [entry] = store.edition_entries()
+            return entry.articles, entry.content
+
+        first = saved(Section("news", "News\nand more", (a1, a2)))
+        assert first[0] == 2  # a title with a line break counts once
+        assert saved(Section("news", "News\nand more", (a1, a2))) == first
+        seen = {first}
+        for sections in [(Section("news", "News\nand more", (a2, a1)),),  # order
+                         (Section("news", "News", (a1, a2)),),  # category title
+                         (Section("news", "News", (a1,)), Section("world", "World", (a2,))),
+                         (Section("news", "News", (a1, a2, a3)),)]:
+            changed = saved(*sections)
+            assert changed not in seen
+            seen.add(changed)
+        assert changed[0] == 3
+        # Changed behind save_edition's back, the content is worked out afresh.
+        store.db.execute("DELETE FROM edition_articles WHERE article_id = ?", (a3.id,))
+        [entry] = store.edition_entries()
+        assert (entry.articles, entry.content) == saved(Section("news", "News", (a1, a2)))

@@ -54,8 +54,9 @@ def fingerprint(config: Config, schema_version: int) -> str:
 def _digest(*parts: str) -> str:
     h = hashlib.sha256()
     for part in parts:
-        h.update(part.encode())
-        h.update(b"\0")
+        data = part.encode()
+        h.update(b"%d:" % len(data))  # lengths first: no two lists of parts run together
+        h.update(data)
     return h.hexdigest()
 
 
@@ -69,18 +70,17 @@ def body_signature(fingerprint: str, content: str) -> str:
     return _digest("body", fingerprint, content)
 
 
-def _canonical(value: Any) -> Any:
+def _canonical(value: Any) -> str:
     if isinstance(value, frozenset | set):
-        return tuple(sorted(value))
-    return value
+        return repr(sorted(value))  # sets have no order
+    return value if isinstance(value, str) else repr(value)
 
 
 def category_signature(fingerprint: str, articles: Sequence[StoredArticle]) -> str:
-    """A category feed's signature: every field of every article it shows, in order
-    (an article's categories sorted: sets have no order)."""
+    """A category feed's signature: every field of every article it shows, in order."""
+    names = [f.name for f in dataclasses.fields(StoredArticle)]
     return _digest("category", fingerprint, *(
-        repr([(f.name, _canonical(getattr(a, f.name))) for f in dataclasses.fields(a)])
-        for a in articles))
+        _canonical(getattr(a, name)) for a in articles for name in names))
 
 
 def site_signature(fingerprint: str, signatures: Mapping[str, str]) -> str:
