@@ -153,7 +153,7 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
-        from digest import __version__  # read only when asked for: it is slow
+        from digest import __version__
 
         click.echo(f"digest {__version__}")
         ctx.exit()
