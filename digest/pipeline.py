@@ -89,27 +89,28 @@ def publish(config: Config, store: Store, *, everything: bool = False) -> tuple[
         site_signature,
     )
 
-    print_ = fingerprint(config, store.schema_version)
+    fp = fingerprint(config, store.schema_version)
     entries = store.edition_entries()
     signatures: dict[str, str] = {}
     for i, entry in enumerate(entries):
         newer = entries[i - 1] if i > 0 else None
         older = entries[i + 1] if i + 1 < len(entries) else None
         signatures[_page(entry.date)] = page_signature(
-            print_, entry.content, newer and (newer.date, newer.articles),
+            fp, entry.content, newer and (newer.date, newer.articles),
             older and (older.date, older.articles))
     articles = {slug: store.category_articles(slug, config.feed_articles)
                 for slug in config.category_slugs}
     for slug, shown in articles.items():
-        signatures[f"categories/{slug}/"] = category_signature(print_, shown)
-    site = site_signature(print_, signatures)
-    published = {} if everything else store.published_files()
+        signatures[f"categories/{slug}/"] = category_signature(fp, shown)
+    site = site_signature(fp, signatures)
+    if everything:
+        store.forget_published()
+    published = store.published_files()
     present = _present(config.output, published)
-    if (not everything and store.published_site() == site
-            and all(name in published or name.endswith("/") for name in signatures)
-            and present == published.keys()):
+    if (store.published_site() == site and present == published.keys()
+            and all(name in published or name.endswith("/") for name in signatures)):
         return ()
-    return _render_changed(config, store, print_, entries, signatures, published, present,
+    return _render_changed(config, store, fp, entries, signatures, published, present,
                            articles, site)
 
 
@@ -134,7 +135,7 @@ def _present(output: Path, names: Iterable[str]) -> set[str]:
     return found
 
 
-def _render_changed(config: Config, store: Store, print_: str, entries: list[EditionEntry],
+def _render_changed(config: Config, store: Store, fp: str, entries: list[EditionEntry],
                     signatures: dict[str, str], published: dict[str, str], present: set[str],
                     articles: dict[str, list[StoredArticle]], site: str) -> tuple[Path, ...]:
     """Render the files whose signature is not the one they were published with."""
@@ -145,6 +146,11 @@ def _render_changed(config: Config, store: Store, print_: str, entries: list[Edi
     from digest.render.site import Listed, SitePages, edition_body
     from digest.render.templates import environment
 
+    # What will be written again is forgotten first: were this build cut short, the
+    # next could otherwise take a file it half-rewrote for one made from its old inputs.
+    store.forget_published(name for name, signature in published.items()
+                           if signature != signatures.get(name, signatures.get(
+                               name.rpartition("/")[0] + "/")))
     env = environment(config.templates)
     pages = SitePages(config, env)
     latest = store.edition(entries[0].date) if entries else None
@@ -187,7 +193,7 @@ def _render_changed(config: Config, store: Store, print_: str, entries: list[Edi
 
     def body(edition: Edition) -> str:
         key = edition.date.isoformat()
-        signature = body_signature(print_, content[edition.date])
+        signature = body_signature(fp, content[edition.date])
         hit = cached.get(key)
         text = hit[1] if hit and hit[0] == signature else edition_body(config, edition, env)
         bodies[key] = (signature, text)

@@ -416,6 +416,17 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'published'").fetchone()
         return str(row[0]) if row else None
 
+    def forget_published(self, paths: Iterable[str] | None = None) -> None:
+        """Before files are written again: forget what `paths` (None: all) were made from,
+        and what the whole was, so that a build cut short claims nothing it did not do."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = 'published'")
+            if paths is None:
+                db.execute("DELETE FROM published_files")
+            else:
+                db.executemany("DELETE FROM published_files WHERE path = ?",
+                               [(p,) for p in paths])
+
     def edition_bodies(self) -> dict[str, tuple[str, str]]:
         """{date: (signature, body)} of the editions' web bodies kept for the feeds."""
         return {date: (signature, body) for date, signature, body in self.db.execute(

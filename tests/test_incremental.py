@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
 from test_feeds_out import TODAY, late_on, run, snapshot
 
+from digest.cli import cli
 from digest.config import Config
 from digest.models import Edition
 from digest.render import feeds as feeds_out
@@ -219,3 +221,34 @@ def test_an_editions_listed_content_follows_every_change_to_its_articles(tmp_pat
         store.db.execute("DELETE FROM edition_articles WHERE article_id = ?", (a3.id,))
         [entry] = store.edition_entries()
         assert (entry.articles, entry.content) == saved(Section("news", "News", (a1, a2)))
+
+
+def test_a_build_cut_short_leaves_nothing_the_next_build_takes_for_done(
+        config: Path, feed_server: FeedServer):
+    output = config.parent / "public"
+    publish_day(feed_server, 3)
+    run(config, "fetch")
+    for day in DAYS[:4]:
+        run(config, "build", "--date", day.isoformat())
+    # A template that shows a mark on every page, and fails on the oldest edition's,
+    # which is rendered last: the newer pages are rewritten, then the build stops.
+    templates = config.parent / "templates"
+    templates.mkdir()
+    page = (Path(__file__).parents[1] / "templates" / "edition.html").read_text(
+        encoding="utf-8")
+    (templates / "edition.html").write_text(page.replace(
+        "{% block main %}",
+        "{% block main %}<p>MARK</p>{% if iso == '" + DAYS[0].isoformat()
+        + "' %}{{ no_such_value }}{% endif %}"), encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("lookback_hours", 'templates = "templates"\nlookback_hours',
+                                   1), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["--config", str(config), "build", "--date",
+                                      DAYS[3].isoformat()])
+    assert result.exit_code == 1, result.output
+    assert "MARK" in (output / "editions" / f"{DAYS[3]}.html").read_text(encoding="utf-8")
+    # Back to the first config: every page it made is made again, none keeps the mark.
+    config.write_text(text, encoding="utf-8")
+    run(config, "build", "--date", DAYS[3].isoformat())
+    assert not [p for p in output.rglob("*.html") if "MARK" in p.read_text(encoding="utf-8")]
+    assert snapshot(output) == fresh_full_rebuild(config)
