@@ -3,12 +3,11 @@
 Seeds archives of N editions (10 categories, 30 articles a day; default N = 10 and
 1,000) straight into state files through the store API, publishes each once, then
 adds the next day's articles and measures, each as a fresh `digest build` process
-(the median of --runs):
+(the median of --runs; wall and CPU time, CPU being steadier on a shared machine):
 
 - the next day's build (new edition, neighbours, index, archive, sitemap, feeds):
   its time and peak memory at N beside the same at the smallest N, and the ratio;
-- a no-op build (nothing changed), beside `python -c pass` and a no-op
-  `digest --version`, i.e. the process start;
+- a no-op build (nothing changed), beside `python -c pass`: the process start;
 - the full rebuild, `digest build --all`, of the same archive: the baseline that
   re-renders every page, as every build did before builds were incremental.
 
@@ -20,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,6 +110,7 @@ def seed(folder: Path, editions: int) -> tuple[Path, dt.date]:
     loaded = load_config(config)
     first = dt.date.today() - dt.timedelta(days=editions + 2)
     with Store(folder / "digest.sqlite3") as store:
+        store.db.execute("PRAGMA synchronous=OFF")  # a scratch file: no need to wait for disk
         for i in range(editions):
             add_day(loaded, store, first + dt.timedelta(days=i), i, edition=True)
     return config, first + dt.timedelta(days=editions)
@@ -119,8 +120,8 @@ def seed(folder: Path, editions: int) -> tuple[Path, dt.date]:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run(command: list[str]) -> tuple[float, int]:
-    """Run a process; return (seconds, peak RSS in KiB)."""
+def run(command: list[str]) -> tuple[float, int, float]:
+    """Run a process; return (seconds, peak RSS in KiB, CPU seconds)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                env=ENV)
@@ -130,16 +131,20 @@ def run(command: list[str]) -> tuple[float, int]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{err}")
-    return seconds, int(usage.ru_maxrss)
+    return seconds, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
 
 
-def digest(config: Path, *args: str) -> tuple[float, int]:
+def digest(config: Path, *args: str) -> tuple[float, int, float]:
     return run([sys.executable, "-m", "digest", "--config", str(config), "-q", *args])
 
 
-def median(samples: list[tuple[float, int]]) -> tuple[float, int]:
-    return (statistics.median(s for s, _ in samples),
-            int(statistics.median(m for _, m in samples)))
+Sample = tuple[float, int, float]
+
+
+def median(samples: list[Sample]) -> Sample:
+    return (statistics.median(s[0] for s in samples),
+            int(statistics.median(s[1] for s in samples)),
+            statistics.median(s[2] for s in samples))
 
 
 class Archive:
@@ -156,6 +161,7 @@ class Archive:
         digest(self.config, "build", "--all", "--date", self.day_before)
         with Store(self.state) as store:
             store.db.execute(f"VACUUM INTO '{self.pristine}'")
+        shutil.copytree(folder / "public", folder / "public.pristine")
         self.add_next_day()
         print(f"  N={editions}: seeded in {seeded:.1f} s, published once", flush=True)
 
@@ -168,7 +174,7 @@ class Archive:
             add_day(load_config(self.config), store, self.next_day, self.editions,
                     edition=False)
 
-    def round(self) -> dict[str, tuple[float, int]]:
+    def round(self) -> dict[str, Sample]:
         """The next day's build, a no-op build, a full rebuild; then back to the day before."""
         day = self.next_day.isoformat()
         found = {"next": digest(self.config, "build", "--date", day),
@@ -180,9 +186,9 @@ class Archive:
             Path(f"{self.state}{suffix}").unlink(missing_ok=True)
         with Store(self.pristine) as source:
             source.db.execute(f"VACUUM INTO '{self.state}'")
-        (self.folder / "public" / "editions" / f"{day}.html").unlink()
+        shutil.rmtree(self.folder / "public")
+        shutil.copytree(self.folder / "public.pristine", self.folder / "public")
         self.add_next_day()
-        digest(self.config, "build", "--all", "--date", self.day_before)
         return found
 
 
@@ -194,7 +200,7 @@ def main() -> None:
     sizes = sorted(args.editions)
     print(f"archives of {sizes} editions, {CATEGORIES} categories, {PER_DAY} articles a day; "
           f"median of {args.runs} runs, each a fresh process")
-    samples: dict[int, dict[str, list[tuple[float, int]]]] = {
+    samples: dict[int, dict[str, list[Sample]]] = {
         n: {"next": [], "noop": [], "all": []} for n in sizes}
     with tempfile.TemporaryDirectory() as tmp:
         archives = []
@@ -208,22 +214,21 @@ def main() -> None:
                 for key, sample in archive.round().items():
                     samples[archive.editions][key].append(sample)
         start = median([run([sys.executable, "-c", "pass"]) for _ in range(max(5, args.runs))])
-        version = median([run([sys.executable, "-m", "digest", "--version"])
-                          for _ in range(max(5, args.runs))])
     found = {n: {k: median(v) for k, v in kinds.items()} for n, kinds in samples.items()}
     small = sizes[0]
-    base_s, base_m = found[small]["next"]
-    print(f"\n`python -c pass`: {start[0]:.3f} s; `digest --version`: {version[0]:.3f} s")
-    print(f"{'N':>6}  {'next day':>9}  {'× N=' + str(small):>8}  {'peak MiB':>8}  "
-          f"{'× N=' + str(small):>8}  {'no-op':>7}  {'no-op − start':>13}  "
-          f"{'--all (old way)':>15}  {'next/--all':>10}")
+    base = found[small]["next"]
+    print(f"\n`python -c pass`: {start[0]:.3f} s wall, {start[2]:.3f} s CPU")
+    against = f"× N={small} (wall, CPU, peak)"
+    print(f"{'N':>6}  {'next day: wall':>14} {'CPU':>7} {'peak':>8}  {against:>28}"
+          f"  {'no-op':>6} {'− start':>8}  {'--all: wall':>11} {'CPU':>7}")
     for n in sizes:
         nxt, noop, full = found[n]["next"], found[n]["noop"], found[n]["all"]
-        print(f"{n:>6}  {nxt[0]:>8.3f}s  {nxt[0] / base_s:>7.2f}×  {nxt[1] / 1024:>8.1f}  "
-              f"{nxt[1] / base_m:>7.2f}×  {noop[0]:>6.3f}s  {noop[0] - start[0]:>12.3f}s  "
-              f"{full[0]:>8.3f}s {full[1] / 1024:>4.0f}MiB  {nxt[0] / full[0]:>9.2f}×")
-    print("targets: next day at the largest N within 1.2× of the smallest (time and peak "
-          "memory); a no-op within 0.3 s of process start")
+        ratios = f"{nxt[0] / base[0]:.2f}×, {nxt[2] / base[2]:.2f}×, {nxt[1] / base[1]:.2f}×"
+        print(f"{n:>6}  {nxt[0]:>13.3f}s {nxt[2]:>6.3f}s {nxt[1] / 1024:>5.1f}MiB  {ratios:>28}"
+              f"  {noop[0]:>5.3f}s {noop[0] - start[0]:>7.3f}s  {full[0]:>10.3f}s "
+              f"{full[2]:>6.3f}s")
+    print("targets: the next day at the largest N within 1.2× of the smallest (time and peak "
+          "memory); a no-op within 0.3 s of process start (`− start`)")
 
 
 if __name__ == "__main__":
