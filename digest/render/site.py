@@ -93,13 +93,19 @@ def _edition_context(config: Config, edition: Edition, words: Words) -> dict[str
     }
 
 
-def _link(config: Config, listed: Listed, words: Words, root: str) -> EditionLink:
+def _link(config: Config, listed: Listed, words: Words, root: str,
+          counts: dict[int, str] | None = None) -> EditionLink:
     path = f"editions/{listed.date.isoformat()}.html"  # as edition_path
+    count = counts.get(listed.articles) if counts is not None else None
+    if count is None:
+        count = words("articles", n=listed.articles)
+        if counts is not None:  # the archive's thousand links share a few counts
+            counts[listed.articles] = count
     return EditionLink(
         date=words.date(listed.date, "full"),
         iso=listed.date.isoformat(),
         path=root + path,
-        count=words("articles", n=listed.articles),
+        count=count,
         url=config.public_url + path,
     )
 
@@ -157,7 +163,8 @@ class SitePages:
         """index.html, archive.html and sitemap.xml; `listed` newest first, `latest` its
         first edition in full."""
         config, words, env, common = self.config, self.words, self.env, self.common
-        links = [_link(config, e, words, "") for e in listed]
+        counts: dict[int, str] = {}
+        links = [_link(config, e, words, "", counts) for e in listed]
         shown = presentable(latest) if latest else None
         pages: dict[str, str] = {}
         index_context: dict[str, Any] = {
