@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from digest.errors import DigestError
+from digest.models import SUBSCRIBER_STATUSES
 
 # Commands import what they use when they run, so that --help, --version and shell
 # completion start at once (see bench/startup.py); names used only in annotations here.
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
     from digest.models import Edition, Subscriber
     from digest.sources.gather import FeedReport, GatherReport
     from digest.store import Store
-
-# As in digest.store (a test checks they agree): importing the store for a --help
-# would cost more than the list.
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

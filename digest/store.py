@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.models import Article, Edition, FeedState, Section, StoredArticle, Subscriber
+from digest.models import (
+    SUBSCRIBER_STATUSES,
+    Article,
+    Edition,
+    FeedState,
+    Section,
+    StoredArticle,
+    Subscriber,
+)
 
 # Each migration moves the schema from version N to N+1; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -115,7 +123,6 @@ EDITION_CONTENT = """(SELECT count(*) || char(10) || group_concat(
                                 || ':' || ea.category_title, char(10))
                       FROM edition_articles ea WHERE ea.edition_id = editions.id)"""
 
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from digest import cli, store
-
 # What a command that needs them imports; none of it has any business in --help.
 HEAVY = ("digest.pipeline", "digest.config", "digest.store", "digest.render", "digest.sources",
          "digest.deliver", "digest.report", "digest.scaffold", "digest.subscribers",
@@ -70,7 +68,3 @@ def test_shell_completion_of_command_names_imports_nothing_heavy():
 def test_a_command_imports_what_it_uses(tmp_path: Path):
     _, modules = imported("--config", str(tmp_path / "missing.toml"), "status")
     assert "digest.config" in modules  # it went as far as reading the config
-
-
-def test_the_cli_offers_the_statuses_the_store_knows():
-    assert cli.SUBSCRIBER_STATUSES == store.SUBSCRIBER_STATUSES
