@@ -20,7 +20,7 @@ from digest.config import Config
 from digest.models import Edition
 from digest.render import feeds as feeds_out
 from digest.render.site import SitePages
-from digest.store import Store
+from digest.store import MIGRATIONS, Store
 
 DAYS = [TODAY - dt.timedelta(days=n) for n in range(6, -1, -1)]  # a week, oldest first
 SLUGS = ("news", "economy", "energy")
@@ -252,3 +252,31 @@ def test_a_build_cut_short_leaves_nothing_the_next_build_takes_for_done(
     run(config, "build", "--date", DAYS[3].isoformat())
     assert not [p for p in output.rglob("*.html") if "MARK" in p.read_text(encoding="utf-8")]
     assert snapshot(output) == fresh_full_rebuild(config)
+
+
+def test_a_state_file_from_before_incremental_builds_is_migrated_and_built_in_full(
+        config: Path, feed_server: FeedServer, rendered: list[dt.date]):
+    output = config.parent / "public"
+    publish_day(feed_server, 2)
+    run(config, "fetch")
+    for day in DAYS[:3]:
+        run(config, "build", "--date", day.isoformat())
+    full = snapshot(output)
+    # Back to the schema before the migration that brought incremental builds (the
+    # last one so far), as an earlier digest left the state file.
+    [before] = [n for n, m in enumerate(MIGRATIONS) if "published_files" in m]
+    state = config.parent / "state" / "digest.sqlite3"
+    with Store(state) as store:
+        store.db.executescript(f"""
+            DROP TRIGGER edition_articles_added; DROP TRIGGER edition_articles_removed;
+            DROP TRIGGER edition_articles_changed; DROP TABLE published_files;
+            DROP TABLE edition_bodies; ALTER TABLE editions DROP COLUMN content;
+            DELETE FROM meta WHERE key = 'published'; PRAGMA user_version = {before};""")
+    rendered.clear()
+    run(config, "build", "--date", DAYS[2].isoformat())
+    assert sorted(rendered) == DAYS[:3]
+    assert snapshot(output) == full
+    with Store(state) as store:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.db.execute("SELECT count(*) FROM editions WHERE content IS NULL"
+                                ).fetchone()[0] == 2  # worked out when listed, until saved
