@@ -156,13 +156,13 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
             upcoming = next(order, None)
             while in_flight:
                 finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
+                for future in finished:  # the threads fetch the next while these are stored
                     url = in_flight.pop(future)
+                    submit_next()
                     result, parsed, error = future.result()
                     stored[url] = _record(store, states[url], tuple(feeds[url]), result,
                                           parsed, error, now)
                     del future, result, parsed
-                    submit_next()
                 while upcoming is not None and upcoming in stored:
                     report = stored.pop(upcoming)
                     reports.append(report)
