@@ -82,6 +82,7 @@ def publish(config: Config, store: Store, *, everything: bool = False) -> tuple[
     rendered (see digest/render/publication.py). `everything` renders every file
     again. Either way the files are byte for byte those of a full rebuild.
     """
+    from digest.render.output import owned
     from digest.render.publication import (
         category_signature,
         fingerprint,
@@ -106,9 +107,11 @@ def publish(config: Config, store: Store, *, everything: bool = False) -> tuple[
     if everything:
         store.forget_published()
     published = store.published_files()
-    present = _present(config.output, published)
+    found = _listed(config.output, published)
+    present = found & published.keys()
     if (store.published_site() == site and present == published.keys()
-            and all(name in published or name.endswith("/") for name in signatures)):
+            and all(name in published or name.endswith("/") for name in signatures)
+            and not any(owned(name) for name in found - present)):  # nothing to prune
         return ()
     return _render_changed(config, store, fp, entries, signatures, published, present,
                            articles, site)
@@ -118,18 +121,15 @@ def _page(date: dt.date) -> str:
     return f"editions/{date.isoformat()}.html"  # as render.context.edition_path
 
 
-def _present(output: Path, names: Iterable[str]) -> set[str]:
-    """Those of `names` (relative to `output`) that are files there: one listing a folder."""
-    folders: dict[str, set[str]] = {}
-    for name in names:
-        folder, _, base = name.rpartition("/")
-        folders.setdefault(folder, set()).add(base)
+def _listed(output: Path, names: Iterable[str]) -> set[str]:
+    """The files in the folders that hold `names` (paths relative to `output`): one
+    listing a folder, not a stat a file."""
     found: set[str] = set()
-    for folder, wanted in folders.items():
+    for folder in {name.rpartition("/")[0] for name in names}:
         try:
             with os.scandir(output / folder) as listing:
                 found.update(f"{folder}/{e.name}" if folder else e.name for e in listing
-                             if e.name in wanted and e.is_file())
+                             if e.is_file())
         except OSError:
             continue
     return found

@@ -141,6 +141,12 @@ def test_a_page_deleted_from_the_output_is_written_again(config: Path,
     run(config, "build", "--date", DAYS[3].isoformat())
     assert rendered == [DAYS[1]]
     assert snapshot(output) == full
+    # A page of no edition (a backup put back?) goes, as a full rebuild would remove it;
+    # the editor's own files stay.
+    (output / "editions" / "2020-01-01.html").write_text("stale", encoding="utf-8")
+    (output / "editions" / "notes.txt").write_text("mine", encoding="utf-8")
+    run(config, "build", "--date", DAYS[3].isoformat())
+    assert snapshot(output) == {**full, "editions/notes.txt": b"mine"}
 
 
 @pytest.mark.parametrize("change", ["words", "template", "title"])

@@ -39,15 +39,25 @@ _OWNED = re.compile(
     r"editions/\d{4}-\d{2}-\d{2}\.html|categories/[a-z0-9_-]+/(rss\.xml|atom\.xml|feed\.json)")
 
 
+def owned(name: str) -> bool:
+    """Whether a path (relative to the output folder) is one the digest publishes."""
+    return _OWNED.fullmatch(name) is not None
+
+
 def prune(output: Path, keep: set[str]) -> list[Path]:
     """Remove published files not in `keep` (paths relative to `output`); return them."""
     removed = []
     for folder in ("editions", "categories"):
-        for path in sorted((output / folder).rglob("*")):
-            name = path.relative_to(output).as_posix()
-            if path.is_file() and _OWNED.fullmatch(name) and name not in keep:
-                path.unlink()
-                removed.append(path)
+        # Names first, by folder listing (a thousand editions: no stat for each).
+        for root, _dirs, files in os.walk(output / folder):
+            where = Path(root).relative_to(output).as_posix()
+            for file in files:
+                name = f"{where}/{file}"
+                if name not in keep and _OWNED.fullmatch(name):
+                    removed.append(output / name)
+    removed.sort()
+    for path in removed:
+        path.unlink()
     for path in sorted((output / "categories").glob("*"), reverse=True):
         if path.is_dir() and not any(path.iterdir()):
             path.rmdir()
