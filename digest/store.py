@@ -326,9 +326,9 @@ class Store:
                JOIN article_categories c ON c.article_id = a.id
                WHERE coalesce(a.published, a.first_seen) > ?
                  AND coalesce(a.published, a.first_seen) <= ?
-                 AND a.id NOT IN (
-                    SELECT ea.article_id FROM edition_articles ea
-                    JOIN editions e ON e.id = ea.edition_id WHERE e.date != ?)
+                 AND NOT EXISTS (  -- looked up per candidate: the archive is not read
+                    SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
+                    WHERE ea.article_id = a.id AND e.date != ?)
                GROUP BY a.id""",
             (_ts(since), _ts(until), edition_date),
         )
