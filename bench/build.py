@@ -1,7 +1,9 @@
 """Build speed and memory against the size of the archive: `digest build` at N editions.
 
 Seeds archives of N editions (10 categories, 30 articles a day; default N = 10 and
-1,000) straight into state files through the store API, publishes each once, then
+1,000; the site's articles of the 17 days before the first edition too, so that the
+category feeds are full at any N) straight into state files through the store API,
+publishes each once, then
 adds the next day's articles and measures, each as a fresh `digest build` process
 (the median of --runs; wall and CPU time, CPU being steadier on a shared machine):
 
@@ -37,6 +39,7 @@ from digest.store import Store  # noqa: E402
 
 CATEGORIES = 10
 PER_DAY = 30  # articles a day, over all categories
+HISTORY = 17  # days of articles before the first edition: 51 a category, a full feed
 TEXT = ("the central bank held its rate as the manat stayed steady against the dollar "
         "while analysts in Baku expected exports of gas through the southern corridor "
         "to grow next year with new contracts signed in Brussels and Ankara")
@@ -71,7 +74,7 @@ def day_articles(day: dt.date, index: int) -> dict[str, list[Article]]:
     by_category: dict[str, list[Article]] = {}
     start = dt.datetime.combine(day, dt.time(6), tzinfo=dt.timezone(dt.timedelta(hours=4)))
     for n in range(PER_DAY):
-        number = index * PER_DAY + n
+        number = (index + HISTORY) * PER_DAY + n
         words = [SENTENCE[(number * 7 + i * 3) % len(SENTENCE)] for i in range(120)]
         body = "".join(f"<p>{' '.join(words[i:i + 40])}</p>" for i in range(0, 120, 40))
         slug = f"c{n % CATEGORIES}"
@@ -105,14 +108,19 @@ def add_day(config: Config, store: Store, day: dt.date, index: int, edition: boo
 
 
 def seed(folder: Path, editions: int) -> tuple[Path, dt.date]:
-    """A digest with `editions` past editions; returns its config and the next day."""
+    """A digest with `editions` past editions; returns its config and the next day.
+
+    The site had HISTORY days of articles before the first edition (its feeds carried
+    them at the first fetch; they are older than any edition's window), so the
+    category feeds are full whatever N: N changes the archive, not the feeds.
+    """
     config = write_config(folder)
     loaded = load_config(config)
     first = dt.date.today() - dt.timedelta(days=editions + 2)
     with Store(folder / "digest.sqlite3") as store:
         store.db.execute("PRAGMA synchronous=OFF")  # a scratch file: no need to wait for disk
-        for i in range(editions):
-            add_day(loaded, store, first + dt.timedelta(days=i), i, edition=True)
+        for i in range(-HISTORY, editions):
+            add_day(loaded, store, first + dt.timedelta(days=i), i, edition=i >= 0)
     return config, first + dt.timedelta(days=editions)
 
 
