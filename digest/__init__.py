@@ -1,8 +1,5 @@
 """digest: a daily digest of a news site's category feeds, as feeds, web pages and email."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("digest")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0+source"
+# The one place the version is written (pyproject.toml reads it from here): reading it
+# back from the installed metadata would slow `digest --version` (see bench/startup.py).
+__version__ = "0.1.0"

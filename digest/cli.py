@@ -20,44 +20,26 @@ import sqlite3
 import sys
 import threading
 import traceback
-import webbrowser
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from email.utils import parseaddr
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from digest import __version__, pipeline
-from digest.config import Config, config_path, load_config
-from digest.delivery import DeliveryReport
 from digest.errors import DigestError, Interrupted
-from digest.lock import run_lock
-from digest.models import Edition, Subscriber
-from digest.report import collect_status, edition_detail, edition_status, jsonable
-from digest.scaffold import (
-    default_sender,
-    default_title,
-    discover,
-    render_config,
-    write_project,
-)
-from digest.sources.check import check_feeds
-from digest.sources.gather import FeedReport, GatherReport, feed_categories
-from digest.sources.gather import reenable as reenable_feed
-from digest.store import SUBSCRIBER_STATUSES, Store, storage_problem
-from digest.subscribers import (
-    check_categories,
-    import_csv,
-    import_rows,
-    normalise_address,
-    normalise_name,
-    subscriber_record,
-    write_csv,
-    write_json,
-)
+from digest.models import SUBSCRIBER_STATUSES
+
+# Commands import what they use when they run, so that --help, --version and shell
+# completion start at once (see bench/startup.py); names used only in annotations here.
+if TYPE_CHECKING:
+    from digest import pipeline
+    from digest.config import Config
+    from digest.delivery import DeliveryReport
+    from digest.models import Edition, Subscriber
+    from digest.sources.gather import FeedReport, GatherReport
+    from digest.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,6 +100,8 @@ class Settings:
 
     @property
     def config(self) -> Config:
+        from digest.config import config_path, load_config
+
         if self._config is None:
             self._config = load_config(config_path(self.config_option))
         return self._config
@@ -171,6 +155,8 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 
 def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value and not ctx.resilient_parsing:
+        from digest import __version__
+
         click.echo(f"digest {__version__}")
         ctx.exit()
 
@@ -257,6 +243,8 @@ class DigestGroup(click.Group):
             _report_error(ctx, str(exc))
             ctx.exit(exc.exit_code)
         except sqlite3.Error as exc:
+            from digest.store import storage_problem
+
             config = _settings(ctx)._config
             _report_error(ctx, storage_problem(config.state if config else None, exc))
             ctx.exit(1)
@@ -345,6 +333,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def parse_date(value: str | None, config: Config) -> dt.date:
+    from digest import pipeline
+
     if value is None:
         return pipeline.today(config)
     try:
@@ -356,6 +346,9 @@ def parse_date(value: str | None, config: Config) -> dt.date:
 
 @contextmanager
 def opened(settings: Settings, *, lock: bool = False) -> Iterator[tuple[Config, Store]]:
+    from digest.lock import run_lock
+    from digest.store import Store
+
     config = settings.config
     try:
         if lock:
@@ -377,10 +370,14 @@ def _store_warnings(settings: Settings, store: Store) -> None:
 
 def emit_json(data: Any) -> None:
     """One JSON document on stdout."""
+    from digest.report import jsonable
+
     click.echo(json.dumps(jsonable(data), indent=2, ensure_ascii=False))
 
 
 def emit_json_line(data: Any) -> None:
+    from digest.report import jsonable
+
     click.echo(json.dumps(jsonable(data), ensure_ascii=False))
 
 
@@ -416,6 +413,8 @@ def complete_categories(ctx: click.Context, _param: click.Parameter,
 
 def complete_edition_dates(ctx: click.Context, _param: click.Parameter,
                            incomplete: str) -> list[str]:
+    from digest.store import Store
+
     config = _completion_config(ctx)
     if config is None or not config.state.exists():  # never create a state file here
         return []
@@ -464,6 +463,8 @@ def _feed_line(settings: Settings, report: FeedReport) -> None:
 
 
 def _start_fetch_bar(settings: Settings, config: Config) -> None:
+    from digest.sources.gather import feed_categories
+
     settings.progress.start("fetching feeds", len(feed_categories(config)))
 
 
@@ -482,6 +483,9 @@ def _gathered_json(report: GatherReport | None) -> dict[str, Any] | None:
 @click.pass_obj
 def fetch(settings: Settings, reenable: tuple[str, ...], as_json: bool) -> None:
     """Gather new articles from the feeds into the state file."""
+    from digest import pipeline
+    from digest.sources.gather import reenable as reenable_feed
+
     with opened(settings, lock=True) as (config, store):
         for url in reenable:
             if url not in pipeline.feed_locations(config):
@@ -500,15 +504,21 @@ def fetch(settings: Settings, reenable: tuple[str, ...], as_json: bool) -> None:
 @cli.command()
 @click.option("--date", "date_text", metavar="YYYY-MM-DD",
               help="The edition's date [default: today in the digest's time zone].")
+@click.option("--all", "everything", is_flag=True,
+              help="Render every page and feed again, not only those whose inputs changed.")
 @click.pass_obj
-def build(settings: Settings, date_text: str | None) -> None:
+def build(settings: Settings, date_text: str | None, everything: bool) -> None:
     """Make a date's edition and write the outputs (no mail).
 
-    The edition is made from the stored articles; nothing is fetched.
+    The edition is made from the stored articles; nothing is fetched. Only the
+    files whose inputs changed are rendered again (a changed template or config
+    renders them all).
     """
+    from digest import pipeline
+
     with opened(settings, lock=True) as (config, store):
         date = parse_date(date_text, config)
-        result = pipeline.build(config, store, date)
+        result = pipeline.build(config, store, date, everything=everything)
     _say_built(settings, config, date, result)
 
 
@@ -560,6 +570,8 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
     unknown and sent again only with --retry-unknown. SIGTERM or SIGINT stops
     the send after the messages in flight (exit 143 or 130).
     """
+    from digest import pipeline
+
     if test_to is not None:
         _send_test(settings, date_text, test_to)
         return
@@ -662,6 +674,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     failed, unknown), the recipients whose delivery is unknown, subscriber
     counts (active, unsubscribed, bounced), and the state file's path and size.
     """
+    from digest.report import collect_status
+
     with opened(settings) as (config, store):
         data = collect_status(config, store, editions=edition_limit)
     if as_json:
@@ -725,6 +739,8 @@ def editions() -> None:
 @click.pass_obj
 def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
     """List editions with article and delivery counts, newest first."""
+    from digest.report import edition_status
+
     with opened(settings) as (_config, store):
         rows = [edition_status(t) for t in store.edition_tallies(limit)]
     if as_json:
@@ -747,6 +763,9 @@ def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
 
     DATE is YYYY-MM-DD, `today` or `latest`.
     """
+    from digest import pipeline
+    from digest.report import edition_detail
+
     with opened(settings) as (config, store):
         if date_text == "latest":
             latest = store.latest_edition_date()
@@ -796,6 +815,9 @@ def feeds_check(settings: Settings, as_json: bool) -> None:
     shows how the URLs in the config behave right now. Exits 1 when no feed
     could be read at all.
     """
+    from digest.sources.check import check_feeds
+    from digest.sources.gather import feed_categories
+
     config = settings.config
     settings.progress.start("checking feeds", len(feed_categories(config)))
     try:
@@ -824,6 +846,9 @@ def feeds_check(settings: Settings, as_json: bool) -> None:
 
 
 def _send_test(settings: Settings, date_text: str | None, address: str) -> None:
+    from digest import pipeline
+    from digest.subscribers import normalise_address
+
     try:
         to = normalise_address(address)
     except ValueError as exc:
@@ -852,6 +877,10 @@ def _send_test(settings: Settings, date_text: str | None, address: str) -> None:
 def preview(settings: Settings, date_text: str | None, folder: Path | None,
             open_it: bool) -> None:
     """Write the edition's email, HTML and text, to a folder to look at (nothing is sent)."""
+    import webbrowser
+
+    from digest import pipeline
+
     with opened(settings) as (config, store):
         date = parse_date(date_text, config)
         target = folder or config.path.parent / "preview"
@@ -889,6 +918,8 @@ def subscribers() -> None:
 def subscribers_add(settings: Settings, email: str, name: str,
                     categories: tuple[str, ...]) -> None:
     """Add a subscriber, or update one (re-activating an unsubscribed address)."""
+    from digest.subscribers import check_categories, normalise_address, normalise_name
+
     with opened(settings) as (config, store):
         try:
             address = normalise_address(email)
@@ -952,6 +983,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
 @click.pass_obj
 def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> None:
     """List subscribers: email, name, categories, status (tab-separated)."""
+    from digest.subscribers import subscriber_record
+
     count = 0
     with opened(settings) as (_config, store):
         for s in store.subscribers(status):
@@ -982,6 +1015,8 @@ def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None
     in front, so a spreadsheet shows it as text instead of running it as a
     formula; `import` removes that ' again.
     """
+    from digest.subscribers import write_csv, write_json
+
     with opened(settings) as (_config, store):
         # Both formats stream: one subscriber at a time from the store to stdout.
         write = write_csv if fmt == "csv" else write_json
@@ -1006,6 +1041,8 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
     address that unsubscribed or bounced. Rows are stored a few thousand per
     transaction.
     """
+    from digest.subscribers import import_csv, import_rows
+
     name = "<stdin>" if str(file) == "-" else str(file)
     counts = dict.fromkeys(("added", "updated", "unchanged", "rejected"), 0)
     with opened(settings) as (config, store):
@@ -1068,6 +1105,13 @@ def init(settings: Settings, folder_text: str, url: str | None, no_input: bool,
     else through their feeds. Prompts only when stdin is a terminal and
     --no-input is not given.
     """
+    from digest.scaffold import (
+        default_sender,
+        default_title,
+        discover,
+        render_config,
+        write_project,
+    )
     if _looks_like_url(folder_text):
         if url is not None:
             fail(f"{folder_text!r} looks like a site address, not a folder, and --url is "
@@ -1139,6 +1183,8 @@ def _looks_like_url(text: str) -> bool:
 
 def _sender(value: str) -> str:
     """A From line with an address in it, or ask again."""
+    from email.utils import parseaddr
+
     if "@" not in parseaddr(value)[1]:
         raise click.BadParameter("give an address like 'Aze Daily <digest@example.org>'")
     return value.strip()

@@ -85,6 +85,9 @@ class Edition:
         return Edition(self.date, kept, self.created_at, self.frozen, self.id)
 
 
+SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+
+
 @dataclass(frozen=True)
 class Subscriber:
     id: int

@@ -7,27 +7,22 @@ calls them and prints what they return.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.config import Config
-from digest.deliver import mailing
-from digest.deliver.dkim import DkimSigner
-from digest.deliver.message import build_template, unsubscribe_for
-from digest.deliver.tokens import make_token, secret_for
-from digest.deliver.transport import Transport
-from digest.delivery import DeliveryReport
 from digest.edition import edition_cutoff, select_edition
 from digest.models import Edition, Subscriber
-from digest.render.email import render_email
-from digest.render.feeds import render_category_feeds, render_feeds
-from digest.render.opml import OPML_PATH, render_opml
-from digest.render.output import prune, write_atomic
-from digest.render.site import render_site
-from digest.render.templates import environment
-from digest.sources.gather import FeedReport, GatherReport, gather
-from digest.store import Store, utcnow
+from digest.store import EditionEntry, Store, utcnow
+
+if TYPE_CHECKING:  # each step imports what it uses when it runs: commands start at once
+    from digest.deliver.transport import Transport
+    from digest.delivery import DeliveryReport
+    from digest.models import StoredArticle
+    from digest.sources.gather import FeedReport, GatherReport
 
 
 def today(config: Config, now: dt.datetime | None = None) -> dt.date:
@@ -37,6 +32,8 @@ def today(config: Config, now: dt.datetime | None = None) -> dt.date:
 
 def fetch(config: Config, store: Store, *, now: dt.datetime | None = None,
           on_feed: Callable[[FeedReport], None] | None = None) -> GatherReport:
+    from digest.sources.gather import gather
+
     return gather(config, store, now=now, on_feed=on_feed)
 
 
@@ -47,20 +44,24 @@ class BuildResult:
     written: tuple[Path, ...]
 
 
-def build(config: Config, store: Store, date: dt.date, *,
-          now: dt.datetime | None = None) -> BuildResult:
-    """Make `date`'s edition from the stored articles and publish every output file."""
+def build(config: Config, store: Store, date: dt.date, *, now: dt.datetime | None = None,
+          everything: bool = False) -> BuildResult:
+    """Make `date`'s edition from the stored articles and publish the output files.
+
+    Only the files whose inputs changed are rendered again; `everything` renders all.
+    """
     now = now or utcnow()
     existing = store.edition(date)
     if existing is not None and existing.frozen:
-        return BuildResult(existing, False, publish(config, store))
+        return BuildResult(existing, False, publish(config, store, everything=everything))
     selected = _select(config, store, date, now)
     if selected is None:
         if existing is not None:
             store.delete_edition(date)
-        return BuildResult(None, existing is not None, publish(config, store))
+        return BuildResult(None, existing is not None,
+                           publish(config, store, everything=everything))
     edition = store.save_edition(selected)
-    return BuildResult(edition, True, publish(config, store))
+    return BuildResult(edition, True, publish(config, store, everything=everything))
 
 
 def _select(config: Config, store: Store, date: dt.date, now: dt.datetime) -> Edition | None:
@@ -72,25 +73,149 @@ def _select(config: Config, store: Store, date: dt.date, now: dt.datetime) -> Ed
                           lookback=lookback, created_at=cutoff)
 
 
-def publish(config: Config, store: Store) -> tuple[Path, ...]:
-    """Write the feeds and web pages for the stored editions; return the files that changed."""
-    env = environment(config.templates)
-    editions = store.editions()
-    files: dict[str, bytes | str] = {}
-    files.update(render_feeds(config, editions, env))
-    files.update(render_site(config, editions, env))
+def publish(config: Config, store: Store, *, everything: bool = False) -> tuple[Path, ...]:
+    """Write the feeds and web pages for the stored editions; return the files that changed.
+
+    Only what changed is rendered: an edition page or category feed made from the
+    same inputs (edition, neighbours, articles) and fingerprint (config, templates,
+    code) as last time is left as it is, and when nothing at all changed nothing is
+    rendered (see digest/render/publication.py). `everything` renders every file
+    again. Either way the files are byte for byte those of a full rebuild.
+    """
+    from digest.render.output import owned, remove_leftovers
+    from digest.render.publication import (
+        category_signature,
+        fingerprint,
+        page_signature,
+        site_signature,
+    )
+
+    remove_leftovers(config.output)  # a killed run's temporary files, even on a no-op build
+    fp = fingerprint(config, store.schema_version)
+    entries = store.edition_entries()
+    signatures: dict[str, str] = {}
+    for i, entry in enumerate(entries):
+        newer = entries[i - 1] if i > 0 else None
+        older = entries[i + 1] if i + 1 < len(entries) else None
+        signatures[_page(entry.date)] = page_signature(
+            fp, entry.content, newer and (newer.date, newer.articles),
+            older and (older.date, older.articles))
     # A category's feed carries what its sources carried and what names it itself: every
     # article filed under it (see edition.filed_under) is among them.
-    files.update(render_category_feeds(config, {
-        c.slug: store.category_articles(c.slug, config.feed_articles, (c.slug, c.title))
-        for c in config.categories}))
-    files[OPML_PATH] = render_opml(config, env)
-    written = []
-    for name, data in files.items():
+    articles = {c.slug: store.category_articles(c.slug, config.feed_articles, (c.slug, c.title))
+                for c in config.categories}
+    for slug, shown in articles.items():
+        signatures[f"categories/{slug}/"] = category_signature(fp, shown)
+    site = site_signature(fp, signatures)
+    if everything:
+        store.forget_published()
+    published = store.published_files()
+    found = _listed(config.output, published)
+    present = found & published.keys()
+    if (store.published_site() == site and present == published.keys()
+            and all(name in published or name.endswith("/") for name in signatures)
+            and not any(owned(name) for name in found - present)):  # nothing to prune
+        return ()
+    return _render_changed(config, store, fp, entries, signatures, published, present,
+                           articles, site)
+
+
+def _page(date: dt.date) -> str:
+    return f"editions/{date.isoformat()}.html"  # as render.context.edition_path
+
+
+def _listed(output: Path, names: Iterable[str]) -> set[str]:
+    """The files in the folders that hold `names` (paths relative to `output`): one
+    listing a folder, not a stat a file."""
+    found: set[str] = set()
+    for folder in {name.rpartition("/")[0] for name in names}:
+        try:
+            with os.scandir(output / folder) as listing:
+                found.update(f"{folder}/{e.name}" if folder else e.name for e in listing
+                             if e.is_file())
+        except OSError:
+            continue
+    return found
+
+
+def _render_changed(config: Config, store: Store, fp: str, entries: list[EditionEntry],
+                    signatures: dict[str, str], published: dict[str, str], present: set[str],
+                    articles: dict[str, list[StoredArticle]], site: str) -> tuple[Path, ...]:
+    """Render the files whose signature is not the one they were published with."""
+    from digest.render.feeds import render_category_feed, render_feeds
+    from digest.render.opml import OPML_PATH, render_opml
+    from digest.render.output import prune, write_atomic
+    from digest.render.publication import body_signature
+    from digest.render.site import Listed, SitePages, edition_body
+    from digest.render.templates import environment
+
+    # What will be written again is forgotten first: were this build cut short, the
+    # next could otherwise take a file it half-rewrote for one made from its old inputs.
+    store.forget_published(name for name, signature in published.items()
+                           if signature != signatures.get(name, signatures.get(
+                               name.rpartition("/")[0] + "/")))
+    env = environment(config.templates)
+    pages = SitePages(config, env)
+    latest = store.edition(entries[0].date) if entries else None
+    listed = [Listed(e.date, e.articles) for e in entries]
+    written: list[Path] = []
+    done: dict[str, str] = {}  # published now: {path: signature}
+
+    def unchanged(name: str, signature: str) -> bool:
+        if published.get(name) == signature and name in present:
+            done[name] = signature
+            return True
+        return False
+
+    def write(name: str, data: bytes | str, signature: str = "-") -> None:
         path = config.output / name
         if write_atomic(path, data):
             written.append(path)
-    written.extend(prune(config.output, set(files)))
+        done[name] = signature
+
+    for i, shown in enumerate(listed):
+        name = _page(shown.date)
+        if unchanged(name, signatures[name]):
+            continue  # rendered from the same inputs: the same bytes
+        edition = latest if i == 0 else store.edition(shown.date)
+        assert edition is not None
+        newer = listed[i - 1] if i > 0 else None
+        older = listed[i + 1] if i + 1 < len(listed) else None
+        write(name, pages.edition(edition, newer, older), signatures[name])  # one at a time
+    for slug, newest in articles.items():
+        folder = f"categories/{slug}/"
+        kept = [name for name in published if name.startswith(folder)]
+        if kept and all([unchanged(name, signatures[folder]) for name in kept]):
+            continue
+        for name, feed in render_category_feed(config, slug, newest).items():
+            write(name, feed, signatures[folder])
+
+    content = {e.date: e.content for e in entries}
+    cached = {} if not published else store.edition_bodies()
+    bodies: dict[str, tuple[str, str]] = {}
+
+    def body(edition: Edition) -> str:
+        key = edition.date.isoformat()
+        signature = body_signature(fp, content[edition.date])
+        hit = cached.get(key)
+        text = hit[1] if hit and hit[0] == signature else edition_body(config, edition, env)
+        bodies[key] = (signature, text)
+        return text
+
+    def recent() -> Iterator[Edition]:  # one at a time, as far as the feeds take them
+        for i, entry in enumerate(entries):
+            edition = latest if i == 0 else store.edition(entry.date)
+            assert edition is not None
+            yield edition
+
+    files: dict[str, bytes | str] = {}
+    files.update(render_feeds(config, recent(), env, body))
+    files.update(pages.lists(listed, latest))
+    files[OPML_PATH] = render_opml(config, env)
+    for name, data in files.items():
+        write(name, data)
+    written.extend(prune(config.output, set(done)))
+    store.save_published(done, site, bodies)
     return tuple(written)
 
 
@@ -106,6 +231,8 @@ def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime 
     are owed it; `on_message` hears each one's outcome ("sent", "deferred",
     "failed", "skipped", or "dry-run"), from the sending threads, one call at a time.
     """
+    from digest.deliver import mailing
+
     return mailing.deliver_edition(config, store, edition, now=now or utcnow(),
                                    dry_run=dry_run, transport=transport,
                                    on_message=on_message, on_start=on_start,
@@ -195,6 +322,12 @@ TEST_SUBSCRIBER_ID = 0
 
 def preview(config: Config, store: Store, date: dt.date, folder: Path) -> Preview | None:
     """Write `date`'s email (HTML and text, as a subscriber to every category sees it)."""
+    from digest.deliver.message import unsubscribe_for
+    from digest.deliver.tokens import make_token, secret_for
+    from digest.render.email import render_email
+    from digest.render.output import write_atomic
+    from digest.render.templates import environment
+
     edition = edition_for(config, store, date)
     if edition is None:
         return None
@@ -225,6 +358,13 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     address need not be a subscriber. With the file transport the copy goes to
     OUTBOX/test/.
     """
+    from digest.deliver import mailing
+    from digest.deliver.dkim import DkimSigner
+    from digest.deliver.message import build_template
+    from digest.deliver.tokens import make_token, secret_for
+    from digest.render.email import render_email
+    from digest.render.templates import environment
+
     edition = edition_for(config, store, date, now=now)
     if edition is None:
         return None

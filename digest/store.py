@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from digest.errors import DigestError
-from digest.models import Article, Edition, FeedState, Section, StoredArticle, Subscriber
+from digest.models import (
+    SUBSCRIBER_STATUSES,
+    Article,
+    Edition,
+    FeedState,
+    Section,
+    StoredArticle,
+    Subscriber,
+)
 
 # Each migration moves the schema from version N to N+1; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -120,13 +128,39 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT link FROM articles GROUP BY link HAVING count(*) = 1);
     CREATE INDEX articles_canonical ON articles (canonical);
     """,
+    # 5: what each published file was rendered from, so a build renders only the files
+    # whose inputs changed, and the recent editions' web bodies that the digest feeds
+    # carry (see digest/render/publication.py).
+    # editions.content describes what an edition holds (see EDITION_CONTENT); it is set by
+    # save_edition and cleared by any other change to the edition's articles.
+    """
+    CREATE TABLE published_files (path TEXT PRIMARY KEY, signature TEXT NOT NULL);
+    CREATE TABLE edition_bodies (date TEXT PRIMARY KEY, signature TEXT NOT NULL,
+                                 body TEXT NOT NULL);
+    ALTER TABLE editions ADD COLUMN content TEXT;
+    CREATE TRIGGER edition_articles_added AFTER INSERT ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id = NEW.edition_id; END;
+    CREATE TRIGGER edition_articles_removed AFTER DELETE ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id = OLD.edition_id; END;
+    CREATE TRIGGER edition_articles_changed AFTER UPDATE ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id IN (OLD.edition_id, NEW.edition_id); END;
+    """,
 )
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
 
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
 # Delivery statuses that settle a recipient: sent, refused for good, nothing to send,
 # or unknown (the server never confirmed; sent again only with --retry-unknown).
 _DONE = "('sent', 'failed', 'skipped', 'unknown')"
+
+# What an edition holds, as text: the number of articles on the first line, then an
+# element per article with its position, category and category title. Equal texts mean
+# equal editions whatever order group_concat took the rows in (an article's row never
+# changes once it is in an edition: add_articles leaves it).
+EDITION_CONTENT = """(SELECT count(*) || char(10) || group_concat(
+                                ea.position || ':' || ea.article_id || ':' || ea.category
+                                || ':' || ea.category_title, char(10))
+                      FROM edition_articles ea WHERE ea.edition_id = editions.id)"""
+
 
 
 @dataclass(frozen=True)
@@ -153,6 +187,15 @@ class Unconfirmed:
     email: str
     reply: str | None
     when: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class EditionEntry:
+    """An edition as the site's lists show it, without its articles' text."""
+
+    date: dt.date
+    articles: int
+    content: str  # what it holds (articles, categories, order): changes when the edition does
 
 
 def _ts(value: dt.datetime | None) -> str | None:
@@ -353,9 +396,13 @@ class Store:
             )
         for number in range(version, len(MIGRATIONS)):
             with self.transaction() as db:
-                for statement in MIGRATIONS[number].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                statement = ""  # pieces up to a whole statement (triggers hold semicolons)
+                for piece in MIGRATIONS[number].split(";"):
+                    statement += piece + ";"
+                    if sqlite3.complete_statement(statement):
+                        if statement.strip(" \n;"):
+                            db.execute(statement)
+                        statement = ""
                 db.execute(f"PRAGMA user_version = {number + 1}")
 
     # -- meta -----------------------------------------------------------------
@@ -495,16 +542,17 @@ class Store:
                            edition_date: str) -> list[StoredArticle]:
         """Articles dated in (since, until] that no other edition holds."""
         rows = self.db.execute(
+            # By the date index: left to itself SQLite scans every article for the GROUP BY.
             """SELECT a.*, group_concat(c.category, ' ') AS cats,
                  (SELECT group_concat(t.term, char(31)) FROM article_terms t
                    WHERE t.article_id = a.id) AS terms
-               FROM articles a
+               FROM articles a INDEXED BY articles_when
                JOIN article_categories c ON c.article_id = a.id
                WHERE coalesce(a.published, a.first_seen) > ?
                  AND coalesce(a.published, a.first_seen) <= ?
-                 AND a.id NOT IN (
-                    SELECT ea.article_id FROM edition_articles ea
-                    JOIN editions e ON e.id = ea.edition_id WHERE e.date != ?)
+                 AND NOT EXISTS (  -- looked up per candidate: the archive is not read
+                    SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
+                    WHERE ea.article_id = a.id AND e.date != ?)
                GROUP BY a.id""",
             (_ts(since), _ts(until), edition_date),
         )
@@ -585,6 +633,57 @@ class Store:
             params = (limit,)
         return [self._edition(r) for r in self.db.execute(sql, params).fetchall()]
 
+    def edition_entries(self) -> list[EditionEntry]:
+        """Every edition, newest date first, without its articles: for archive lists and
+        signatures, in one quick query."""
+        rows = self.db.execute(
+            f"""SELECT date, created_at, coalesce(content, {EDITION_CONTENT})
+               FROM editions ORDER BY date DESC"""
+        )
+        return [EditionEntry(dt.date.fromisoformat(date),
+                             int(content.partition("\n")[0]) if content else 0,
+                             f"{created}\n{content or ''}")
+                for date, created, content in rows]
+
+    def published_files(self) -> dict[str, str]:
+        """{path: signature} of the files as last published."""
+        return dict(self.db.execute("SELECT path, signature FROM published_files").fetchall())
+
+    def published_site(self) -> str | None:
+        """The signature of everything last published, or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'published'").fetchone()
+        return str(row[0]) if row else None
+
+    def forget_published(self, paths: Iterable[str] | None = None) -> None:
+        """Before files are written again: forget what `paths` (None: all) were made from,
+        and what the whole was, so that a build cut short claims nothing it did not do."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM meta WHERE key = 'published'")
+            if paths is None:
+                db.execute("DELETE FROM published_files")
+            else:
+                db.executemany("DELETE FROM published_files WHERE path = ?",
+                               [(p,) for p in paths])
+
+    def edition_bodies(self) -> dict[str, tuple[str, str]]:
+        """{date: (signature, body)} of the editions' web bodies kept for the feeds."""
+        return {date: (signature, body) for date, signature, body in self.db.execute(
+            "SELECT date, signature, body FROM edition_bodies")}
+
+    def save_published(self, files: dict[str, str], site: str,
+                       bodies: dict[str, tuple[str, str]]) -> None:
+        """Remember what the published files were rendered from (all at once, replacing
+        what was there), and the web bodies to keep."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM published_files")
+            db.executemany("INSERT INTO published_files (path, signature) VALUES (?, ?)",
+                           sorted(files.items()))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('published', ?)",
+                       (site,))
+            db.execute("DELETE FROM edition_bodies")
+            db.executemany("INSERT INTO edition_bodies (date, signature, body) VALUES (?, ?, ?)",
+                           [(date, sig, body) for date, (sig, body) in sorted(bodies.items())])
+
     def save_edition(self, edition: Edition) -> Edition:
         """Write an edition (replacing an unfrozen one of the same date); return it stored."""
         date = edition.date.isoformat()
@@ -612,6 +711,8 @@ class Store:
                         (edition_id, article.id, section.slug, section.title, position),
                     )
                     position += 1
+            db.execute(f"UPDATE editions SET content = {EDITION_CONTENT} WHERE id = ?",
+                       (edition_id,))
         stored = self.edition(edition.date)
         assert stored is not None
         return stored

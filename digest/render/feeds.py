@@ -12,7 +12,8 @@ editions and articles gives byte-identical files.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
 
 import jinja2
 
@@ -34,9 +35,14 @@ from digest.render.words import Words
 MAX_FEED_BYTES = 500_000
 
 
-def render_feeds(config: Config, editions: list[Edition],
-                 env: jinja2.Environment) -> dict[str, bytes]:
-    """rss.xml, atom.xml and feed.json of the digest (`editions` newest first)."""
+def render_feeds(config: Config, editions: Iterable[Edition], env: jinja2.Environment,
+                 body: Callable[[Edition], str] | None = None) -> dict[str, bytes]:
+    """rss.xml, atom.xml and feed.json of the digest (`editions` newest first).
+
+    Editions are taken from `editions` only as far as the feed has room for them, so
+    it can load them one by one. `body` gives an edition's web body (edition_body's
+    result, kept from an earlier build); by default it is rendered here.
+    """
     words = words_for(config)
     feed = digest_feed(config)
     info = FeedInfo(
@@ -49,21 +55,24 @@ def render_feeds(config: Config, editions: list[Edition],
         author=config.title,
         author_url=config.link,
     )
-    items = [_edition_item(config, e, env, words) for e in editions[: config.feed_editions]]
+    items = (_edition_item(config, e, env, words, body)
+             for e in islice(editions, config.feed_editions))
     return _within_budget(info, items)
 
 
-def _within_budget(info: FeedInfo, items: list[FeedItem]) -> dict[str, bytes]:
+def _within_budget(info: FeedInfo, newest: Iterable[FeedItem]) -> dict[str, bytes]:
     """The feed with as many of the newest items as fit in MAX_FEED_BYTES (at least one)."""
     # Escaping grows HTML by about a fifth in XML: start from a count that
     # probably fits, then check the real files.
     budget = MAX_FEED_BYTES * 0.8
-    count, used = 0, 0.0
-    for item in items:
+    used = 0.0
+    items: list[FeedItem] = []
+    for item in newest:  # taken only as far as needed
         used += len(item.summary_html) + len(item.content_html or "") + 2000
-        if used > budget and count:
+        if used > budget and items:
             break
-        count += 1
+        items.append(item)
+    count = len(items)
     while True:
         files = render_feed(info, items[:count])
         if count <= 1 or max(len(b) for b in files.values()) <= MAX_FEED_BYTES:
@@ -72,9 +81,10 @@ def _within_budget(info: FeedInfo, items: list[FeedItem]) -> dict[str, bytes]:
 
 
 def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
-                  words: Words) -> FeedItem:
+                  words: Words, body: Callable[[Edition], str] | None = None) -> FeedItem:
     url = web_url(config, edition)
     edition = presentable(edition)
+    content = body(edition) if body else edition_body(config, edition, env)
     titles = [a.title for s in edition.sections for a in s.articles]
     return FeedItem(
         id=url,
@@ -82,7 +92,7 @@ def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
         title=subject(config, edition, words),
         summary_html=env.get_template("feed_summary.html").render(titles=titles),
         summary_text=preheader(edition, 500),
-        content_html=edition_body(config, edition, env),
+        content_html=content,
         published=edition.created_at,
         # An unsent edition rebuilt later in the day can gain articles: the time the
         # newest of them was first seen dates the change (stored, never the clock).
@@ -98,21 +108,27 @@ def render_category_feeds(config: Config,
     """categories/SLUG/{rss.xml,atom.xml,feed.json} for each category's newest articles."""
     files: dict[str, bytes] = {}
     for slug in config.category_slugs:
-        feed = category_feed(config, slug)
-        info = FeedInfo(
-            id=config.public_url + feed.folder,
-            title=feed.title,
-            description=f"{feed.label} · {config.description or config.title}",
-            home_url=feed.home_url,
-            links=feed.links,
-            language=config.language,
-            author=config.title,
-            author_url=config.link,
-        )
-        items = [_article_item(config, a) for a in articles.get(slug, ())]
-        rendered = _within_budget(info, [i for i in items if i is not None])
-        files.update({feed.path(name): data for name, data in rendered.items()})
+        files.update(render_category_feed(config, slug, articles.get(slug, ())))
     return files
+
+
+def render_category_feed(config: Config, slug: str,
+                         articles: Sequence[StoredArticle]) -> dict[str, bytes]:
+    """One category's categories/SLUG/{rss.xml,atom.xml,feed.json}."""
+    feed = category_feed(config, slug)
+    info = FeedInfo(
+        id=config.public_url + feed.folder,
+        title=feed.title,
+        description=f"{feed.label} · {config.description or config.title}",
+        home_url=feed.home_url,
+        links=feed.links,
+        language=config.language,
+        author=config.title,
+        author_url=config.link,
+    )
+    items = [_article_item(config, a) for a in articles]
+    rendered = _within_budget(info, [i for i in items if i is not None])
+    return {feed.path(name): data for name, data in rendered.items()}
 
 
 def article_id(article: StoredArticle) -> str:

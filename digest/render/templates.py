@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 PACKAGE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"  # installed wheel
 SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"  # source checkout
@@ -16,6 +18,8 @@ def default_templates() -> Path:
 
 def environment(custom: Path | None = None) -> jinja2.Environment:
     """A Jinja2 environment with autoescaping for HTML and none for text templates."""
+    import jinja2  # here: a build with nothing to render needs only default_templates()
+
     folders = [str(custom)] if custom else []
     folders.append(str(default_templates()))
     env = jinja2.Environment(

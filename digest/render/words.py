@@ -12,12 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import string
 from collections.abc import Mapping
+from typing import Literal
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import (
+    DateTimePattern,
+    format_date,
+    format_datetime,
+    get_date_format,
+    parse_pattern,
+)
 from babel.numbers import format_decimal
 
 Word = str | Mapping[str, str]
+
+# The locale's own date formats, by name; any other format is a CLDR pattern.
+NAMED_FORMATS: dict[str, Literal["full", "long", "medium", "short"]] = {
+    "full": "full", "long": "long", "medium": "medium", "short": "short"}
 
 WORDS: dict[str, dict[str, Word]] = {
     "en": {
@@ -115,6 +126,7 @@ class Words:
         base = language.replace("-", "_").split("_")[0].lower()
         self.words: dict[str, Word] = {**WORDS["en"], **WORDS.get(base, {}), **(overrides or {})}
         self.tz = tz
+        self._date_patterns: dict[str, DateTimePattern] = {}
         try:
             self.locale = Locale.parse(language.replace("-", "_"))
         except (UnknownLocaleError, ValueError):
@@ -134,7 +146,13 @@ class Words:
         return str(format_decimal(value, locale=self.locale))
 
     def date(self, value: dt.date, fmt: str = "long") -> str:
-        return str(format_date(value, format=fmt, locale=self.locale))
+        # As format_date, with the pattern parsed once: an archive formats a thousand dates.
+        pattern = self._date_patterns.get(fmt)
+        if pattern is None:
+            named = NAMED_FORMATS.get(fmt)
+            pattern = parse_pattern(get_date_format(named, locale=self.locale) if named else fmt)
+            self._date_patterns[fmt] = pattern
+        return str(pattern.apply(value, self.locale))
 
     def datetime(self, value: dt.datetime, fmt: str = "medium") -> str:
         return str(format_datetime(value, format=fmt, tzinfo=self.tz, locale=self.locale))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
 import requests
@@ -17,6 +17,9 @@ from digest.sources.pool import ParsePool
 from digest.sources.reading import Reading
 from digest.sources.source import read_source
 from digest.store import Store, utcnow
+
+# Feeds fetched or parsed at once, per fetching thread: enough to keep every thread busy.
+IN_FLIGHT_PER_WORKER = 2
 
 
 @dataclass(frozen=True)
@@ -100,16 +103,39 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
     parser = ParsePool(len(feeds))
     try:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            futures = {
-                url: pool.submit(lambda state: read_source(session_for(), state, config, now,
-                                                           limiter, parser.parse), states[url])
-                for url in feeds
-            }
-            for url, future in futures.items():
-                report = _record(store, states[url], tuple(feeds[url]), future.result(), now)
-                reports.append(report)
-                if on_feed:
-                    on_feed(report)
+            # A few feeds in flight, never all of them, each stored as soon as it is
+            # parsed and its body and parse result dropped then: memory stays flat however
+            # many feeds there are, and a slow feed holds up none of the others. Reports
+            # still come in config order.
+            waiting = iter(feeds)
+            in_flight: dict[Future[Reading], str] = {}
+            stored: dict[str, FeedReport] = {}
+
+            def submit_next() -> None:
+                url = next(waiting, None)
+                if url is not None:
+                    in_flight[pool.submit(
+                        lambda state: read_source(session_for(), state, config, now, limiter,
+                                                  parser.parse), states[url])] = url
+
+            for _ in range(IN_FLIGHT_PER_WORKER * workers):
+                submit_next()
+            order = iter(feeds)
+            upcoming = next(order, None)
+            while in_flight:
+                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in finished:  # the threads fetch the next while these are stored
+                    url = in_flight.pop(future)
+                    submit_next()
+                    reading = future.result()
+                    stored[url] = _record(store, states[url], tuple(feeds[url]), reading, now)
+                    del future, reading
+                while upcoming is not None and upcoming in stored:
+                    report = stored.pop(upcoming)
+                    reports.append(report)
+                    if on_feed:
+                        on_feed(report)
+                    upcoming = next(order, None)
     finally:
         parser.close()
         for session in sessions:
