@@ -16,7 +16,6 @@ import errno
 import json
 import os
 import signal
-import sqlite3
 import sys
 import threading
 import traceback
@@ -24,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeGuard, TypeVar
 
 import click
 
@@ -34,6 +33,8 @@ from digest.models import SUBSCRIBER_STATUSES
 # Commands import what they use when they run, so that --help, --version and shell
 # completion start at once (see bench/startup.py); names used only in annotations here.
 if TYPE_CHECKING:
+    import sqlite3
+
     from digest import pipeline
     from digest.config import Config
     from digest.delivery import DeliveryReport
@@ -242,12 +243,6 @@ class DigestGroup(click.Group):
         except DigestError as exc:
             _report_error(ctx, str(exc))
             ctx.exit(exc.exit_code)
-        except sqlite3.Error as exc:
-            from digest.store import storage_problem
-
-            config = _settings(ctx)._config
-            _report_error(ctx, storage_problem(config.state if config else None, exc))
-            ctx.exit(1)
         except BrokenPipeError:
             # The reader went away (`digest ... | head`): stop quietly, as other tools do.
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -264,6 +259,12 @@ class DigestGroup(click.Group):
                                    "exists and is writable, then run the command again")
             ctx.exit(1)
         except Exception as exc:
+            if _storage_error(exc):
+                from digest.store import storage_problem
+
+                config = _settings(ctx)._config
+                _report_error(ctx, storage_problem(config.state if config else None, exc))
+                ctx.exit(1)
             problem = _template_problem(exc)
             if problem is not None:
                 _report_error(ctx, problem)
@@ -272,6 +273,13 @@ class DigestGroup(click.Group):
                                "This is probably a bug in digest: run the command again "
                                "with -v to see the traceback, and report it.")
             ctx.exit(1)
+
+
+def _storage_error(exc: Exception) -> TypeGuard[sqlite3.Error]:
+    """An SQLite error (disk full, a damaged file): sqlite3 is imported only by commands
+    that open the state file, and --help must not load it, so it is looked up here."""
+    module = sys.modules.get("sqlite3")
+    return module is not None and isinstance(exc, module.Error)
 
 
 @contextmanager

@@ -251,7 +251,7 @@ def test_a_build_cut_short_leaves_nothing_the_next_build_takes_for_done(
                                    1), encoding="utf-8")
     result = CliRunner().invoke(cli, ["--config", str(config), "build", "--date",
                                       DAYS[3].isoformat()])
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output  # the editor's template: a configuration error
     assert "MARK" in (output / "editions" / f"{DAYS[3]}.html").read_text(encoding="utf-8")
     # Back to the first config: every page it made is made again, none keeps the mark.
     config.write_text(text, encoding="utf-8")
