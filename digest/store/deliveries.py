@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from digest.models import Edition, Subscriber
+from digest.models import DeliveryStatus, Edition, Subscriber
 from digest.store.core import StoreCore, _dt, _ts
 from digest.store.editions import edition_from_row
 from digest.store.subscribers import subscriber_from_row
@@ -31,7 +31,7 @@ class DeliveriesMixin(StoreCore):
     def pending_recipients(self, edition_id: int, audience_until: dt.datetime,
                            after_id: int = 0, limit: int = 500, *,
                            include_unknown: bool = False
-                           ) -> list[tuple[Subscriber, str | None]]:
+                           ) -> list[tuple[Subscriber, DeliveryStatus | None]]:
         """A page of active subscribers from before `audience_until` still owed this edition.
 
         Returns (subscriber, previous delivery status or None) with ids above
@@ -94,7 +94,7 @@ class DeliveriesMixin(StoreCore):
             count += 1
         return count
 
-    def record_delivery(self, edition_id: int, subscriber_id: int, status: str,
+    def record_delivery(self, edition_id: int, subscriber_id: int, status: DeliveryStatus,
                         reply: str | None = None) -> None:
         """Record one recipient's outcome at once, so a crash never loses a success."""
         self.db.execute(
@@ -120,8 +120,8 @@ class DeliveriesMixin(StoreCore):
         ).fetchone()
         return int(row[0]), int(row[1])
 
-    def delivery_counts(self, edition_id: int) -> dict[str, int]:
-        counts = {"sent": 0, "deferred": 0, "failed": 0, "unknown": 0}
+    def delivery_counts(self, edition_id: int) -> dict[DeliveryStatus, int]:
+        counts: dict[DeliveryStatus, int] = {"sent": 0, "deferred": 0, "failed": 0, "unknown": 0}
         for status, n in self.db.execute(
             "SELECT status, count(*) FROM deliveries WHERE edition_id = ? GROUP BY status",
             (edition_id,),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
-from digest.models import SUBSCRIBER_STATUSES, Subscriber
+from digest.models import SUBSCRIBER_STATUSES, StoredOutcome, Subscriber, SubscriberStatus
 from digest.store.core import StoreCore, _dt, _ts
 
 
@@ -21,10 +21,11 @@ class SubscribersMixin(StoreCore):
     """Subscribers and their statuses."""
 
     def upsert_subscriber(self, email: str, name: str, categories: Iterable[str],
-                          *, reactivate: bool = True) -> tuple[Subscriber, str]:
+                          *, reactivate: bool = True) -> tuple[Subscriber, StoredOutcome]:
         """Add or update a subscriber; return it and 'added', 'updated' or 'unchanged'."""
         cats = " ".join(sorted(set(categories)))
         now = _ts(self.clock())
+        outcome: StoredOutcome
         with self.transaction() as db:
             row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
             if row is None:
@@ -49,7 +50,7 @@ class SubscribersMixin(StoreCore):
         assert found is not None
         return found, outcome
 
-    def import_subscribers(self, rows: Sequence[tuple[str, str, str]]) -> list[str]:
+    def import_subscribers(self, rows: Sequence[tuple[str, str, str]]) -> list[StoredOutcome]:
         """Add or update many (email, name, categories text) in one transaction.
 
         Returns each row's outcome: 'added', 'updated' or 'unchanged'. Statuses
@@ -58,7 +59,7 @@ class SubscribersMixin(StoreCore):
         executemany upsert writes the new and the changed.
         """
         now = _ts(self.clock())
-        outcomes: list[str] = []
+        outcomes: list[StoredOutcome] = []
         with self.transaction() as db:
             existing: dict[str, tuple[str, str]] = {}
             step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
@@ -94,7 +95,7 @@ class SubscribersMixin(StoreCore):
         found = row.fetchone()
         return subscriber_from_row(found) if found else None
 
-    def set_subscriber_status(self, email: str, status: str) -> bool:
+    def set_subscriber_status(self, email: str, status: SubscriberStatus) -> bool:
         cur = self.db.execute(
             "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ?",
             (status, _ts(self.clock()), email),
@@ -112,7 +113,7 @@ class SubscribersMixin(StoreCore):
             yield subscriber_from_row(row)
 
     def subscriber_counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
+        counts: dict[str, int] = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
         for status, n in self.db.execute(
             "SELECT status, count(*) FROM subscribers GROUP BY status"
         ):
