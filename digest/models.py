@@ -4,6 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Literal
+
+# The states kept as text (in the state file, the JSON output and the CLI's words), as
+# Literal types so that strict mypy catches a misspelt one.
+
+# What reading a feed came to: read; unchanged since the last read (HTTP 304); failed;
+# removed for good (410); or not read, the server having asked us to wait.
+FetchOutcome = Literal["ok", "not_modified", "error", "gone", "waiting"]
+# A recipient's delivery: "sent"; "deferred" (4xx, try again later); "failed" (5xx,
+# never again); "skipped" (nothing to send); "unknown" (the final reply never came:
+# perhaps delivered; sent again only when asked).
+DeliveryStatus = Literal["sent", "deferred", "failed", "skipped", "unknown"]
+SubscriberStatus = Literal["active", "unsubscribed", "bounced"]
+# What adding or importing a subscriber did; an import also rejects bad lines.
+StoredOutcome = Literal["added", "updated", "unchanged"]
+ImportOutcome = Literal[StoredOutcome, "rejected"]
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ class Edition:
         return Edition(self.date, kept, self.created_at, self.frozen, self.id)
 
 
-SUBSCRIBER_STATUSES = ("active", "unsubscribed", "bounced")
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("active", "unsubscribed", "bounced")
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,7 @@ class Subscriber:
     email: str
     name: str
     categories: frozenset[str] = field(default_factory=frozenset)
-    status: str = "active"  # active, unsubscribed, bounced
+    status: SubscriberStatus = "active"
     created_at: dt.datetime | None = None
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from digest.clock import utcnow
 from digest.config import Config
 from digest.models import Edition, FeedState
 from digest.sources.gather import feed_categories
@@ -148,7 +149,7 @@ def coverage(state: FeedState, config: Config) -> str | None:
 def collect_status(config: Config, store: Store, *, now: dt.datetime | None = None,
                    editions: int = 7) -> Status:
     """Every configured source's health, the last `editions` editions, subscriber counts."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     sources = []
     for url, categories in feed_categories(config).items():
         state = store.feed_state(url)

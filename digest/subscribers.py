@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from digest.models import Subscriber
+from digest.models import ImportOutcome, Subscriber
 from digest.sources.sanitize import one_line
 from digest.store import Store
 
@@ -121,7 +121,7 @@ def _from_spreadsheet_safe(value: str) -> str:
 class ImportLine(NamedTuple):  # a tuple: 100,000 of them are made in a blink
     line: int
     email: str
-    outcome: str  # "added", "updated", "unchanged", "rejected"
+    outcome: ImportOutcome
     reason: str | None = None  # why rejected: "invalid address: …", "unknown category: …",
     # "duplicate: …", or "unreadable CSV: …"
 

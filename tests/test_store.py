@@ -10,7 +10,7 @@ import pytest
 
 from digest.errors import DigestError
 from digest.models import Article, Edition, Section, StoredArticle
-from digest.store import MIGRATIONS, Store
+from digest.store import MIGRATIONS, Store, schema
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
 
@@ -143,7 +143,7 @@ def test_a_state_file_of_version_2_keeps_its_articles_and_their_identity(tmp_pat
     path = tmp_path / "state.sqlite3"
     db = sqlite3.connect(path)
     for number, migration in enumerate(MIGRATIONS[:2]):
-        db.executescript(migration)
+        schema.apply(db, migration)
         db.execute(f"PRAGMA user_version = {number + 1}")
     for n, link in ((1, "https://news.example.org/1/"), (2, "https://news.example.org/1/"),
                     (3, "https://news.example.org/3/")):

@@ -25,7 +25,6 @@ import base64
 import functools
 import hashlib
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,6 +33,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
+from digest.clock import utcnow
 from digest.config import DkimConfig
 from digest.deliver.transport import DotSafe
 from digest.errors import ConfigError
@@ -236,7 +236,7 @@ class DkimSigner:
             names += [name] * (len(present) + 1 if name in OVERSIGNED else max(len(present), 1))
             signed += reversed(present)  # instances are taken from the bottom up (§5.4.2)
         header_data = b"".join(signed)
-        tags = (f"; t={int(time.time())};\r\n{_folded_names(tuple(names))}\r\n"
+        tags = (f"; t={int(utcnow().timestamp())};\r\n{_folded_names(tuple(names))}\r\n"
                 f" bh={base64.b64encode(body_digest).decode()};\r\n b=")
         signatures: list[bytes] = []
         for key in self.keys:

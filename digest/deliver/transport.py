@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from digest.models import DeliveryStatus
+
 
 class DotSafe(bytes):
     """Message bytes in which no line starts with '.': SMTP can send them unstuffed.
@@ -18,7 +20,7 @@ class DotSafe(bytes):
 class Outcome:
     # "sent", "deferred" (4xx, try again later), "failed" (5xx, never again) or "unknown"
     # (the final reply never came: perhaps delivered; sent again only when asked)
-    status: str
+    status: DeliveryStatus
     reply: str | None = None  # the server's words when not sent
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import requests
 
+from digest.clock import utcnow
 from digest.config import Config
-from digest.models import FeedState
+from digest.models import FeedState, FetchOutcome
 from digest.sources.fetch import HostLimiter
 from digest.sources.gather import feed_categories
 from digest.sources.source import read_source
@@ -30,7 +31,7 @@ class FeedCheck:
 
     url: str
     categories: tuple[str, ...]
-    outcome: str  # "ok", "error", "gone", "waiting"
+    outcome: FetchOutcome  # "ok", "error", "gone" or "waiting"
     http_status: int | None
     entries: int
     newest: dt.datetime | None  # the newest entry's date
@@ -73,7 +74,7 @@ def check_one(session: requests.Session, url: str, categories: tuple[str, ...],
 def check_feeds(config: Config, *, now: dt.datetime | None = None,
                 on_check: Callable[[FeedCheck], None] | None = None) -> tuple[FeedCheck, ...]:
     """Fetch and parse every configured feed once, concurrently; results in config order."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     feeds = feed_categories(config)
     limiter = HostLimiter(config.fetch.per_host)
     local = threading.local()

@@ -17,7 +17,7 @@ import urllib3
 
 from digest import __version__
 from digest.config import FetchConfig
-from digest.models import FeedState
+from digest.models import FeedState, FetchOutcome
 
 PROJECT_URL = "https://github.com/digest-news/digest"
 MAX_REDIRECTS = 5
@@ -34,7 +34,7 @@ class Download:
     """What one fetch of one feed came to."""
 
     url: str  # as configured
-    outcome: str  # "ok", "not_modified", "error", "gone", "waiting"
+    outcome: FetchOutcome
     body: bytes = b""
     final_url: str | None = None  # where the body came from, for relative links
     content_type: str | None = None

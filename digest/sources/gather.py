@@ -10,13 +10,14 @@ from dataclasses import dataclass, replace
 
 import requests
 
+from digest.clock import utcnow
 from digest.config import Config
-from digest.models import FeedState
+from digest.models import FeedState, FetchOutcome
 from digest.sources.fetch import HostLimiter
 from digest.sources.pool import ParsePool
 from digest.sources.reading import Reading
 from digest.sources.source import read_source
-from digest.store import Store, utcnow
+from digest.store import Store
 
 # Feeds fetched or parsed at once, per fetching thread: enough to keep every thread busy.
 IN_FLIGHT_PER_WORKER = 2
@@ -28,7 +29,7 @@ class FeedReport:
 
     url: str
     categories: tuple[str, ...]
-    outcome: str  # "ok", "not_modified", "error", "gone", "waiting"
+    outcome: FetchOutcome
     entries: int = 0
     new: int = 0
     message: str | None = None  # the error, or a warning worth telling the editor

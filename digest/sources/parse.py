@@ -23,6 +23,7 @@ from typing import Any
 import fastfeedparser
 import feedparser
 
+from digest.clock import utcnow
 from digest.sources.charset import as_utf8_xml, decode
 from digest.sources.jsonfeed import looks_like_json, read_json_feed
 from digest.sources.normalise import (
@@ -69,7 +70,7 @@ def media_sizes(media: list[Any]) -> tuple[tuple[str, int, int], ...]:
 def parse_feed(body: bytes, url: str, *, content_type: str | None = None,
                now: dt.datetime | None = None) -> ParsedFeed:
     """Parse an RSS, Atom or JSON Feed document fetched from `url` into Articles."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head[:1] == b"{":
         text, _codec = decode(body, content_type)

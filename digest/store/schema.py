@@ -1,0 +1,164 @@
+"""The state file's schema: numbered migrations, each run whole in one transaction.
+
+Migration N (counting from 0) moves the schema from version N to N+1 (SQLite's
+`user_version`). A migration is a tuple of SQL statements, each run on its own (a
+trigger's body or a string may hold `;`), or a function given the connection, for a
+change SQL alone cannot make. Never edit a migration that has shipped: append one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from digest.errors import DigestError
+
+Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (
+        """CREATE TABLE feeds (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        moved_to TEXT,
+        gone INTEGER NOT NULL DEFAULT 0,
+        retry_after TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        failing_since TEXT
+    )""",
+        """CREATE TABLE articles (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        link TEXT NOT NULL,
+        title TEXT NOT NULL,
+        summary_html TEXT NOT NULL,
+        excerpt TEXT NOT NULL,
+        author TEXT,
+        published TEXT,
+        first_seen TEXT NOT NULL,
+        image TEXT,
+        reading_minutes INTEGER,
+        feed_url TEXT NOT NULL
+    )""",
+        "CREATE INDEX articles_when ON articles (coalesce(published, first_seen))",
+        """CREATE TABLE article_categories (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        category TEXT NOT NULL,
+        PRIMARY KEY (article_id, category)
+    )""",
+        """CREATE TABLE editions (
+        id INTEGER PRIMARY KEY,
+        date TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        frozen_at TEXT,
+        completed_at TEXT
+    )""",
+        """CREATE TABLE edition_articles (
+        edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+        article_id INTEGER NOT NULL UNIQUE REFERENCES articles (id),
+        category TEXT NOT NULL,
+        category_title TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (edition_id, article_id)
+    )""",
+        """CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        name TEXT NOT NULL DEFAULT '',
+        categories TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'active',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
+        """CREATE TABLE deliveries (
+        edition_id INTEGER NOT NULL REFERENCES editions (id),
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        reply TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (edition_id, subscriber_id)
+    )""",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    # 2: the picture's size, so the email can show a thumbnail of the right shape.
+    (
+        "ALTER TABLE articles ADD COLUMN image_width INTEGER",
+        "ALTER TABLE articles ADD COLUMN image_height INTEGER",
+    ),
+    # 3: the categories an article names itself, which file it; how much of the window a
+    # feed's last read covered; a WordPress REST source's API root and category id.
+    (
+        """CREATE TABLE article_terms (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        term TEXT NOT NULL,
+        PRIMARY KEY (article_id, term)
+    )""",
+        "ALTER TABLE feeds ADD COLUMN covered_from TEXT",
+        "ALTER TABLE feeds ADD COLUMN api_root TEXT",
+        "ALTER TABLE feeds ADD COLUMN category_id INTEGER",
+    ),
+    # 4: a guid is unique only within its feed. Each (feed, guid) names one article;
+    # items of two feeds are one article only when their canonical links match.
+    # `articles.key` stays unique: it is the article's published identity, made unique
+    # with the feed's URL when two feeds use the same guid for different stories.
+    (
+        """CREATE TABLE article_sources (
+        feed_url TEXT NOT NULL,
+        key TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        PRIMARY KEY (feed_url, key)
+    )""",
+        """INSERT OR IGNORE INTO article_sources (feed_url, key, article_id)
+        SELECT feed_url, key, id FROM articles""",
+        "ALTER TABLE articles ADD COLUMN canonical TEXT",
+        """UPDATE articles SET canonical = link WHERE link != '' AND link IN (
+        SELECT link FROM articles GROUP BY link HAVING count(*) = 1)""",
+        "CREATE INDEX articles_canonical ON articles (canonical)",
+    ),
+    # 5: what each published file was rendered from, so a build renders only the files
+    # whose inputs changed, and the recent editions' web bodies that the digest feeds
+    # carry (see digest/render/publication.py).
+    # editions.content describes what an edition holds (see editions.EDITION_CONTENT); it
+    # is set by save_edition and cleared by any other change to the edition's articles.
+    (
+        "CREATE TABLE published_files (path TEXT PRIMARY KEY, signature TEXT NOT NULL)",
+        """CREATE TABLE edition_bodies (date TEXT PRIMARY KEY, signature TEXT NOT NULL,
+                                 body TEXT NOT NULL)""",
+        "ALTER TABLE editions ADD COLUMN content TEXT",
+        """CREATE TRIGGER edition_articles_added AFTER INSERT ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id = NEW.edition_id; END""",
+        """CREATE TRIGGER edition_articles_removed AFTER DELETE ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id = OLD.edition_id; END""",
+        """CREATE TRIGGER edition_articles_changed AFTER UPDATE ON edition_articles BEGIN
+        UPDATE editions SET content = NULL WHERE id IN (OLD.edition_id, NEW.edition_id); END""",
+    ),
+)
+
+
+def apply(db: sqlite3.Connection, migration: Migration) -> None:
+    """Run one migration's statements (or function) on `db`, in the caller's transaction."""
+    if callable(migration):
+        migration(db)
+        return
+    for statement in migration:
+        db.execute(statement)
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def pending(db: sqlite3.Connection, path: Path) -> range:
+    """The numbers of the migrations the state file at `path` (open as `db`) still needs;
+    a file newer than this digest is refused."""
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        raise DigestError(
+            f"the state file {path} has schema version {version}, newer than this "
+            f"digest knows ({len(MIGRATIONS)}). Upgrade digest."
+        )
+    return range(version, len(MIGRATIONS))

@@ -1,0 +1,122 @@
+"""Subscribers: added, imported, their status changed, listed."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+
+from digest.models import SUBSCRIBER_STATUSES, StoredOutcome, Subscriber, SubscriberStatus
+from digest.store.core import StoreCore, _dt, _ts
+
+
+def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
+    return Subscriber(
+        id=row["id"], email=row["email"], name=row["name"],
+        categories=frozenset(row["categories"].split()), status=row["status"],
+        created_at=_dt(row["created_at"]),
+    )
+
+
+class SubscribersMixin(StoreCore):
+    """Subscribers and their statuses."""
+
+    def upsert_subscriber(self, email: str, name: str, categories: Iterable[str],
+                          *, reactivate: bool = True) -> tuple[Subscriber, StoredOutcome]:
+        """Add or update a subscriber; return it and 'added', 'updated' or 'unchanged'."""
+        cats = " ".join(sorted(set(categories)))
+        now = _ts(self.clock())
+        outcome: StoredOutcome
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+            if row is None:
+                db.execute(
+                    """INSERT INTO subscribers (email, name, categories, status, created_at,
+                           updated_at) VALUES (?, ?, ?, 'active', ?, ?)""",
+                    (email, name, cats, now, now),
+                )
+                outcome = "added"
+            else:
+                status = "active" if reactivate else row["status"]
+                if (row["name"], row["categories"], row["status"]) == (name, cats, status):
+                    outcome = "unchanged"
+                else:
+                    db.execute(
+                        """UPDATE subscribers SET name = ?, categories = ?, status = ?,
+                               updated_at = ? WHERE id = ?""",
+                        (name, cats, status, now, row["id"]),
+                    )
+                    outcome = "updated"
+        found = self.subscriber(email)
+        assert found is not None
+        return found, outcome
+
+    def import_subscribers(self, rows: Sequence[tuple[str, str, str]]) -> list[StoredOutcome]:
+        """Add or update many (email, name, categories text) in one transaction.
+
+        Returns each row's outcome: 'added', 'updated' or 'unchanged'. Statuses
+        are kept (an import never re-activates anyone). The addresses must be
+        distinct. One SELECT per 5,000 rows finds those already there; one
+        executemany upsert writes the new and the changed.
+        """
+        now = _ts(self.clock())
+        outcomes: list[StoredOutcome] = []
+        with self.transaction() as db:
+            existing: dict[str, tuple[str, str]] = {}
+            step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            for start in range(0, len(rows), step):
+                chunk = [r[0] for r in rows[start:start + step]]
+                marks = ",".join("?" * len(chunk))
+                for email, name, cats in db.execute(
+                        f"SELECT email, name, categories FROM subscribers "
+                        f"WHERE email IN ({marks})", chunk):
+                    existing[email.lower()] = (name, cats)
+            changed = []
+            for email, name, cats in rows:
+                found = existing.get(email.lower())
+                if found == (name, cats):
+                    outcomes.append("unchanged")
+                    continue
+                outcomes.append("added" if found is None else "updated")
+                changed.append((email, name, cats, now, now))
+            db.executemany(
+                """INSERT INTO subscribers (email, name, categories, status, created_at,
+                       updated_at) VALUES (?, ?, ?, 'active', ?, ?)
+                   ON CONFLICT (email) DO UPDATE SET name = excluded.name,
+                       categories = excluded.categories, updated_at = excluded.updated_at""",
+                changed)
+        return outcomes
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        row = self.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+        return subscriber_from_row(row) if row else None
+
+    def subscriber_by_id(self, subscriber_id: int) -> Subscriber | None:
+        row = self.db.execute("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,))
+        found = row.fetchone()
+        return subscriber_from_row(found) if found else None
+
+    def set_subscriber_status(self, email: str, status: SubscriberStatus) -> bool:
+        cur = self.db.execute(
+            "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ?",
+            (status, _ts(self.clock()), email),
+        )
+        return cur.rowcount > 0
+
+    def subscribers(self, status: str | None = None) -> Iterator[Subscriber]:
+        """Stream subscribers in id order, optionally of one status."""
+        sql = "SELECT * FROM subscribers"
+        params: tuple[str, ...] = ()
+        if status:
+            sql += " WHERE status = ?"
+            params = (status,)
+        for row in self.db.execute(sql + " ORDER BY id", params):
+            yield subscriber_from_row(row)
+
+    def subscriber_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
+        for status, n in self.db.execute(
+            "SELECT status, count(*) FROM subscribers GROUP BY status"
+        ):
+            counts[status] = n
+        return counts
+
