@@ -6,11 +6,9 @@ everything here is frozen dataclasses that the CLI prints as text or JSON.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from digest.config import Config
 from digest.models import Edition, FeedState
@@ -207,18 +205,3 @@ def edition_detail(edition: Edition, tally: EditionTally | None) -> EditionDetai
             for section in edition.sections
         ),
     )
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses, dates and paths as JSON-ready values (dates in ISO 8601)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
