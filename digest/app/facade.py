@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
 from digest.app import pipeline
-from digest.app.status import EditionDetail, EditionStatus, Status
 from digest.config import Config, config_path, load_config
 from digest.errors import DigestError
 from digest.models import Edition, Subscriber
 from digest.store import Store
 
 if TYPE_CHECKING:  # each action imports what it uses when it runs
+    from digest.app.status import EditionDetail, EditionStatus, Status
     from digest.sources.check import FeedCheck
     from digest.sources.gather import FeedReport, GatherReport
     from digest.subscribers import ImportLine

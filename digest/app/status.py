@@ -12,8 +12,6 @@ from pathlib import Path
 
 from digest.config import Config
 from digest.models import Edition, FeedState
-from digest.sources.gather import feed_categories
-from digest.sources.paging import coverage_note
 from digest.store import EditionTally, Store, Unconfirmed
 
 
@@ -137,6 +135,8 @@ def state_size(path: Path) -> int:
 
 def coverage(state: FeedState, config: Config) -> str | None:
     """The gap the source's last read left in the window, as fetch reported it."""
+    from digest.sources.paging import coverage_note
+
     if state.covered_from is None or state.last_success is None:
         return None
     return coverage_note(state.covered_from, state.last_success,
@@ -146,6 +146,8 @@ def coverage(state: FeedState, config: Config) -> str | None:
 def collect_status(config: Config, store: Store, *, now: dt.datetime | None = None,
                    editions: int = 7) -> Status:
     """Every configured source's health, the last `editions` editions, subscriber counts."""
+    from digest.sources.gather import feed_categories  # its fetching libraries: only here
+
     now = now or dt.datetime.now(dt.UTC)
     sources = []
     for url, categories in feed_categories(config).items():
