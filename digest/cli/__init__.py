@@ -28,6 +28,10 @@ def cli(ctx: click.Context) -> None:
     web pages, and email it to subscribers.
 
     Start with `digest init`; the daily cron job is `digest send`.
+
+    \b
+    Example:
+      digest init https://news.example.org && digest send --dry-run
     """
     settings_of(ctx)
     if os.environ.get("NO_COLOR"):  # https://no-color.org

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -23,6 +24,13 @@ from digest.models import SUBSCRIBER_STATUSES
 
 if TYPE_CHECKING:
     from digest.app import ImportLine
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def status_option(help_text: str) -> Callable[[F], F]:
+    """--status, one of the subscriber statuses."""
+    return click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), help=help_text)
 
 
 @click.group(cls=DigestGroup)
@@ -88,8 +96,7 @@ def unsubscribe(settings: Settings, email: str) -> None:
 
 
 @subscribers.command("list")
-@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES),
-              help="Only subscribers with this status.")
+@status_option("Only subscribers with this status.")
 @json_option("Print JSON lines.")
 @pass_settings
 def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> None:
@@ -118,8 +125,7 @@ def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> N
 @subscribers.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv",
               show_default=True, help="CSV (read back by `import`) or a JSON array.")
-@click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES),
-              help="Only subscribers with this status [default: all].")
+@status_option("Only subscribers with this status [default: all].")
 @pass_settings
 def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None:
     """Write every subscriber to stdout as CSV or JSON.
