@@ -114,17 +114,18 @@ class Digest:
         neither. InputError for a URL the config does not list."""
         from digest.sources.gather import reenable
 
+        self._check_feed(url)
+        return reenable(self.store, url)
+
+    def _check_feed(self, url: str) -> None:
         if url not in self.feed_locations():
             raise InputError(f"{url}: not a feed in {self.config.path} (see `digest status`)")
-        return reenable(self.store, url)
 
     def fetch(self, *, reenable: Sequence[str] = (),
               on_feed: Callable[[FeedReport], None] | None = None) -> FetchResult:
         """Gather new articles from every feed into the state file."""
         for url in reenable:  # every URL checked before any is changed
-            if url not in self.feed_locations():
-                raise InputError(f"{url}: not a feed in {self.config.path} "
-                                 "(see `digest status`)")
+            self._check_feed(url)
         held = [url for url in reenable if self.reenable_feed(url)]
         report = pipeline.fetch(self.config, self.store, on_feed=on_feed)
         return FetchResult(report, tuple(held),

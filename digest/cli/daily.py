@@ -74,11 +74,11 @@ def fetch(settings: Settings, reenable: tuple[str, ...], as_json: bool) -> None:
       digest fetch --reenable https://example.org/category/sport/feed/
     """
     with opened(settings, lock=True) as digest:
-        for url in reenable:
-            if not digest.reenable_feed(url):
-                settings.warn(f"{url}: was neither gone nor waiting; fetched as usual")
         _start_fetch_bar(settings, digest)
-        report = digest.fetch(on_feed=lambda r: _feed_line(settings, r)).report
+        result = digest.fetch(reenable=reenable, on_feed=lambda r: _feed_line(settings, r))
+    for url in result.not_held:
+        settings.warn(f"{url}: was neither gone nor waiting; fetched as usual")
+    report = result.report
     if as_json:
         emit_json(_gathered_json(report))
     settings.info(f"fetched {report.summary()}")
