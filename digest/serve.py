@@ -15,15 +15,13 @@ from __future__ import annotations
 import mimetypes
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from digest.app import Digest, TokenAnswer
 from digest.config import Config
-from digest.deliver.tokens import read_token, secret_for
 from digest.render.templates import environment
-from digest.store import Store
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -41,31 +39,13 @@ def unsubscribe_path(config: Config) -> str:
     return urlsplit(url).path or "/unsubscribe"
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What the unsubscribe endpoint decided: HTTP status and the page's state."""
-
-    status: str
-    state: str  # "confirm", "done", "not_listed", "invalid"
-    email: str = ""
+STATUS = {"invalid": "400 Bad Request"}  # a forged or malformed token; else 200 OK
 
 
-def decide(config: Config, method: str, token: str | None) -> Answer:
-    """Check the token and, for a POST, unsubscribe. The only part that writes."""
-    with Store(config.state) as store:
-        subscriber_id = read_token(secret_for(store), token) if token else None
-        if subscriber_id is None:
-            return Answer("400 Bad Request", "invalid")
-        subscriber = store.subscriber_by_id(subscriber_id)
-        if subscriber is None:
-            return Answer("200 OK", "not_listed")
-        if method == "GET":
-            if subscriber.status == "unsubscribed":
-                return Answer("200 OK", "done", subscriber.email)
-            return Answer("200 OK", "confirm", subscriber.email)
-        if subscriber.status != "unsubscribed":
-            store.set_subscriber_status(subscriber.email, "unsubscribed")
-        return Answer("200 OK", "done", subscriber.email)
+def decide(config: Config, method: str, token: str | None) -> TokenAnswer:
+    """What the token names; a POST unsubscribes it (through the facade: the one place)."""
+    with Digest(config) as digest:
+        return digest.unsubscribe_by_token(token, confirmed=method == "POST")
 
 
 class DigestApp:
@@ -103,7 +83,7 @@ class DigestApp:
             title=self.config.title, link=self.config.link, language=self.config.language,
             state=answer.state, email=answer.email, token=token or "")
         body = page.encode("utf-8")
-        start_response(answer.status, [
+        start_response(STATUS.get(answer.state, "200 OK"), [
             ("Content-Type", "text/html; charset=utf-8"),
             ("Content-Length", str(len(body))),
             ("Cache-Control", "no-store"),

@@ -64,6 +64,19 @@ def sent_project(project: Path) -> Path:
     return project
 
 
+def test_every_commands_help_ends_with_an_example():
+    """As sqlite-utils does: the last paragraph of each command's text is a runnable example."""
+    for path in all_commands():
+        command = cli
+        for name in path:
+            assert isinstance(command, click.Group)
+            command = command.commands[name]
+        text = (command.help or "").rstrip()
+        example = [line.strip() for line in text.rsplit("\n\n", 1)[-1].splitlines()]
+        assert example[0] == "\b" and example[1].startswith("Example"), path
+        assert any("digest " in line for line in example[2:]), path
+
+
 def all_commands() -> list[list[str]]:
     found = []
 

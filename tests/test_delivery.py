@@ -18,7 +18,7 @@ from feeds import Item, rss
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, run, sample_config
 
-from digest import pipeline
+from digest.app import pipeline
 from digest.config import load_config
 from digest.deliver.message import build_template
 from digest.models import Article, Edition, Section, Subscriber

@@ -590,6 +590,30 @@ def test_send_to_mails_one_test_copy_and_records_nothing(
     run(config, "send", "--to", "not an address", code=2)
 
 
+def test_test_send_mails_the_copy_and_send_to_refuses_the_daily_jobs_options(
+        tmp_path: Path, feed_server: FeedServer, smtp_server: SmtpServer) -> None:
+    config = site_config(tmp_path, feed_server, categories=1, per_category=2,
+                         smtp_port=smtp_server.port)
+    run(config, "subscribers", "add", READER)
+    run(config, "fetch")
+    out = run(config, "test-send", "Editor@Example.NET")
+    assert "test copy" in out and "Editor@example.net" in out
+    [(_, rcpts, raw)] = smtp_server.mailbox.envelopes
+    assert rcpts == ["Editor@example.net"]
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"].startswith("[TEST] ")
+    # `send --to` would silently skip the daily job's options: it refuses them instead.
+    for option in ("--dry-run", "--no-fetch", "--json", "--retry-unknown"):
+        out = run(config, "send", "--to", "editor@example.net", option, code=2)
+        assert option in out and "digest test-send ADDRESS" in out
+    assert len(smtp_server.mailbox.envelopes) == 1  # nothing more was sent
+    out = run(config, "test-send", "not an address", code=2)
+    assert "not an address" in out
+    db = sqlite3.connect(tmp_path / "state" / "digest.sqlite3")
+    assert db.execute("SELECT COUNT(*) FROM deliveries").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM editions").fetchone() == (0,)
+
+
 def test_the_demo_edition_renders_with_the_bundled_sample(tmp_path: Path,
                                                           sample_copy: Path) -> None:
     """The demo config as shipped: `digest send` with the file transport, as the README runs."""

@@ -222,8 +222,8 @@ def test_rebuilding_gives_identical_bytes_until_content_changes(
 
 
 def test_a_rebuilt_edition_is_dated_by_its_content(tmp_path: Path, feed_server: FeedServer):
+    from digest.app.pipeline import build, fetch
     from digest.config import load_config
-    from digest.pipeline import build, fetch
     from digest.store import Store
 
     day = dt.date(2026, 11, 20)

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from conftest import FeedServer, Route, write_config
 from feeds import CategoryFeeds, Item, rss
 
+from digest.app.pipeline import build
 from digest.cli import cli
 from digest.config import Config, load_config
-from digest.pipeline import build
 from digest.sources.check import check_feeds
 from digest.sources.gather import gather
 from digest.store import Store

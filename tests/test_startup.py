@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 # What a command that needs them imports; none of it has any business in --help.
-HEAVY = ("digest.pipeline", "digest.config", "digest.store", "digest.render", "digest.sources",
-         "digest.deliver", "digest.report", "digest.scaffold", "digest.subscribers",
+HEAVY = ("digest.app", "digest.config", "digest.store", "digest.render", "digest.sources",
+         "digest.deliver", "digest.serve", "digest.scaffold", "digest.subscribers",
          "jinja2", "babel", "requests", "urllib3", "feedparser", "fastfeedparser", "feedgen",
          "lxml", "nh3", "css_inline", "dkim", "sqlite3", "importlib.metadata", "email.utils")
 

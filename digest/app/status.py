@@ -6,17 +6,13 @@ everything here is frozen dataclasses that the CLI prints as text or JSON.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from digest.clock import utcnow
 from digest.config import Config
 from digest.models import Edition, FeedState
-from digest.sources.gather import feed_categories
-from digest.sources.paging import coverage_note
 from digest.store import EditionTally, Store, Unconfirmed
 
 
@@ -140,6 +136,8 @@ def state_size(path: Path) -> int:
 
 def coverage(state: FeedState, config: Config) -> str | None:
     """The gap the source's last read left in the window, as fetch reported it."""
+    from digest.sources.paging import coverage_note
+
     if state.covered_from is None or state.last_success is None:
         return None
     return coverage_note(state.covered_from, state.last_success,
@@ -149,6 +147,8 @@ def coverage(state: FeedState, config: Config) -> str | None:
 def collect_status(config: Config, store: Store, *, now: dt.datetime | None = None,
                    editions: int = 7) -> Status:
     """Every configured source's health, the last `editions` editions, subscriber counts."""
+    from digest.sources.gather import feed_categories  # its fetching libraries: only here
+
     now = now or utcnow()
     sources = []
     for url, categories in feed_categories(config).items():
@@ -208,18 +208,3 @@ def edition_detail(edition: Edition, tally: EditionTally | None) -> EditionDetai
             for section in edition.sections
         ),
     )
-
-
-def jsonable(value: Any) -> Any:
-    """Dataclasses, dates and paths as JSON-ready values (dates in ISO 8601)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value

@@ -1,7 +1,7 @@
 """The daily job, step by step: gather -> build -> publish -> deliver.
 
-Each function does one step with the store and config it is given; the CLI
-calls them and prints what they return.
+Each function does one step with the store and config it is given; `Digest`
+(digest/app/facade.py) calls them, and the CLI and `serve` call `Digest`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,9 +19,12 @@ from digest.models import Edition, Subscriber
 from digest.store import EditionEntry, Store, utcnow
 
 if TYPE_CHECKING:  # each step imports what it uses when it runs: commands start at once
+    from jinja2 import Environment
+
     from digest.deliver.transport import Transport
     from digest.delivery import DeliveryReport
     from digest.models import StoredArticle
+    from digest.render.site import Listed, SitePages
     from digest.sources.gather import FeedReport, GatherReport
 
 
@@ -138,15 +141,37 @@ def _listed(output: Path, names: Iterable[str]) -> set[str]:
     return found
 
 
+@dataclass
+class _Publishing:
+    """What one build wrote and published, file by file."""
+
+    output: Path
+    published: dict[str, str]  # as recorded by the last build: {path: signature}
+    present: set[str]  # of those, the files still there
+    written: list[Path] = field(default_factory=list)
+    done: dict[str, str] = field(default_factory=dict)  # published now: {path: signature}
+
+    def unchanged(self, name: str, signature: str) -> bool:
+        if self.published.get(name) == signature and name in self.present:
+            self.done[name] = signature
+            return True
+        return False
+
+    def write(self, name: str, data: bytes | str, signature: str = "-") -> None:
+        from digest.render.output import write_atomic
+
+        path = self.output / name
+        if write_atomic(path, data):
+            self.written.append(path)
+        self.done[name] = signature
+
+
 def _render_changed(config: Config, store: Store, fp: str, entries: list[EditionEntry],
                     signatures: dict[str, str], published: dict[str, str], present: set[str],
                     articles: dict[str, list[StoredArticle]], site: str) -> tuple[Path, ...]:
     """Render the files whose signature is not the one they were published with."""
-    from digest.render.feeds import render_category_feed, render_feeds
-    from digest.render.opml import OPML_PATH, render_opml
-    from digest.render.output import prune, write_atomic
-    from digest.render.publication import body_signature
-    from digest.render.site import Listed, SitePages, edition_body
+    from digest.render.output import prune
+    from digest.render.site import Listed, SitePages
     from digest.render.templates import environment
 
     # What will be written again is forgotten first: were this build cut short, the
@@ -158,40 +183,51 @@ def _render_changed(config: Config, store: Store, fp: str, entries: list[Edition
     pages = SitePages(config, env)
     latest = store.edition(entries[0].date) if entries else None
     listed = [Listed(e.date, e.articles) for e in entries]
-    written: list[Path] = []
-    done: dict[str, str] = {}  # published now: {path: signature}
-
-    def unchanged(name: str, signature: str) -> bool:
-        if published.get(name) == signature and name in present:
-            done[name] = signature
-            return True
-        return False
-
-    def write(name: str, data: bytes | str, signature: str = "-") -> None:
-        path = config.output / name
-        if write_atomic(path, data):
-            written.append(path)
-        done[name] = signature
-
+    out = _Publishing(config.output, published, present)
     for i, shown in enumerate(listed):
         name = _page(shown.date)
-        if unchanged(name, signatures[name]):
+        if out.unchanged(name, signatures[name]):
             continue  # rendered from the same inputs: the same bytes
         edition = latest if i == 0 else store.edition(shown.date)
         assert edition is not None
         newer = listed[i - 1] if i > 0 else None
         older = listed[i + 1] if i + 1 < len(listed) else None
-        write(name, pages.edition(edition, newer, older), signatures[name])  # one at a time
+        out.write(name, pages.edition(edition, newer, older), signatures[name])  # one by one
+    _render_category_feeds(config, out, articles, signatures)
+    bodies = _render_whole_site(config, store, env, fp, entries, (pages, listed, latest), out)
+    out.written.extend(prune(config.output, set(out.done)))
+    store.save_published(out.done, site, bodies)
+    return tuple(out.written)
+
+
+def _render_category_feeds(config: Config, out: _Publishing,
+                           articles: dict[str, list[StoredArticle]],
+                           signatures: dict[str, str]) -> None:
+    from digest.render.feeds import render_category_feed
+
     for slug, newest in articles.items():
         folder = f"categories/{slug}/"
-        kept = [name for name in published if name.startswith(folder)]
-        if kept and all([unchanged(name, signatures[folder]) for name in kept]):
+        kept = [name for name in out.published if name.startswith(folder)]
+        if kept and all([out.unchanged(name, signatures[folder]) for name in kept]):
             continue
         for name, feed in render_category_feed(config, slug, newest).items():
-            write(name, feed, signatures[folder])
+            out.write(name, feed, signatures[folder])
 
+
+def _render_whole_site(config: Config, store: Store, env: Environment, fp: str,
+                       entries: list[EditionEntry],
+                       site: tuple[SitePages, list[Listed], Edition | None],
+                       out: _Publishing) -> dict[str, tuple[str, str]]:
+    """The digest's own feeds, the index pages and the OPML; return the edition bodies
+    the feeds carry, {date: (signature, html)}, for the next build to reuse."""
+    from digest.render.feeds import render_feeds
+    from digest.render.opml import OPML_PATH, render_opml
+    from digest.render.publication import body_signature
+    from digest.render.site import edition_body
+
+    pages, listed, latest = site
     content = {e.date: e.content for e in entries}
-    cached = {} if not published else store.edition_bodies()
+    cached = {} if not out.published else store.edition_bodies()
     bodies: dict[str, tuple[str, str]] = {}
 
     def body(edition: Edition) -> str:
@@ -213,10 +249,8 @@ def _render_changed(config: Config, store: Store, fp: str, entries: list[Edition
     files.update(pages.lists(listed, latest))
     files[OPML_PATH] = render_opml(config, env)
     for name, data in files.items():
-        write(name, data)
-    written.extend(prune(config.output, set(done)))
-    store.save_published(done, site, bodies)
-    return tuple(written)
+        out.write(name, data)
+    return bodies
 
 
 def deliver(config: Config, store: Store, edition: Edition, *, now: dt.datetime | None = None,
@@ -347,6 +381,7 @@ class TestSend:
     subject: str
     outcome: str
     reply: str | None
+    address: str  # as it was sent to (normalised)
 
 
 def send_test(config: Config, store: Store, date: dt.date, address: str, *,
@@ -385,4 +420,4 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     finally:
         if own:
             transport.close()
-    return TestSend(edition, rendered.subject, outcome.status, outcome.reply)
+    return TestSend(edition, rendered.subject, outcome.status, outcome.reply, address)

@@ -1,0 +1,295 @@
+"""`Digest`: the one way in. A method per thing a user can do, returning plain data.
+
+The CLI and `digest serve` parse input, call one method and present what it
+returns; they never reach the store, the sources or the mailer themselves.
+A `Digest` is opened from a config; as a context manager it owns the state
+file (opened on first use, so an action that needs none creates none) and,
+when asked, the run lock. Methods never print: progress comes back through the
+callbacks they take, results as frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TextIO
+
+from digest.app import pipeline
+from digest.config import Config, config_path, load_config
+from digest.errors import DigestError
+from digest.models import Edition, Subscriber
+from digest.store import Store
+
+if TYPE_CHECKING:  # each action imports what it uses when it runs
+    from digest.app.status import EditionDetail, EditionStatus, Status
+    from digest.sources.check import FeedCheck
+    from digest.sources.gather import FeedReport, GatherReport
+    from digest.subscribers import ImportLine
+
+
+class InputError(DigestError):
+    """What the user asked for cannot be: a bad address, an unknown feed or category."""
+
+    exit_code = 2
+
+
+class NotFound(DigestError):
+    """What the user named does not exist (a subscriber, an edition)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    report: GatherReport
+    reenabled: tuple[str, ...]  # feeds that were gone or waiting and are fetched again
+    not_held: tuple[str, ...]  # feeds asked to be re-enabled that were neither
+
+
+@dataclass(frozen=True)
+class SubscriberChange:
+    email: str  # as stored (normalised)
+    outcome: str  # "added", "updated", "unchanged", "unsubscribed"
+
+
+@dataclass(frozen=True)
+class TokenAnswer:
+    """What a one-click unsubscribe token came to."""
+
+    state: Literal["confirm", "done", "not_listed", "invalid"]
+    email: str = ""
+
+
+class Digest:
+    """A digest opened from its config: `with Digest.open(path) as digest: digest.send(date)`."""
+
+    def __init__(self, config: Config, *, lock: bool = False) -> None:
+        self.config = config
+        self.lock = lock
+        self._stack = ExitStack()
+        self._store: Store | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, lock: bool = False) -> Digest:
+        """The digest whose config is at `path` (else $DIGEST_CONFIG, else ./config.toml)."""
+        return cls(load_config(config_path(None if path is None else str(path))), lock=lock)
+
+    def __enter__(self) -> Digest:
+        if self.lock:
+            from digest.lock import run_lock
+
+            self._stack.enter_context(run_lock(self.config.state))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._store = None
+        self._stack.close()
+
+    @property
+    def store(self) -> Store:
+        """The state file, opened (and created, migrated) on first use."""
+        if self._store is None:
+            self._store = self._stack.enter_context(Store(self.config.state))
+        return self._store
+
+    def store_warnings(self) -> list[str]:
+        """Opens the state file; what its opening has to tell (e.g. others can read it)."""
+        return list(self.store.warnings)
+
+    def today(self) -> dt.date:
+        """Today's date in the digest's time zone."""
+        return pipeline.today(self.config)
+
+    # -- the daily job --------------------------------------------------------
+
+    def feed_locations(self) -> list[str]:
+        """Every distinct feed location, in config order."""
+        return pipeline.feed_locations(self.config)
+
+    def reenable_feed(self, url: str) -> bool:
+        """Let a feed that said 410 Gone or asked to wait be fetched again; False: it was
+        neither. InputError for a URL the config does not list."""
+        from digest.sources.gather import reenable
+
+        self._check_feed(url)
+        return reenable(self.store, url)
+
+    def _check_feed(self, url: str) -> None:
+        if url not in self.feed_locations():
+            raise InputError(f"{url}: not a feed in {self.config.path} (see `digest status`)")
+
+    def fetch(self, *, reenable: Sequence[str] = (),
+              on_feed: Callable[[FeedReport], None] | None = None) -> FetchResult:
+        """Gather new articles from every feed into the state file."""
+        for url in reenable:  # every URL checked before any is changed
+            self._check_feed(url)
+        held = [url for url in reenable if self.reenable_feed(url)]
+        report = pipeline.fetch(self.config, self.store, on_feed=on_feed)
+        return FetchResult(report, tuple(held),
+                           tuple(url for url in reenable if url not in held))
+
+    def build(self, date: dt.date, *, everything: bool = False) -> pipeline.BuildResult:
+        """Make `date`'s edition from the stored articles and write the outputs (no mail)."""
+        return pipeline.build(self.config, self.store, date, everything=everything)
+
+    def send(self, date: dt.date, *, dry_run: bool = False, fetch: bool = True,
+             retry_unknown: bool = False,
+             on_feed: Callable[[FeedReport], None] | None = None,
+             on_start: Callable[[Edition, int], None] | None = None,
+             on_message: Callable[[Subscriber, str], None] | None = None,
+             ) -> pipeline.SendResult:
+        """The daily job: fetch, build, publish and mail `date`'s edition."""
+        return pipeline.send(self.config, self.store, date, dry_run=dry_run,
+                             skip_fetch=not fetch, on_feed=on_feed, on_start=on_start,
+                             on_message=on_message, retry_unknown=retry_unknown)
+
+    def test_send(self, date: dt.date, address: str) -> pipeline.TestSend:
+        """Mail one "[TEST]" copy of `date`'s edition to `address`; record nothing."""
+        from digest.subscribers import normalise_address
+
+        try:
+            to = normalise_address(address)
+        except ValueError as exc:
+            raise InputError(f"{address}: {exc}") from None
+        result = pipeline.send_test(self.config, self.store, date, to)
+        if result is None:
+            raise NotFound(f"no articles for an edition of {date}; run `digest fetch` first")
+        return result
+
+    def preview(self, date: dt.date, folder: Path | None = None) -> pipeline.Preview:
+        """Write `date`'s email as HTML and text to `folder` (default preview/ beside the
+        config); nothing is sent or recorded."""
+        target = folder or self.config.path.parent / "preview"
+        try:
+            result = pipeline.preview(self.config, self.store, date, target)
+        except OSError as exc:
+            raise DigestError(f"cannot write the preview to {target}: "
+                              f"{exc.strerror or exc}") from None
+        if result is None:
+            raise NotFound(f"no articles for an edition of {date}; run `digest fetch` first")
+        return result
+
+    # -- looking at the state -------------------------------------------------
+
+    def status(self, *, editions: int = 7) -> Status:
+        """Feed health, recent editions, subscriber counts, the state file."""
+        from digest.app.status import collect_status
+
+        return collect_status(self.config, self.store, editions=editions)
+
+    def editions(self, limit: int = 30) -> list[EditionStatus]:
+        """The editions with article and delivery counts, newest first."""
+        from digest.app.status import edition_status
+
+        return [edition_status(t) for t in self.store.edition_tallies(limit)]
+
+    def edition_dates(self, limit: int = 60) -> list[dt.date]:
+        """The dates of the latest editions, newest first (none if there is no state file:
+        none is created)."""
+        if self._store is None and not self.config.state.exists():
+            return []
+        return [t.date for t in self.store.edition_tallies(limit)]
+
+    def latest_edition_date(self) -> dt.date:
+        latest = self.store.latest_edition_date()
+        if latest is None:
+            raise NotFound("there is no edition yet; `digest send` (or `digest build`) "
+                           "makes one")
+        return latest
+
+    def edition(self, date: dt.date) -> EditionDetail:
+        """An edition's articles by category."""
+        from digest.app.status import edition_detail
+
+        edition = self.store.edition(date)
+        if edition is None:
+            raise NotFound(f"there is no edition of {date}; `digest editions list` shows "
+                           "the dates")
+        tally = next(iter(self.store.edition_tallies(date=date)), None)
+        return edition_detail(edition, tally)
+
+    def feed_count(self) -> int:
+        from digest.sources.gather import feed_categories
+
+        return len(feed_categories(self.config))
+
+    def check_feeds(self, *, on_check: Callable[[FeedCheck], None] | None = None,
+                    ) -> tuple[FeedCheck, ...]:
+        """Fetch every feed once, afresh, and say how it answered; nothing is stored."""
+        from digest.sources.check import check_feeds
+
+        return check_feeds(self.config, on_check=on_check)
+
+    # -- subscribers ----------------------------------------------------------
+
+    def add_subscriber(self, email: str, name: str = "",
+                       categories: Iterable[str] = ()) -> SubscriberChange:
+        """Add a subscriber, or update one (re-activating an unsubscribed address)."""
+        from digest.subscribers import check_categories, normalise_address, normalise_name
+
+        try:
+            address = normalise_address(email)
+            cats = check_categories(categories, self.config.category_slugs)
+        except ValueError as exc:
+            raise InputError(f"{email}: {exc}") from None
+        _, outcome = self.store.upsert_subscriber(address, normalise_name(name), cats)
+        return SubscriberChange(address, outcome)
+
+    def unsubscribe(self, email: str) -> SubscriberChange:
+        """Mark an address unsubscribed (kept, so it is never mailed again)."""
+        found = self.store.subscriber(email.strip())
+        if found is None:
+            raise NotFound(f"{email}: no such subscriber (see `digest subscribers list`)")
+        self.store.set_subscriber_status(found.email, "unsubscribed")
+        return SubscriberChange(found.email, "unsubscribed")
+
+    def unsubscribe_by_token(self, token: str | None, *, confirmed: bool) -> TokenAnswer:
+        """What a one-click link's token names; `confirmed` (the POST) unsubscribes it.
+
+        A forged or malformed token is "invalid" and changes nothing.
+        """
+        from digest.deliver.tokens import read_token, secret_for
+
+        subscriber_id = read_token(secret_for(self.store), token) if token else None
+        if subscriber_id is None:
+            return TokenAnswer("invalid")
+        subscriber = self.store.subscriber_by_id(subscriber_id)
+        if subscriber is None:
+            return TokenAnswer("not_listed")
+        if not confirmed:
+            state: Literal["confirm", "done"] = (
+                "done" if subscriber.status == "unsubscribed" else "confirm")
+            return TokenAnswer(state, subscriber.email)
+        if subscriber.status != "unsubscribed":
+            self.store.set_subscriber_status(subscriber.email, "unsubscribed")
+        return TokenAnswer("done", subscriber.email)
+
+    def subscribers(self, status: str | None = None) -> Iterator[Subscriber]:
+        """Every subscriber (of one status), streamed in the order they were added."""
+        return self.store.subscribers(status)
+
+    def export_subscribers(self, out: TextIO, *, fmt: Literal["csv", "json"] = "csv",
+                           status: str | None = None) -> int:
+        """Stream the subscribers to `out` as CSV (what import reads) or a JSON array;
+        return how many."""
+        from digest.subscribers import write_csv, write_json
+
+        write = write_csv if fmt == "csv" else write_json
+        return write(self.store.subscribers(status), out)
+
+    def import_subscribers(self, source: Path | bytes,
+                           name: str | None = None) -> Iterator[list[ImportLine]]:
+        """Add or update subscribers from a CSV file (or its bytes, e.g. stdin, that `name`
+        stands for); each transaction's lines come as a list when it commits."""
+        from digest.subscribers import import_csv, import_rows
+
+        try:
+            if isinstance(source, Path):
+                return import_csv(source, self.store, self.config.category_slugs)
+            return import_rows(source, name or "<stdin>", self.store,
+                               self.config.category_slugs)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
