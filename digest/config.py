@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from digest.errors import ConfigError
-from digest.render.words import WORDS, Word, word_fields
+from digest.words import WORDS, Word, word_fields
 
 DEFAULT_CONFIG = "config.toml"
 NUMBER_CEILING = 1e9  # the largest number any key takes unless it says otherwise
