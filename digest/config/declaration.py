@@ -1,7 +1,7 @@
 """Every config key, declared once: a dataclass field whose metadata is a `Setting`.
 
 The known keys, the defaults, how each value is read and checked (`Setting.kind`, see
-digest.config.loading), the commented template `digest init` writes and the tables of
+digest.config.kinds), the commented template `digest init` writes and the tables of
 README.md are all derived from these fields. A new key is one field here (with its help
 line), then `python -m digest.config.reference` to rewrite the README tables.
 """
@@ -17,7 +17,7 @@ import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from digest.words import Word
 
@@ -33,6 +33,14 @@ class Required:
 
 REQUIRED: Any = Required()
 
+# How a key is read and checked: each names a reader in digest.config.kinds.READERS;
+# "custom" keys are read by their table's own function in digest.config.loading.
+Kind = Literal[
+    "text", "optional_text", "header_text", "url", "optional_url", "base_url", "language",
+    "timezone", "path", "folder", "file", "number", "integer", "rate", "bool", "choice",
+    "mailbox", "address", "named_address", "header_url", "list_id", "subject",
+    "email_address", "custom"]
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -40,7 +48,7 @@ class Setting:
 
     table: str  # "digest", "email", ...: the TOML table holding it
     key: str  # the TOML key (`from` for EmailConfig.sender)
-    kind: str  # how it is read and checked: a name in digest.config.loading.READERS
+    kind: Kind  # how it is read and checked
     help: str  # one line of Markdown: the README table and the template's comment
     default: Any = REQUIRED  # the TOML value when the key is absent
     minimum: float | None = None
@@ -59,7 +67,7 @@ _NONE_KINDS = {"optional_text", "header_text", "optional_url", "header_url", "ad
                "named_address", "list_id", "email_address", "folder", "file", "rate"}
 
 
-def _python_default(kind: str, default: Any) -> Any:
+def _python_default(kind: Kind, default: Any) -> Any:
     if kind in _NONE_KINDS:
         return None
     if kind == "path":
@@ -69,7 +77,7 @@ def _python_default(kind: str, default: Any) -> Any:
     return default
 
 
-def setting(table: str, key: str, kind: str, help: str, default: Any = REQUIRED,
+def setting(table: str, key: str, kind: Kind, help: str, default: Any = REQUIRED,
             **bounds: Any) -> Any:
     """A dataclass field declaring one key; without a default the key is required."""
     declared = Setting(table, key, kind, help, default, **bounds)

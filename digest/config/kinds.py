@@ -12,10 +12,10 @@ import zoneinfo
 from collections.abc import Callable
 from email.headerregistry import Address
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from digest.config.addresses import CONTROL, display, header_url, list_id, mailbox
-from digest.config.declaration import REQUIRED, Setting
+from digest.config.declaration import REQUIRED, Kind, Setting
 from digest.config.reader import Reader
 
 MIN_RATE = 0.001  # messages per second: one every 17 minutes
@@ -181,7 +181,7 @@ def email_address(r: Reader, s: Setting, d: Data, index: int | None = None) -> s
     return value
 
 
-READERS: dict[str, ValueReader] = {
+READERS: dict[Kind, ValueReader] = {
     "text": text, "optional_text": optional_text, "header_text": header_text, "url": url,
     "optional_url": optional_url, "base_url": base_url, "language": language,
     "timezone": timezone, "path": path, "folder": folder, "file": file, "number": number,
@@ -190,6 +190,7 @@ READERS: dict[str, ValueReader] = {
     "address": address, "named_address": named_address, "header_url": header_url_kind,
     "list_id": list_id_kind, "subject": subject, "email_address": email_address,
 }
+assert set(READERS) | {"custom"} == set(get_args(Kind)), "a Kind without its reader"
 
 
 def _known_language(code: str) -> bool:
