@@ -12,6 +12,7 @@ from urllib.parse import urljoin, urlsplit
 
 import jinja2
 
+from digest.config.reference import template_settings
 from digest.errors import DigestError
 from digest.render.templates import default_templates
 from digest.scaffold.discover import FoundCategory, Site, discover
@@ -81,6 +82,7 @@ def render_config(site: Site | None, *, title: str | None = None,
                              autoescape=False, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     env.filters["toml"] = _toml_string
+    env.globals["settings"] = template_settings
     link = _link(site)
     categories = list(site.categories) if site is not None else []
     if not categories and site is not None and site.feeds:

@@ -1,0 +1,24 @@
+"""The digest's configuration: config.toml read into a frozen, validated Config.
+
+declaration.py declares every key once (a dataclass field with a Setting); reader.py
+and kinds.py read and check values; addresses.py checks what goes into mail headers;
+loading.py builds the Config; reference.py writes the docs tables and init's template.
+"""
+
+from digest.config.addresses import ascii_domain
+from digest.config.declaration import (
+    KNOWN_KEYS,
+    CategoryConfig,
+    Config,
+    DkimConfig,
+    EmailConfig,
+    FetchConfig,
+    Setting,
+    SmtpConfig,
+    WordPressSource,
+)
+from digest.config.loading import DEFAULT_CONFIG, config_path, load_config
+
+__all__ = ["DEFAULT_CONFIG", "KNOWN_KEYS", "CategoryConfig", "Config", "DkimConfig",
+           "EmailConfig", "FetchConfig", "Setting", "SmtpConfig", "WordPressSource",
+           "ascii_domain", "config_path", "load_config"]
