@@ -27,6 +27,7 @@ import ssl
 
 from digest.config import SmtpConfig
 from digest.deliver.transport import DotSafe, Outcome
+from digest.delivery import classify_reply
 from digest.errors import DeliveryError
 
 # Replies that mean the server is about to close the connection (RFC 5321 §3.8).
@@ -43,7 +44,7 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def _outcome(code: int, text: bytes | str) -> Outcome:
-    return Outcome("failed" if 500 <= code < 600 else "deferred", _reply(code, text))
+    return Outcome(classify_reply(code), _reply(code, text))
 
 
 def data_payload(message: bytes) -> bytes:
