@@ -24,10 +24,10 @@ import feedparser
 import pytest
 from conftest import CORPUS, DATA
 
+from digest.errors import FeedParseError
 from digest.models import Article
 from digest.sources.normalise import (
     FUTURE_SLACK,
-    FeedParseError,
     author_name,
     canonical_link,
     excerpt_of,

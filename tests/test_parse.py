@@ -14,10 +14,11 @@ from conftest import FeedServer, Route, write_config
 from markup import same_html
 
 from digest.config import load_config
+from digest.errors import FeedParseError
 from digest.models import Article
 from digest.sources import parse
 from digest.sources.gather import gather
-from digest.sources.normalise import FeedParseError, canonical_link
+from digest.sources.normalise import canonical_link
 from digest.sources.parse import parse_feed
 from digest.sources.pool import MIN_FEEDS, ParsePool, usable_cores
 from digest.store import Store

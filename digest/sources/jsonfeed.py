@@ -12,7 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from digest.sources.normalise import FeedParseError, RawEntry, parse_date, text_as_html
+from digest.errors import FeedParseError
+from digest.sources.normalise import RawEntry, parse_date, text_as_html
 
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 

@@ -82,10 +82,6 @@ class ParsedFeed:
     warning: str | None  # set when the document was malformed but still yielded entries
 
 
-class FeedParseError(Exception):
-    """The document is not a feed that can be read."""
-
-
 def canonical_link(url: str) -> str:
     """The link without tracking parameters and fragment, for comparing and publishing.
 

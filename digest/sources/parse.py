@@ -23,10 +23,10 @@ from typing import Any
 import fastfeedparser
 import feedparser
 
+from digest.errors import FeedParseError
 from digest.sources.charset import as_utf8_xml, decode
 from digest.sources.jsonfeed import looks_like_json, read_json_feed
 from digest.sources.normalise import (
-    FeedParseError,
     ParsedFeed,
     RawEntry,
     author_name,
@@ -38,7 +38,7 @@ from digest.sources.normalise import (
 from digest.sources.protected import password_protected
 from digest.sources.sanitize import absolute_url, one_line, plain_text
 
-__all__ = ["FeedParseError", "ParsedFeed", "canonical_link", "parse_feed"]
+__all__ = ["ParsedFeed", "canonical_link", "parse_feed"]
 
 # Complaints about the HTTP headers, not the document: the entries are read correctly.
 BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)

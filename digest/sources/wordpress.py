@@ -21,10 +21,11 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 
 from digest.config import FetchConfig, WordPressSource
+from digest.errors import FeedParseError
 from digest.models import FeedState
 from digest.render.context import THUMB_WIDTH
 from digest.sources.fetch import Download, HostLimiter, download
-from digest.sources.normalise import FeedParseError, ParsedFeed, RawEntry, parse_date, to_article
+from digest.sources.normalise import ParsedFeed, RawEntry, parse_date, to_article
 from digest.sources.paging import linked
 from digest.sources.reading import Reading
 
