@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from digest import pipeline
     from digest.config import Config
-    from digest.delivery import DeliveryReport
+    from digest.deliver.policy import DeliveryReport
     from digest.models import Edition, Subscriber
     from digest.sources.gather import FeedReport, GatherReport
     from digest.store import Store

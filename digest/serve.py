@@ -53,7 +53,7 @@ class Answer:
 def decide(config: Config, method: str, token: str | None) -> Answer:
     """Check the token and, for a POST, unsubscribe. The only part that writes."""
     with Store(config.state) as store:
-        subscriber_id = read_token(secret_for(store), token) if token else None
+        subscriber_id = read_token(secret_for(store.secret), token) if token else None
         if subscriber_id is None:
             return Answer("400 Bad Request", "invalid")
         subscriber = store.subscriber_by_id(subscriber_id)

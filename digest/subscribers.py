@@ -14,8 +14,8 @@ from typing import Any, NamedTuple, TextIO
 
 from digest.errors import AddressError, CategoryError, ImportRefused
 from digest.models import Subscriber
-from digest.sources.sanitize import one_line
 from digest.store import Store
+from digest.text import one_line
 
 MAX_ADDRESS = 254  # RFC 5321 §4.5.3.1.3: a path of 256 octets, less the angle brackets
 MAX_LOCAL = 64  # RFC 5321 §4.5.3.1.1

@@ -324,7 +324,7 @@ def test_connections_the_relay_refuses_are_reported_and_the_others_carry_the_lis
 
 
 def test_a_long_list_of_refusals_is_cut_to_a_count():
-    from digest.delivery import PROBLEMS_SHOWN, retry_delays, shown_problems
+    from digest.deliver.policy import PROBLEMS_SHOWN, retry_delays, shown_problems
 
     lines = [f"r{n}@example.org: refused (550 no)" for n in range(PROBLEMS_SHOWN)]
     assert shown_problems(lines, PROBLEMS_SHOWN + 5) == [*lines, "... and 5 more"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.delivery import (
+from digest.deliver.policy import (
     SendPass,
     another_pass,
     classify_reply,

@@ -33,7 +33,7 @@ from digest.sources.normalise import (
     excerpt_of,
 )
 from digest.sources.parse import parse_feed
-from digest.sources.sanitize import absolute_url, one_line, plain_text
+from digest.text import absolute_url, one_line, plain_text
 
 WELLFORMED = CORPUS / "wellformed"
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)

@@ -26,7 +26,7 @@ def test_every_user_error_is_a_digest_error_with_its_exit_code(error: type[Diges
 
 
 def test_bad_subscriber_input_raises_the_named_errors_still_value_errors():
-    with pytest.raises(AddressError, match="looks like name@example.org") as caught:
+    with pytest.raises(AddressError, match=r"looks like name@example\.org") as caught:
         normalise_address("nobody")
     assert isinstance(caught.value, ValueError)
     with pytest.raises(CategoryError, match="unknown category: sport"):

@@ -20,7 +20,7 @@ from digest.sources import parse
 from digest.sources.gather import gather
 from digest.sources.normalise import canonical_link
 from digest.sources.parse import parse_feed
-from digest.sources.pool import MIN_FEEDS, ParsePool, usable_cores
+from digest.sources.parse_pool import MIN_FEEDS, ParsePool, usable_cores
 from digest.store import Store
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)

@@ -25,11 +25,7 @@ from digest.config import Config
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import MessageTemplate, SignLater, build_template
 from digest.deliver.outbox import OutboxTransport
-from digest.deliver.pool import Job, SendPool
-from digest.deliver.smtp import SmtpTransport
-from digest.deliver.tokens import make_token, secret_for
-from digest.deliver.transport import Outcome, Transport
-from digest.delivery import (
+from digest.deliver.policy import (
     PROBLEMS_SHOWN,
     DeliveryReport,
     another_pass,
@@ -39,6 +35,10 @@ from digest.delivery import (
     should_bounce,
     shown_problems,
 )
+from digest.deliver.send_pool import Job, SendPool
+from digest.deliver.smtp import SmtpTransport
+from digest.deliver.tokens import make_token, secret_for
+from digest.deliver.transport import Outcome, Transport
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
 from digest.render.templates import environment
@@ -253,7 +253,7 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
         unknown = store.delivery_counts(edition.id)["unknown"] if retry_unknown else 0
         on_start(edition, store.pending_count(edition.id, audience_until) + unknown)
     messages = Messages(config, edition, environment(config.templates), now,
-                        secret_for(store), signer)
+                        secret_for(store.secret), signer)
     if dry_run:
         dry = DryRun(report, on_message)
         send_pass(owed(store, edition.id, audience_until, include_unknown=retry_unknown),

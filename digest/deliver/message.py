@@ -22,7 +22,7 @@ from digest.deliver.dkim import BodyHasher, DkimSigner
 from digest.deliver.transport import DotSafe
 from digest.models import Subscriber
 from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
-from digest.sources.sanitize import one_line
+from digest.text import one_line
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ import smtplib
 import ssl
 
 from digest.config import SmtpConfig
+from digest.deliver.policy import classify_reply
 from digest.deliver.transport import DotSafe, Outcome
-from digest.delivery import classify_reply
 from digest.errors import DeliveryError
 
 # Replies that mean the server is about to close the connection (RFC 5321 §3.8).

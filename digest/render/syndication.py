@@ -30,7 +30,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from digest import __version__
-from digest.sources.sanitize import absolute_url, clean_published, one_line
+from digest.text import absolute_url, clean_published, one_line
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"

@@ -14,7 +14,7 @@ from digest.config import Config
 from digest.models import FeedState
 from digest.sources.feed_state import next_feed_state
 from digest.sources.fetch import HostLimiter
-from digest.sources.pool import ParsePool
+from digest.sources.parse_pool import ParsePool
 from digest.sources.reading import Reading
 from digest.sources.source import read_source
 from digest.store import Store, utcnow

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import feedparser.datetimes as feedparser_dates
 
 from digest.models import Article
-from digest.sources.sanitize import absolute_url, clean_html, one_line, plain_text, text_of_clean
+from digest.text import absolute_url, clean_html, one_line, plain_text, text_of_clean
 
 WORDS_PER_MINUTE = 200
 EXCERPT_WORDS = 45

@@ -36,7 +36,7 @@ from digest.sources.normalise import (
     to_article,
 )
 from digest.sources.protected import password_protected
-from digest.sources.sanitize import absolute_url, one_line, plain_text
+from digest.text import absolute_url, one_line, plain_text
 
 __all__ = ["ParsedFeed", "canonical_link", "parse_feed"]
 

@@ -1,4 +1,6 @@
-"""The one place untrusted feed HTML and text are made safe (nh3 with an allow-list)."""
+"""Plain text and safe HTML from untrusted input: the one sanitiser (nh3 with an
+allow-list), one-line text, plain text of HTML. Used by sources, render, deliver and the
+subscriber lists alike, so it sits below all of them."""
 
 from __future__ import annotations
 
