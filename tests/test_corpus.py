@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, write_config
+from support.project import CORPUS, write_config
 
 from digest.config import Config, load_config
 from digest.errors import FeedParseError

@@ -13,10 +13,11 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, FeedServer, Route, write_config
 from feeds import Item, rss
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, run, sample_config
+from support.project import SAMPLE, write_config
+from support.servers import FeedServer, Route
 
 from digest import pipeline
 from digest.config import load_config

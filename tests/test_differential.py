@@ -22,7 +22,7 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import CORPUS, DATA
+from support.project import CORPUS, DATA
 
 from digest.errors import FeedParseError
 from digest.models import Article

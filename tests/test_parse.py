@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FeedServer, Route, write_config
 from markup import same_html
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 from digest.config import load_config
 from digest.errors import FeedParseError

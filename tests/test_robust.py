@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SAMPLE, write_config
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, sample_config
+from support.project import SAMPLE, write_config
 
 from digest.cli import cli
 from digest.config import load_config
