@@ -37,7 +37,7 @@ import feedparser
 import requests
 
 from digest.config import load_config
-from digest.sources import pool
+from digest.sources import parse_pool
 from digest.sources.gather import GatherReport, gather
 from digest.sources.parse import parse_feed
 from digest.store import Store
@@ -298,13 +298,13 @@ def main() -> None:
               f"{answers.count(304)} of {len(answers)} requests answered 304 "
               f"({second.summary()})")
         # The same without worker processes: what they bring on this machine now.
-        pool.MIN_FEEDS, saved = 10**9, pool.MIN_FEEDS
+        parse_pool.MIN_FEEDS, saved = 10**9, parse_pool.MIN_FEEDS
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 in_process, _ = timed_gather(write_config(Path(tmp), urls, args.concurrency,
                                                           args.per_host))
         finally:
-            pool.MIN_FEEDS = saved
+            parse_pool.MIN_FEEDS = saved
         print(f"first run, parsing in the fetching process only: wall {in_process:.2f} s, "
               f"ratio {in_process / ideal:.2f}x")
     finally:

@@ -36,6 +36,43 @@ class DeliveryError(DigestError):
     exit_code = 1
 
 
+class FeedParseError(DigestError):
+    """The document is not a feed that can be read (told per feed; the others go on)."""
+
+    exit_code = 1
+
+
+class DiscoveryError(DigestError):
+    """The site given to `init` could not be read at all."""
+
+    exit_code = 1
+
+
+class ProjectExists(DigestError):
+    """init would overwrite the editor's config."""
+
+    exit_code = 2
+
+
+class AddressError(DigestError, ValueError):
+    """An email address that cannot be used, and why (a ValueError too, for callers that
+    check any bad value)."""
+
+    exit_code = 2
+
+
+class CategoryError(DigestError, ValueError):
+    """Categories asked for that the configuration does not have."""
+
+    exit_code = 2
+
+
+class ImportRefused(DigestError, ValueError):
+    """A subscriber file refused as a whole (wrong encoding, no header): nothing imported."""
+
+    exit_code = 2
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived: stop starting work, finish and record what is in flight."""
 

@@ -12,9 +12,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
+from digest.errors import AddressError, CategoryError, ImportRefused
 from digest.models import ImportOutcome, Subscriber
-from digest.sources.sanitize import one_line
 from digest.store import Store
+from digest.text import one_line
 
 MAX_ADDRESS = 254  # RFC 5321 §4.5.3.1.3: a path of 256 octets, less the angle brackets
 MAX_LOCAL = 64  # RFC 5321 §4.5.3.1.1
@@ -31,7 +32,7 @@ SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", 
 
 def normalise_address(raw: str) -> str:
     """A deliverable address (domain lower-cased, IDNA 2008 / UTS 46 A-labels), or
-    ValueError saying why not.
+    AddressError (a ValueError) saying why not.
 
     Plain ASCII addresses are checked with one compiled pattern; the rest (an
     international domain, anything unusual) by email-validator, so that
@@ -47,39 +48,39 @@ def normalise_address(raw: str) -> str:
                 domain[domain.rindex(".") + 1:] not in SPECIAL_USE_TLDS:
             return address[:split + 1] + domain
     if not address:
-        raise ValueError("the address is empty")
+        raise AddressError("the address is empty")
     if len(address) > MAX_ADDRESS:
-        raise ValueError(f"the address is {len(address)} characters long; at most "
-                         f"{MAX_ADDRESS} are allowed (RFC 5321)")
+        raise AddressError(f"the address is {len(address)} characters long; at most "
+                           f"{MAX_ADDRESS} are allowed (RFC 5321)")
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
-        raise ValueError("an address looks like name@example.org")
+        raise AddressError("an address looks like name@example.org")
     if len(local) > MAX_LOCAL:
-        raise ValueError(f"the part before the @ is {len(local)} characters long; at most "
-                         f"{MAX_LOCAL} are allowed (RFC 5321)")
+        raise AddressError(f"the part before the @ is {len(local)} characters long; at most "
+                           f"{MAX_LOCAL} are allowed (RFC 5321)")
     return _checked_address(local, domain.removesuffix("."))
 
 
 def _checked_address(local: str, domain: str) -> str:
     """The slow path: email-validator's syntax checks and IDNA (imported only when needed)."""
     if not local.isascii():
-        raise ValueError(f"{local!r}: addresses with characters beyond ASCII before the @ "
-                         "are not supported (the digest does not send SMTPUTF8 mail); "
-                         "ask the subscriber for an ASCII address")
+        raise AddressError(f"{local!r}: addresses with characters beyond ASCII before the @ "
+                           "are not supported (the digest does not send SMTPUTF8 mail); "
+                           "ask the subscriber for an ASCII address")
     if any(c.isspace() or ord(c) < 32 for c in local + domain):
-        raise ValueError("an address holds no spaces or control characters")
+        raise AddressError("an address holds no spaces or control characters")
     from email_validator import EmailNotValidError, validate_email
 
     try:
         checked = validate_email(f"{local}@{domain}", check_deliverability=False,
                                  allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise ValueError(str(exc).rstrip(".")) from None
+        raise AddressError(str(exc).rstrip(".")) from None
     ascii_domain = (checked.ascii_domain or domain).lower()
     if len(checked.ascii_email or "") > MAX_ADDRESS:
-        raise ValueError(f"the address is {len(checked.ascii_email or '')} characters long "
-                         f"once its domain is in ASCII (IDNA); at most {MAX_ADDRESS} are "
-                         "allowed (RFC 5321)")
+        raise AddressError(f"the address is {len(checked.ascii_email or '')} characters long "
+                           f"once its domain is in ASCII (IDNA); at most {MAX_ADDRESS} are "
+                           "allowed (RFC 5321)")
     return f"{checked.local_part}@{ascii_domain}"
 
 
@@ -93,13 +94,14 @@ def normalise_name(raw: str) -> str:
 
 
 def check_categories(wanted: Iterable[str], known: Iterable[str]) -> frozenset[str]:
-    """The categories, or ValueError naming the unknown ones and the known ones."""
+    """The categories, or CategoryError (a ValueError) naming the unknown ones and the
+    known ones."""
     wanted_set = frozenset(w.strip() for w in wanted if w.strip())
     known_set = set(known)
     unknown = sorted(wanted_set - known_set)
     if unknown:
-        raise ValueError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'}: "
-                         f"{', '.join(unknown)} (known: {', '.join(sorted(known_set))})")
+        raise CategoryError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'}: "
+                            f"{', '.join(unknown)} (known: {', '.join(sorted(known_set))})")
     return wanted_set
 
 
@@ -143,21 +145,21 @@ def import_rows(data: bytes, name: str, store: Store,
     """Like import_csv, from the bytes of a CSV file (or stdin) that `name` stands for.
 
     The whole text is decoded and its first line checked before the first row
-    is stored (ValueError otherwise), so a file in the wrong encoding is refused
+    is stored (ImportRefused otherwise), so a file in the wrong encoding is refused
     as a whole, never half imported.
     """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise ValueError(f"{name}:{line}: not UTF-8 text ({exc.reason}); nothing was "
-                         "imported: save the file as UTF-8 CSV and import it again") from None
+        raise ImportRefused(f"{name}:{line}: not UTF-8 text ({exc.reason}); nothing was "
+                            "imported: save the file as UTF-8 CSV and import it again") from None
     records = _csv_records(list(io.StringIO(text, newline="")))
     header = next(records, None)
     fields = [x.strip().lower() for x in (header[1] or [])] if header else []
     if "email" not in fields:
-        raise ValueError(f"{name}: the first line must name the columns "
-                         "email,name,categories")
+        raise ImportRefused(f"{name}: the first line must name the columns "
+                            "email,name,categories")
     return _import(records, fields, store, list(categories))
 
 

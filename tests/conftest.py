@@ -1,114 +1,18 @@
-"""Real parts on loopback: an HTTP server for feeds, aiosmtpd for mail, SQLite in tmp."""
+"""Real parts on loopback: an HTTP server for feeds, aiosmtpd for mail, SQLite in tmp.
+
+The fixtures start and stop them; the classes and helpers are in tests/support/."""
 
 from __future__ import annotations
 
-import contextlib
-import http.server
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP as SMTPServer
-from aiosmtpd.smtp import Envelope, Session
+from support.project import SAMPLE
+from support.servers import FeedServer, Mailbox, SmtpServer, free_port
 from wordpress_site import PACKAGES, WordPressSite, missing_packages, start_site
-
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "sample"
-DATA = Path(__file__).resolve().parent / "data"
-CORPUS = ROOT.parent / "shared" / "corpus" / "feedparser-6.0.14"
-
-
-@dataclass
-class Route:
-    """A canned answer: status, headers and body, or a function of the request."""
-
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    delay: float = 0.0
-    handler: Callable[[http.server.BaseHTTPRequestHandler], Route] | None = None
-    # Writes the whole response itself (status line included): slow drips, endless bodies.
-    stream: Callable[[http.server.BaseHTTPRequestHandler], None] | None = None
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    headers: dict[str, str]
-
-
-class FeedServer:
-    """A real HTTP server on 127.0.0.1 that serves routes and records every request."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.requests: list[Request] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:
-                server.requests.append(Request("GET", self.path,
-                                               {k.lower(): v for k, v in self.headers.items()}))
-                route = server.routes.get(self.path)
-                if route is None:  # a route for the path answers any query (APIs)
-                    route = server.routes.get(self.path.partition("?")[0])
-                if route is None:
-                    route = Route(404, {"Content-Type": "text/plain"}, b"not found")
-                if route.handler is not None:
-                    route = route.handler(self)
-                if route.stream is not None:
-                    self.close_connection = True
-                    # The client hangs up on an endless body, as it should.
-                    with contextlib.suppress(OSError):
-                        route.stream(self)
-                    return
-                if route.delay:
-                    time.sleep(route.delay)
-                self.send_response(route.status)
-                for k, v in route.headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(route.body)))
-                self.end_headers()
-                self.wfile.write(route.body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def serve_file(self, path: str, file: Path, content_type: str = "application/rss+xml",
-                   **headers: str) -> str:
-        self.routes[path] = Route(200, {"Content-Type": content_type, **headers},
-                                  file.read_bytes())
-        return self.url(path)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -118,52 +22,6 @@ def feed_server() -> Iterator[FeedServer]:
     server.close()
 
 
-class Mailbox:
-    """What the SMTP server accepted, and optional refusals per recipient."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[tuple[str, list[str], bytes]] = []
-        self.refuse: dict[str, str] = {}  # recipient -> "550 reason" or "450 reason"
-
-    async def handle_RCPT(self, server: SMTPServer, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTPServer, session: Session,
-                          envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        self.envelopes.append((envelope.mail_from or "", list(envelope.rcpt_tos), content))
-        return "250 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        parser = BytesParser(policy=policy.default)
-        return [parser.parsebytes(raw) for _, _, raw in self.envelopes]  # type: ignore[misc]
-
-    def for_recipient(self, address: str) -> list[EmailMessage]:
-        parser = BytesParser(policy=policy.default)
-        return [parser.parsebytes(raw) for _, rcpts, raw in self.envelopes  # type: ignore[misc]
-                if address in rcpts]
-
-
-@dataclass
-class SmtpServer:
-    controller: Controller
-    mailbox: Mailbox
-
-    @property
-    def port(self) -> int:
-        return int(self.controller.port)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     mailbox = Mailbox()
@@ -171,48 +29,6 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     yield SmtpServer(controller, mailbox)
     controller.stop()
-
-
-def write_config(folder: Path, categories: list[tuple[str, str, list[str]]], *,
-                 transport: str = "smtp", smtp_port: int = 25, extra: str = "",
-                 lookback_hours: int = 48, email_extra: str = "") -> Path:
-    """A config.toml in `folder` for the given (slug, title, feeds) categories."""
-    lines = [
-        "[digest]",
-        'title = "Aze Daily Digest"',
-        'link = "https://news.example.org/"',
-        'public_url = "https://news.example.org/digest/"',
-        'description = "New articles, by category, every morning"',
-        'language = "en"',
-        'timezone = "Asia/Baku"',
-        'state = "state/digest.sqlite3"',
-        'output = "public"',
-        f"lookback_hours = {lookback_hours}",
-        extra,
-        "",
-    ]
-    for slug, title, feeds in categories:
-        quoted = ", ".join(f'"{f}"' for f in feeds)
-        lines += ["[[categories]]", f'slug = "{slug}"', f'title = "{title}"',
-                  f"feeds = [{quoted}]", ""]
-    lines += [
-        "[email]",
-        'from = "Aze Daily Digest <digest@news.example.org>"',
-        f'transport = "{transport}"',
-        'outbox = "outbox"',
-        'unsubscribe_url = "https://news.example.org/digest/unsubscribe"',
-        email_extra,
-        "",
-        "[smtp]",
-        'host = "127.0.0.1"',
-        f"port = {smtp_port}",
-        'security = "none"',
-        "retry_delay = 0.05",  # deferred recipients are retried within the run at once
-        "",
-    ]
-    path = folder / "config.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
 
 
 @pytest.fixture

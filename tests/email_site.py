@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 SLUGS = ("news", "economy", "energy", "climate-and-ecology", "opinion", "culture", "science",

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
-from conftest import FeedServer, Route
+from support.servers import FeedServer, Route
 
 
 @dataclass(frozen=True)

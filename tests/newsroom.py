@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import SAMPLE, write_config
+from support.project import SAMPLE, write_config
 
 from digest.cli import cli
 

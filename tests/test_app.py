@@ -58,7 +58,7 @@ def test_subscribers_are_managed_through_the_facade(config_path: Path):
 def test_a_token_is_read_and_only_a_confirmed_one_unsubscribes(config_path: Path):
     with Digest.open(config_path) as digest:
         digest.add_subscriber("reader@example.org")
-        token = make_token(secret_for(digest.store), 1)
+        token = make_token(secret_for(digest.store.secret), 1)
         assert digest.unsubscribe_by_token(token, confirmed=False) == \
             TokenAnswer("confirm", "reader@example.org")
         assert next(digest.subscribers()).status == "active"  # a GET changes nothing

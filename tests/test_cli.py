@@ -17,8 +17,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SAMPLE, FeedServer, Route, write_config
 from feeds import Item, rss
+from support.project import SAMPLE, write_config
+from support.servers import FeedServer, Route
 
 from digest import __version__, clidoc
 from digest.cli import cli

@@ -13,16 +13,16 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, write_config
+from support.project import CORPUS, write_config
 
 from digest.config import Config, load_config
+from digest.errors import FeedParseError
 from digest.models import Article, Edition, Section, StoredArticle
 from digest.render.email import render_email
 from digest.render.feeds import render_feeds
 from digest.render.site import edition_body, render_site
 from digest.render.templates import environment
 from digest.sources.gather import gather
-from digest.sources.normalise import FeedParseError
 from digest.sources.parse import parse_feed
 from digest.store import Store
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
-from conftest import FeedServer, Route, SmtpServer, write_config
 from feeds import Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route, SmtpServer
 
 from digest.cli import cli
 

@@ -13,10 +13,11 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, FeedServer, Route, write_config
 from feeds import Item, rss
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, run, sample_config
+from support.project import SAMPLE, write_config
+from support.servers import FeedServer, Route
 
 from digest.app import pipeline
 from digest.config import load_config
@@ -324,7 +325,7 @@ def test_connections_the_relay_refuses_are_reported_and_the_others_carry_the_lis
 
 
 def test_a_long_list_of_refusals_is_cut_to_a_count():
-    from digest.delivery import PROBLEMS_SHOWN, retry_delays, shown_problems
+    from digest.deliver.policy import PROBLEMS_SHOWN, retry_delays, shown_problems
 
     lines = [f"r{n}@example.org: refused (550 no)" for n in range(PROBLEMS_SHOWN)]
     assert shown_problems(lines, PROBLEMS_SHOWN + 5) == [*lines, "... and 5 more"]

@@ -22,18 +22,18 @@ from typing import Any
 
 import feedparser
 import pytest
-from conftest import CORPUS, DATA
+from support.project import CORPUS, DATA
 
+from digest.errors import FeedParseError
 from digest.models import Article
 from digest.sources.normalise import (
     FUTURE_SLACK,
-    FeedParseError,
     author_name,
     canonical_link,
     excerpt_of,
 )
 from digest.sources.parse import parse_feed
-from digest.sources.sanitize import absolute_url, one_line, plain_text
+from digest.text import absolute_url, one_line, plain_text
 
 WELLFORMED = CORPUS / "wellformed"
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)

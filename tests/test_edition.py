@@ -6,7 +6,7 @@ import datetime as dt
 import zoneinfo
 
 from digest.config import CategoryConfig
-from digest.delivery import sections_for
+from digest.deliver.policy import sections_for
 from digest.edition import edition_cutoff, select_edition
 from digest.models import StoredArticle, Subscriber
 

@@ -25,10 +25,10 @@ import lxml.html
 import pytest
 import tinycss2
 from click.testing import CliRunner
-from conftest import FeedServer, SmtpServer
 from email_site import NOW, SLUGS, long_item, site_config
 from localised import full_date, has_date
 from lxml.html import HtmlElement
+from support.servers import FeedServer, SmtpServer
 
 from digest.cli import cli
 from digest.config import load_config

@@ -22,8 +22,9 @@ import lxml.html
 import pytest
 from chromium import Chromium, find_chromium
 from click.testing import CliRunner
-from conftest import SAMPLE, FeedServer
 from email_site import site_config
+from support.project import SAMPLE
+from support.servers import FeedServer
 
 from digest.cli import cli
 

@@ -16,7 +16,6 @@ import feedparser
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
 from lxml import etree
 from published import (
@@ -29,6 +28,8 @@ from published import (
     check_safe_html,
     no_bozo,
 )
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 from digest.cli import cli
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 from digest import __version__
 from digest.cli import cli

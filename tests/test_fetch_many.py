@@ -9,8 +9,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 from digest.config import load_config
 from digest.sources.gather import IN_FLIGHT_PER_WORKER, FeedReport, gather

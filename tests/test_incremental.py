@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route
 from test_feeds_out import TODAY, late_on, run, snapshot
 
 from digest.cli import cli

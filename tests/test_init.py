@@ -15,8 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from conftest import DATA, FeedServer, Route
 from feeds import Item, rss
+from support.project import DATA
+from support.servers import FeedServer, Route
 
 from digest.cli import cli
 from digest.config import WordPressSource, load_config

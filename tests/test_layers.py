@@ -19,14 +19,13 @@ PACKAGE = ROOT / "digest"
 # placed by its longest matching prefix (docs/architecture.md draws the same list).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("digest", "digest.models", "digest.errors", "digest.text", "digest.clock",
-              "digest.words",
-              "digest.sources.sanitize")),  # sanitize becomes digest.text (issue 16)
+              "digest.words")),
     ("config", ("digest.config",)),
     ("sources and store", ("digest.sources", "digest.store", "digest.lock",
                            "digest.subscribers")),
     ("edition", ("digest.edition",)),
     ("render", ("digest.render",)),
-    ("deliver", ("digest.deliver", "digest.delivery", "digest.scaffold")),
+    ("deliver", ("digest.deliver", "digest.scaffold")),
     ("app", ("digest.app",)),
     ("fronts", ("digest.cli", "digest.serve", "digest.clidoc", "digest.__main__")),
 )
@@ -138,7 +137,7 @@ def test_the_walk_sees_every_kind_of_import(source: str, expected: set[str]):
 
 
 def test_a_module_is_placed_by_its_longest_prefix():
-    assert layer_of("digest.sources.sanitize") < layer_of("digest.config")
+    assert layer_of("digest.text") < layer_of("digest.config")
     assert layer_of("digest.sources.gather") > layer_of("digest.config")
     assert layer_of("digest.app.pipeline") > layer_of("digest.deliver.mailing")
     with pytest.raises(AssertionError, match="has no layer"):

@@ -8,8 +8,9 @@ import datetime as dt
 from pathlib import Path
 
 from click.testing import CliRunner
-from conftest import FeedServer, Route, write_config
 from feeds import CategoryFeeds, Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 from digest.app.pipeline import build
 from digest.cli import cli

@@ -10,16 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FeedServer, Route, write_config
 from markup import same_html
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 from digest.config import load_config
+from digest.errors import FeedParseError
 from digest.models import Article
 from digest.sources import parse
 from digest.sources.gather import gather
-from digest.sources.normalise import FeedParseError, canonical_link
+from digest.sources.normalise import canonical_link
 from digest.sources.parse import parse_feed
-from digest.sources.pool import MIN_FEEDS, ParsePool, usable_cores
+from digest.sources.parse_pool import MIN_FEEDS, ParsePool, usable_cores
 from digest.store import Store
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)

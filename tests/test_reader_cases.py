@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DATA
+from support.project import DATA
 
 from digest.models import Article
 from digest.sources.parse import parse_feed

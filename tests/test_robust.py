@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SAMPLE, write_config
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, sample_config
+from support.project import SAMPLE, write_config
 
 from digest.cli import cli
 from digest.config import load_config
@@ -391,3 +391,13 @@ def test_an_address_no_header_can_hold_fails_alone(config: Path):
     assert "müller@example.org: refused (the address is not plain ASCII" in result.stderr
     written = {p.name for p in (config.parent / "outbox" / SAMPLE_DATE).glob("*.eml")}
     assert written == {f"{a}.eml" for a, _, _ in numbered(2)}
+
+
+def test_a_dry_run_counts_an_address_no_header_can_hold_as_a_failure(config: Path):
+    add_subscribers(config, numbered(2))
+    with Store(state_of(config)) as store:  # stored before addresses were checked
+        store.upsert_subscriber("müller@example.org", "Müller", ())
+    result = invoke(config, "send", "--date", SAMPLE_DATE, "--dry-run", code=1)
+    assert "would send 2, deferred 0, failed 1" in result.stderr
+    assert "müller@example.org: refused (the address is not plain ASCII" in result.stderr
+    assert not (config.parent / "outbox" / SAMPLE_DATE).exists()

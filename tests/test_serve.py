@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import free_port
 from newsroom import SAMPLE_DATE, run, sample_config
+from support.servers import free_port
 from web import request, serving
 
 from digest.config import Config, load_config

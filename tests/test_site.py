@@ -12,9 +12,9 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import pytest
 import requests
-from conftest import FeedServer, Route
 from lxml import etree
 from published import check_page_links
+from support.servers import FeedServer, Route
 from test_feeds_out import DAYS, PUBLIC, built, news_site  # noqa: F401  (fixtures)
 
 CHROMIUM = "/usr/bin/chromium"

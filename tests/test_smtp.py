@@ -9,7 +9,7 @@ import pytest
 from mailservers import Sink, password_check, running, self_signed
 
 from digest.config import SmtpConfig
-from digest.deliver.pool import Job, Pacer, SendPool
+from digest.deliver.send_pool import Job, Pacer, SendPool
 from digest.deliver.smtp import SmtpTransport, data_payload
 from digest.deliver.transport import Outcome
 from digest.errors import DeliveryError
@@ -192,8 +192,8 @@ def test_the_pacer_spaces_sends_to_the_rate(monkeypatch: pytest.MonkeyPatch):
         slept.append(seconds)
         clock[0] += seconds
 
-    monkeypatch.setattr("digest.deliver.pool.time.monotonic", lambda: clock[0])
-    monkeypatch.setattr("digest.deliver.pool.time.sleep", sleep)
+    monkeypatch.setattr("digest.deliver.send_pool.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("digest.deliver.send_pool.time.sleep", sleep)
     pacer = Pacer(4.0)
     for _ in range(5):
         pacer.wait()

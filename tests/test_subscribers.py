@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import write_config
+from support.project import write_config
 
 from digest.cli import cli
 from digest.store import Store

@@ -10,8 +10,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import FeedServer, Route, write_config
 from feeds import Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route
 
 from digest.config import Config, WordPressSource, load_config
 from digest.errors import ConfigError

@@ -27,7 +27,7 @@ from digest.app.pipeline import BuildResult, Preview, SendResult, TestSend
 
 if TYPE_CHECKING:
     from digest.app.status import EditionDetail, EditionStatus, SourceHealth, Status
-    from digest.delivery import DeliveryReport
+    from digest.deliver.policy import DeliveryReport
     from digest.sources.check import FeedCheck
     from digest.sources.gather import FeedReport, GatherReport
     from digest.store import storage_problem
@@ -38,7 +38,7 @@ _LOADED_WHEN_ASKED = {
     "EditionStatus": "digest.app.status",
     "SourceHealth": "digest.app.status",
     "Status": "digest.app.status",
-    "DeliveryReport": "digest.delivery",
+    "DeliveryReport": "digest.deliver.policy",
     "FeedCheck": "digest.sources.check",
     "FeedReport": "digest.sources.gather",
     "GatherReport": "digest.sources.gather",

@@ -253,7 +253,7 @@ class Digest:
         """
         from digest.deliver.tokens import read_token, secret_for
 
-        subscriber_id = read_token(secret_for(self.store), token) if token else None
+        subscriber_id = read_token(secret_for(self.store.secret), token) if token else None
         if subscriber_id is None:
             return TokenAnswer("invalid")
         subscriber = self.store.subscriber_by_id(subscriber_id)

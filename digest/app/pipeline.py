@@ -21,8 +21,8 @@ from digest.store import EditionEntry, Store, utcnow
 if TYPE_CHECKING:  # each step imports what it uses when it runs: commands start at once
     from jinja2 import Environment
 
+    from digest.deliver.policy import DeliveryReport
     from digest.deliver.transport import Transport
-    from digest.delivery import DeliveryReport
     from digest.models import StoredArticle
     from digest.render.site import Listed, SitePages
     from digest.sources.gather import FeedReport, GatherReport
@@ -366,7 +366,7 @@ def preview(config: Config, store: Store, date: dt.date, folder: Path) -> Previe
     if edition is None:
         return None
     rendered = render_email(config, edition, environment(config.templates))
-    leave = unsubscribe_for(config, make_token(secret_for(store), TEST_SUBSCRIBER_ID))
+    leave = unsubscribe_for(config, make_token(secret_for(store.secret), TEST_SUBSCRIBER_ID))
     html_body, text_body = rendered.personalise(PREVIEW_READER, leave.visible_url)
     html_path = folder / f"{date.isoformat()}.html"
     text_path = folder / f"{date.isoformat()}.txt"
@@ -409,7 +409,7 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     template = build_template(config, rendered, now)
     reader = Subscriber(id=TEST_SUBSCRIBER_ID, email=address, name="")
     message = template.for_subscriber(config, reader,
-                                      make_token(secret_for(store), TEST_SUBSCRIBER_ID))
+                                      make_token(secret_for(store.secret), TEST_SUBSCRIBER_ID))
     if config.dkim:  # signed like the real thing, so the test copy proves the set-up
         message = DkimSigner.load(config.dkim, str(config.path)).sign(message)
     own = transport is None

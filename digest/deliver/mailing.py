@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import jinja2
 
@@ -24,18 +25,20 @@ from digest.config import Config
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import MessageTemplate, SignLater, build_template
 from digest.deliver.outbox import OutboxTransport
-from digest.deliver.pool import Job, SendPool
-from digest.deliver.smtp import SmtpTransport
-from digest.deliver.tokens import make_token, secret_for
-from digest.deliver.transport import Outcome, Transport
-from digest.delivery import (
+from digest.deliver.policy import (
     PROBLEMS_SHOWN,
     DeliveryReport,
-    retry_delays,
+    another_pass,
+    edition_done,
     sections_for,
+    send_passes,
     should_bounce,
     shown_problems,
 )
+from digest.deliver.send_pool import Job, SendPool
+from digest.deliver.smtp import SmtpTransport
+from digest.deliver.tokens import make_token, secret_for
+from digest.deliver.transport import Outcome, Transport
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
 from digest.render.templates import environment
@@ -163,6 +166,69 @@ class Recorder:
         self.store.close()
 
 
+class DryRun:
+    """Stands in for the pool and the recorder in a dry run: counts, sends and records nothing."""
+
+    def __init__(self, report: DeliveryReport,
+                 on_message: Callable[[Subscriber, str], None] | None) -> None:
+        self.report = report
+        self.on_message = on_message
+
+    def submit(self, job: Job) -> bool:
+        self.report.sent += 1
+        if self.on_message:
+            self.on_message(job.subscriber, "dry-run")
+        return True
+
+    def skipped(self, subscriber: Subscriber) -> None:
+        self.report.nothing_for += 1
+        if self.on_message:
+            self.on_message(subscriber, "skipped")
+
+    def unsendable(self, subscriber: Subscriber, reason: str) -> None:
+        self.report.failed += 1
+        self.report.problems.append(f"{subscriber.email}: refused ({reason})")
+        if self.on_message:
+            self.on_message(subscriber, "failed")
+
+
+class Outlet(Protocol):
+    """Where a pass hands its messages: the pool and its recorder, or a dry run."""
+
+    def skipped(self, subscriber: Subscriber) -> None: ...
+
+    def unsendable(self, subscriber: Subscriber, reason: str) -> None: ...
+
+
+def send_pass(subscribers: Iterable[Subscriber], messages: Messages, outlet: Outlet,
+              submit: Callable[[Job], bool]) -> None:
+    """Build and hand over each owed subscriber's message, until the pool refuses more."""
+    for subscriber in subscribers:
+        try:
+            message = messages.for_subscriber(subscriber)
+        except UnicodeError:
+            outlet.unsendable(subscriber, "the address is not plain ASCII, which mail "
+                                          "headers need here (SMTPUTF8 is not used)")
+            continue
+        if message is None:
+            outlet.skipped(subscriber)
+        elif not submit(Job(subscriber, message)):
+            return
+
+
+def open_pool(config: Config, edition: Edition, recorder: Recorder,
+              transport: Transport | None) -> SendPool:
+    """The sending pool: one worker on the given transport, else one per connection."""
+    if transport is not None:
+        given = transport
+        return SendPool(lambda: given, 1, config.email.sender_address, recorder,
+                        rate=config.smtp.rate, close_transports=False, claim=recorder.claim)
+    size = config.smtp.connections if config.email.transport == "smtp" else 1
+    return SendPool(lambda: open_transport(config, edition.date.isoformat()), size,
+                    config.email.sender_address, recorder, rate=config.smtp.rate,
+                    claim=recorder.claim)
+
+
 def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.datetime,
                     dry_run: bool = False, transport: Transport | None = None,
                     on_message: Callable[[Subscriber, str], None] | None = None,
@@ -187,71 +253,45 @@ def deliver_edition(config: Config, store: Store, edition: Edition, *, now: dt.d
         unknown = store.delivery_counts(edition.id)["unknown"] if retry_unknown else 0
         on_start(edition, store.pending_count(edition.id, audience_until) + unknown)
     messages = Messages(config, edition, environment(config.templates), now,
-                        secret_for(store), signer)
+                        secret_for(store.secret), signer)
     if dry_run:
-        for subscriber in owed(store, edition.id, audience_until,
-                               include_unknown=retry_unknown):
-            if messages.for_subscriber(subscriber) is None:
-                report.nothing_for += 1
-                if on_message:
-                    on_message(subscriber, "skipped")
-            else:
-                report.sent += 1
-                if on_message:
-                    on_message(subscriber, "dry-run")
+        dry = DryRun(report, on_message)
+        send_pass(owed(store, edition.id, audience_until, include_unknown=retry_unknown),
+                  messages, dry, dry.submit)
         return report
 
     recorder = Recorder(store.path, edition.id, report, on_message)
-    if transport is not None:
-        given = transport
-        pool = SendPool(lambda: given, 1, config.email.sender_address, recorder,
-                        rate=config.smtp.rate, close_transports=False, claim=recorder.claim)
-    else:
-        size = config.smtp.connections if config.email.transport == "smtp" else 1
-        pool = SendPool(lambda: open_transport(config, edition.date.isoformat()), size,
-                        config.email.sender_address, recorder, rate=config.smtp.rate,
-                        claim=recorder.claim)
+    pool = open_pool(config, edition, recorder, transport)
     try:
-        waits = [0.0, *retry_delays(config.smtp.retries, config.smtp.retry_delay)]
-        for number, wait in enumerate(waits):
-            if wait:
-                sleep(wait)
+        for planned in send_passes(config.smtp.retries, config.smtp.retry_delay,
+                                   retry_unknown=retry_unknown):
+            if planned.wait:
+                sleep(planned.wait)
             recorder.new_pass()
             report.passes += 1
-            for subscriber in owed(store, edition.id, audience_until,
-                                   include_unknown=retry_unknown and number == 0):
-                try:
-                    message = messages.for_subscriber(subscriber)
-                except UnicodeError:
-                    recorder.unsendable(subscriber, "the address is not plain ASCII, which "
-                                        "mail headers need here (SMTPUTF8 is not used)")
-                    continue
-                if message is None:
-                    recorder.skipped(subscriber)
-                elif not pool.submit(Job(subscriber, message)):
-                    break
+            send_pass(owed(store, edition.id, audience_until,
+                           include_unknown=planned.include_unknown),
+                      messages, recorder, pool.submit)
             pool.drain()
             if pool.stopped is not None:
                 report.stopped = pool.stopped
                 break
-            if recorder.deferred_now == 0 and store.owed_counts(edition.id,
-                                                                audience_until)[1] == 0:
-                break  # nobody deferred, nobody left untried (by a connection that failed)
+            if not another_pass(recorder.deferred_now,
+                                store.owed_counts(edition.id, audience_until)[1]):
+                break
     except BaseException:
         pool.abandon()  # interrupted: nothing more goes out; what is in flight is recorded
         raise
     finally:
         pool.close()
         recorder.close()
-    deferred, waiting = store.owed_counts(edition.id, audience_until)
-    report.deferred = deferred
-    report.waiting = waiting
+    report.deferred, report.waiting = store.owed_counts(edition.id, audience_until)
     report.problems = [*shown_problems(recorder.failed_lines, report.failed),
                        *shown_problems(recorder.deferred_lines, recorder.deferred_now),
                        *shown_problems(recorder.unknown_lines, report.unknown)]
     if pool.errors and not report.stopped:
         report.problems.append(f"{len(pool.errors)} of {len(pool.workers)} connection(s) "
                                f"could not be used: {pool.errors[0]}")
-    if not report.stopped and deferred == 0 and waiting == 0:
+    if edition_done(report.stopped, report.deferred, report.waiting):
         store.complete_edition(edition.id, now)
     return report

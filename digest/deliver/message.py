@@ -22,7 +22,7 @@ from digest.deliver.dkim import BodyHasher, DkimSigner
 from digest.deliver.transport import DotSafe
 from digest.models import Subscriber
 from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
-from digest.sources.sanitize import one_line
+from digest.text import one_line
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,6 @@ def _body_chunks(boundary: str, text: EncodedBody, html_body: EncodedBody
 class MessageTemplate:
     """An edition's message, everything but the personal parts ready as bytes."""
 
-    rendered: RenderedEmail
     head: bytes  # shared headers, each ending in CRLF
     boundary: str
     domain: str
@@ -291,7 +290,6 @@ def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime, *,
     hasher = BodyHasher.of([None if isinstance(c, Slot) else c for c in body]) if signed \
         else None
     return MessageTemplate(
-        rendered=rendered,
         head=header_block,
         boundary=boundary,
         domain=config.email.domain,

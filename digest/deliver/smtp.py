@@ -26,6 +26,7 @@ import smtplib
 import ssl
 
 from digest.config import SmtpConfig
+from digest.deliver.policy import classify_reply
 from digest.deliver.transport import DotSafe, Outcome
 from digest.errors import DeliveryError
 
@@ -43,7 +44,7 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 def _outcome(code: int, text: bytes | str) -> Outcome:
-    return Outcome("failed" if 500 <= code < 600 else "deferred", _reply(code, text))
+    return Outcome(classify_reply(code), _reply(code, text))
 
 
 def data_payload(message: bytes) -> bytes:

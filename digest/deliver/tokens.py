@@ -6,18 +6,18 @@ import base64
 import hashlib
 import hmac
 import os
-
-from digest.store import Store
+from collections.abc import Callable
 
 TAG_BYTES = 16
 
 
-def secret_for(store: Store) -> bytes:
-    """DIGEST_SECRET from the environment, else a random secret kept in the state file."""
+def secret_for(stored: Callable[[], bytes]) -> bytes:
+    """DIGEST_SECRET from the environment, else the secret `stored` gives (the random one
+    kept in the state file: `store.secret`), asked for only when the environment has none."""
     env = os.environ.get("DIGEST_SECRET")
     if env:
         return env.encode()
-    return store.secret()
+    return stored()
 
 
 def _b64(data: bytes) -> str:

@@ -12,8 +12,6 @@ from digest.config import Config
 from digest.render.context import category_url
 from digest.render.syndication import FeedLinks
 
-FORMATS = ("rss.xml", "atom.xml", "feed.json")
-
 
 @dataclass(frozen=True)
 class PublishedFeed:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlsplit
 
 from digest.config import Config
 from digest.models import Edition, StoredArticle
 from digest.render.words import Words
+from digest.text import img_tags, shorten
 
 # Thumbnails: a fixed display width, the height from the image's own proportions. Email
 # clients cannot crop (object-fit and background-size are not dependable), so the height
@@ -88,30 +88,13 @@ def article_view(article: StoredArticle, category: str, words: Words) -> Article
     )
 
 
-class _ImageSizes(HTMLParser):
-    """The width and height each <img> of a (sanitised) fragment declares, by src."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.sizes: dict[str, tuple[str | None, str | None]] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "img":
-            a = dict(attrs)
-            if a.get("src"):
-                self.sizes.setdefault(a["src"] or "", (a.get("width"), a.get("height")))
-
-
 def image_size(src: str, fragment: str) -> tuple[int, int] | None:
     """The size the article's own HTML gives the image at `src` (WordPress always does)."""
     if "<img" not in fragment:
         return None
-    finder = _ImageSizes()
-    finder.feed(fragment)
-    finder.close()
-    width, height = finder.sizes.get(src, (None, None))
-    if width and height and width.isdigit() and height.isdigit():
-        return int(width), int(height)
+    for found, width, height in img_tags(fragment):
+        if found == src:  # the first <img> of that picture
+            return (width, height) if width and height else None
     return None
 
 
@@ -142,16 +125,6 @@ def thumbnail(src: str | None, fragment: str,
     if not THUMB_RATIOS[0] <= ratio <= THUMB_RATIOS[1]:
         return None
     return Thumbnail(src, THUMB_WIDTH, round(THUMB_WIDTH * ratio))
-
-
-def shorten(text: str, words: int) -> str:
-    """The first `words` words of `text`, with an ellipsis when cut."""
-    parts = text.split()
-    if words <= 0:
-        return ""
-    if len(parts) <= words:
-        return text
-    return " ".join(parts[:words]).rstrip(" ,;:—-…") + "…"
 
 
 def sections_view(config: Config, edition: Edition, words: Words,

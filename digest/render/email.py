@@ -21,13 +21,13 @@ from digest.render.context import (
     SectionView,
     preheader,
     sections_view,
-    shorten,
     site_view,
     subject,
     web_url,
     words_for,
 )
 from digest.render.words import Words
+from digest.text import shorten
 
 # Placeholders: plain ASCII that no escaping, inlining or encoding step alters.
 EMAIL = "@@digest-email@@"

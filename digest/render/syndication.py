@@ -10,9 +10,11 @@ only place that knows feedgen and its traps (see docs/feeds.md):
 - `lastBuildDate` and Atom `updated` default to the clock: both are always set
   from the items, so rebuilding unchanged content gives identical bytes.
 
-Everything that reaches a feed passes `published_text`, `published_html` or
+Everything that reaches a feed passes `published_text`, `clean_published` or
 `published_url` first: whatever the sources held, the feeds carry no
-executable HTML, no relative URLs and no character XML 1.0 forbids.
+executable HTML, no relative URLs and no character XML 1.0 forbids. (The summaries
+were sanitised when fetched and the editions come from our own templates; this
+second pass is what lets the feeds promise safety whatever reached the store.)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from digest import __version__
-from digest.sources.sanitize import absolute_url, clean_published, one_line
+from digest.text import absolute_url, clean_published, one_line
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
@@ -104,17 +106,6 @@ def published_url(value: str | None) -> str | None:
     return url
 
 
-def published_html(fragment: str) -> str:
-    """HTML for a feed: allow-listed markup, absolute URLs only, nothing executable.
-
-    The summaries were sanitised when fetched and the editions come from our
-    own templates; this second pass is what lets the feeds promise safety
-    whatever reached the store.
-    """
-
-    return clean_published(fragment)
-
-
 def image_type(url: str) -> str:
     """The MIME type of an image URL from its extension (JPEG when it has none)."""
     guessed, _ = mimetypes.guess_type(urlsplit(url).path)
@@ -144,9 +135,9 @@ def _published_item(item: FeedItem) -> FeedItem:
         id=one_line(item.id),
         url=url,
         title=published_text(item.title) or url,
-        summary_html=published_html(item.summary_html),
+        summary_html=clean_published(item.summary_html),
         summary_text=published_text(item.summary_text),
-        content_html=published_html(item.content_html) if item.content_html else None,
+        content_html=clean_published(item.content_html) if item.content_html else None,
         published=item.published,
         updated=max(item.updated, item.published),
         authors=tuple(a for a in (published_text(x) for x in item.authors) if a),

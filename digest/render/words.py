@@ -10,7 +10,6 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import (
     DateTimePattern,
     format_date,
-    format_datetime,
     get_date_format,
     parse_pattern,
 )
@@ -62,9 +61,6 @@ class Words:
             pattern = parse_pattern(get_date_format(named, locale=self.locale) if named else fmt)
             self._date_patterns[fmt] = pattern
         return str(pattern.apply(value, self.locale))
-
-    def datetime(self, value: dt.datetime, fmt: str = "medium") -> str:
-        return str(format_datetime(value, format=fmt, tzinfo=self.tz, locale=self.locale))
 
     def local_date(self, value: dt.datetime, fmt: str = "medium") -> str:
         return str(format_date(value.astimezone(self.tz).date(), format=fmt, locale=self.locale))

@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import jinja2
 
 from digest.config.reference import template_settings
-from digest.errors import DigestError
+from digest.errors import DigestError, ProjectExists
 from digest.render.templates import default_templates
 from digest.scaffold.discover import FoundCategory, Site, discover
 
@@ -22,12 +22,6 @@ __all__ = ["Project", "ProjectExists", "Site", "default_sender", "default_title"
 
 HERE = Path(__file__).resolve().parent
 MAX_CATEGORIES = 12  # more go in the file commented out: a digest is a short read
-
-
-class ProjectExists(DigestError):
-    """init would overwrite the editor's config."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

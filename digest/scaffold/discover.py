@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 
 import requests
 
-from digest.errors import DigestError
+from digest.errors import DiscoveryError
 from digest.sources.fetch import user_agent
 from digest.sources.wordpress import API_REL, api_url
 
@@ -30,12 +30,6 @@ MAX_BYTES = 5 * 1024 * 1024
 MAX_PAGES = 5  # of 100 categories each: enough for any news site
 CATEGORY_PATH = re.compile(r"/category/((?:[^/?#]+/)*[^/?#]+)/?$")
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
-
-
-class DiscoveryError(DigestError):
-    """The site could not be read at all."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)

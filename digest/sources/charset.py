@@ -15,6 +15,8 @@ import re
 
 import charset_normalizer
 
+from digest.text import C0_BYTES
+
 BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -28,8 +30,7 @@ CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
 XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*?encoding\s*=\s*[\"']([\w.:-]+)[\"']")
 TEXT_DECLARATION = re.compile(r"^(\s*<\?xml[^>]*?encoding\s*=\s*)([\"'])[\w.:-]+\2")
 # XML 1.0 forbids C0 controls but tab, LF, CR, and U+FFFE/U+FFFF (EF BF BE/BF in UTF-8).
-# Parsers in recover mode mangle the markup around them, so they go before parsing.
-C0_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+# Parsers in recover mode mangle the markup around them, so they (C0_BYTES) go before parsing.
 NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
 GUESS_BYTES = 256 * 1024  # enough text to guess from; guessing all of a huge file is slow
 

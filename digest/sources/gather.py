@@ -13,8 +13,9 @@ import requests
 from digest.clock import utcnow
 from digest.config import Config
 from digest.models import FeedState, FetchOutcome
+from digest.sources.feed_state import next_feed_state
 from digest.sources.fetch import HostLimiter
-from digest.sources.pool import ParsePool
+from digest.sources.parse_pool import ParsePool
 from digest.sources.reading import Reading
 from digest.sources.source import read_source
 from digest.store import Store
@@ -146,49 +147,13 @@ def gather(config: Config, store: Store, *, now: dt.datetime | None = None,
 
 def _record(store: Store, state: FeedState, categories: tuple[str, ...], reading: Reading,
             now: dt.datetime) -> FeedReport:
-    result, parsed, error = reading.download, reading.parsed, reading.error
-    # What a WordPress REST source looked up, kept even when the posts could not be read.
-    state = replace(state, api_root=reading.api_root or state.api_root,
-                    category_id=reading.category_id or state.category_id)
-    moved = result.moved_to if result.moved_to and result.moved_to != state.moved_to else None
-    notes = []
-    if moved:
-        notes.append(f"moved permanently to {moved}; update the config")
-    if result.outcome == "gone":
-        store.save_feed_state(replace(
-            state, gone=True, last_error=error, failing_since=state.failing_since or now,
-            moved_to=result.moved_to or state.moved_to))
-        return FeedReport(state.url, categories, "gone", message=error)
-    if result.outcome == "waiting":
-        store.save_feed_state(replace(
-            state, retry_after=result.retry_after, last_error=error,
-            moved_to=result.moved_to or state.moved_to))
-        return FeedReport(state.url, categories, "waiting", message=error)
-    if error is not None or (result.outcome == "ok" and parsed is None):
-        store.save_feed_state(replace(
-            state, last_error=error, failing_since=state.failing_since or now,
-            moved_to=result.moved_to or state.moved_to))
-        return FeedReport(state.url, categories, "error", message="; ".join([*notes, error or ""]))
+    """Store what one read brought and the feed's next state (articles first)."""
+    step = next_feed_state(state, reading, now)
     new = 0
-    entries = 0
-    if parsed is not None:
-        entries = len(parsed.articles)
+    if step.articles is not None:
         for slug in categories:
-            new += store.add_articles(parsed.articles, slug, now)
-        if parsed.warning:
-            notes.append(parsed.warning)
-    if reading.note:
-        notes.append(reading.note)
-    store.save_feed_state(replace(
-        state,
-        etag=result.etag if result.outcome == "ok" else state.etag,
-        last_modified=result.last_modified if result.outcome == "ok" else state.last_modified,
-        moved_to=result.moved_to or state.moved_to,
-        retry_after=None,
-        last_success=now,
-        last_error=None,
-        failing_since=None,
-        covered_from=reading.covered_from,
-    ))
-    return FeedReport(state.url, categories, result.outcome, entries=entries, new=new,
-                      message="; ".join(notes) or None)
+            new += store.add_articles(step.articles, slug, now)
+    store.save_feed_state(step.state)
+    return FeedReport(state.url, categories, step.outcome,
+                      entries=len(step.articles) if step.articles is not None else 0, new=new,
+                      message=step.message)

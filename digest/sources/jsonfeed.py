@@ -12,9 +12,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from digest.sources.normalise import FeedParseError, RawEntry, parse_date, text_as_html
+from digest.errors import FeedParseError
+from digest.sources.normalise import RawEntry, parse_date, text_as_html
 
-JSON_FEED_VERSION = "https://jsonfeed.org/version/"
+JSON_FEED_VERSION_PREFIX = "https://jsonfeed.org/version/"  # then 1 or 1.1
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,9 @@ def read_json_feed(text: str) -> JsonFeed:
         raise FeedParseError("JSON, but not a JSON Feed (the top level is not an object)")
     version = data.get("version")
     items = data.get("items")
-    if not (isinstance(version, str) and version.startswith(JSON_FEED_VERSION)):
+    if not (isinstance(version, str) and version.startswith(JSON_FEED_VERSION_PREFIX)):
         raise FeedParseError("JSON, but not a JSON Feed (no \"version\": "
-                             f"\"{JSON_FEED_VERSION}1.1\")")
+                             f"\"{JSON_FEED_VERSION_PREFIX}1.1\")")
     if not isinstance(items, list):
         raise FeedParseError("JSON Feed without an \"items\" list")
     entries = []

@@ -15,7 +15,16 @@ from urllib.parse import urlsplit, urlunsplit
 import feedparser.datetimes as feedparser_dates
 
 from digest.models import Article
-from digest.sources.sanitize import absolute_url, clean_html, one_line, plain_text, text_of_clean
+from digest.text import (
+    IMG_TAG,
+    absolute_url,
+    clean_html,
+    img_tags,
+    one_line,
+    plain_text,
+    shorten,
+    text_of_clean,
+)
 
 WORDS_PER_MINUTE = 200
 EXCERPT_WORDS = 45
@@ -80,10 +89,6 @@ class ParsedFeed:
     link: str | None
     articles: tuple[Article, ...]
     warning: str | None  # set when the document was malformed but still yielded entries
-
-
-class FeedParseError(Exception):
-    """The document is not a feed that can be read."""
 
 
 def canonical_link(url: str) -> str:
@@ -236,11 +241,8 @@ def _cut_tail(text: str) -> str:
 
 
 def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
-    text = _cut_tail(text).strip().rstrip(" ,;:—-")
-    parts = text.split(maxsplit=words)
-    if len(parts) <= words:
-        return " ".join(parts)
-    return " ".join(parts[:words]).rstrip(" ,;:—-") + "…"
+    """The text's first words, without a trailing "Read more" or "appeared first on"."""
+    return shorten(_cut_tail(text).strip().rstrip(" ,;:—-"), words)
 
 
 def _without_non_text(fragment: str) -> str:
@@ -277,9 +279,6 @@ def reading_minutes(content_words: int, summary_text: str) -> int | None:
     return max(1, math.ceil(content_words / WORDS_PER_MINUTE))
 
 
-IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
-IMG_ATTRIBUTE = re.compile(r"""\b(src|width|height)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^"'\s>]+))""",
-                           re.IGNORECASE)
 MIN_PICTURE_SIDE = 50  # smaller is a pixel, a spacer or an icon, never the article's picture
 # Hosts and paths of known tracking pixels and web beacons.
 TRACKING_HOSTS = (".pixel.wp.com", ".stats.wordpress.com", ".feeds.feedburner.com",
@@ -300,22 +299,10 @@ def is_tracking_image(url: str) -> bool:
     return TRACKING_PATH.search(url) is not None
 
 
-def _side(value: str | None) -> int | None:
-    value = (value or "").strip()
-    if value.endswith("px"):
-        value = value[:-2]
-    return int(value) if value.isdigit() else None
-
-
 def _img_tags(fragment: str) -> list[tuple[str, tuple[int, int] | None, bool]]:
     """(src, (width, height) when both are given, too small) of each <img>, in order."""
     found = []
-    for tag in IMG_TAG.findall(fragment):
-        attributes = {k.lower(): a or b or c for k, a, b, c in IMG_ATTRIBUTE.findall(tag)}
-        src = html.unescape(attributes.get("src", ""))
-        if not src:
-            continue
-        width, height = _side(attributes.get("width")), _side(attributes.get("height"))
+    for src, width, height in img_tags(fragment):
         small = any(side is not None and side < MIN_PICTURE_SIDE for side in (width, height))
         size = (width, height) if width and height else None
         found.append((src, size, small))

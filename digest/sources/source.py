@@ -12,9 +12,10 @@ from dataclasses import replace
 import requests
 
 from digest.config import Config, WordPressSource
+from digest.errors import FeedParseError
 from digest.models import Article, FeedState
 from digest.sources.fetch import Download, HostLimiter, download, is_local
-from digest.sources.normalise import FeedParseError, ParsedFeed
+from digest.sources.normalise import ParsedFeed
 from digest.sources.paging import (
     FULL,
     coverage_note,

@@ -21,10 +21,11 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 
 from digest.config import FetchConfig, WordPressSource
+from digest.errors import FeedParseError
 from digest.models import FeedState
 from digest.render.context import THUMB_WIDTH
 from digest.sources.fetch import Download, HostLimiter, download
-from digest.sources.normalise import FeedParseError, ParsedFeed, RawEntry, parse_date, to_article
+from digest.sources.normalise import ParsedFeed, RawEntry, parse_date, to_article
 from digest.sources.paging import linked
 from digest.sources.reading import Reading
 
@@ -183,6 +184,19 @@ def featured_image(media: dict[str, Any] | None
     return original, None
 
 
+def _category_id(lookup: Download, source: WordPressSource) -> int:
+    """The category's id in the API's answer to a lookup by its slug."""
+    found = _json(lookup, "categories")
+    if not isinstance(found, list) or not found or not isinstance(found[0], dict) \
+            or not isinstance(found[0].get("id"), int):
+        raise FeedParseError(
+            f"{source.site} has no category with the slug {source.category!r}; "
+            "check `category` in this source (the slug is the last part of the "
+            "category's URL)")
+    identifier: int = found[0]["id"]
+    return identifier
+
+
 def read_wordpress(session: requests.Session, state: FeedState, source: WordPressSource,
                    limits: FetchConfig, now: dt.datetime, limiter: HostLimiter,
                    lookback: dt.timedelta) -> Reading:
@@ -209,14 +223,7 @@ def read_wordpress(session: requests.Session, state: FeedState, source: WordPres
             lookup = get(categories_url(root, source))
             if lookup.outcome != "ok":
                 return Reading(lookup, None, lookup.error)
-            found = _json(lookup, "categories")
-            if not isinstance(found, list) or not found or not isinstance(found[0], dict) \
-                    or not isinstance(found[0].get("id"), int):
-                raise FeedParseError(
-                    f"{source.site} has no category with the slug {source.category!r}; "
-                    "check `category` in this source (the slug is the last part of the "
-                    "category's URL)")
-            category_id = found[0]["id"]
+            category_id = _category_id(lookup, source)
         since = now - lookback - OVERLAP
         entries: dict[str, RawEntry] = {}
         first: Download | None = None

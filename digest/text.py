@@ -1,4 +1,6 @@
-"""The one place untrusted feed HTML and text are made safe (nh3 with an allow-list)."""
+"""Plain text and safe HTML from untrusted input: the one sanitiser (nh3 with an
+allow-list), one-line text, plain text of HTML. Used by sources, render, deliver and the
+subscriber lists alike, so it sits below all of them."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ DROP_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "
 
 # Characters XML 1.0 forbids: C0 controls but tab, LF, CR; U+FFFE/U+FFFF; lone surrogates.
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# The same C0 controls as bytes: removed from a feed before it is parsed.
 C0_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
 # U+FFFE, U+FFFF and surrogates as UTF-8 ("surrogatepass"): EF BF BE/BF, ED A0-BF.
 FORBIDDEN_SEQUENCES = re.compile(rb"\xef\xbf[\xbe\xbf]|\xed[\xa0-\xbf]")
@@ -186,3 +189,41 @@ def one_line(text: str) -> str:
     """Plain text safe for a single line (headers, names): no controls, no line breaks."""
     # str.split() splits on the same Unicode whitespace as \s, several times faster.
     return " ".join(xml_safe(text).split())
+
+
+# An <img> tag and the attributes that place and size it: regexes, not an HTML parse,
+# as they run over every article's HTML.
+IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+IMG_ATTRIBUTE = re.compile(r"""\b(src|width|height)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^"'\s>]+))""",
+                           re.IGNORECASE)
+
+
+def pixels(value: str | None) -> int | None:
+    """The pixels a width or height attribute gives ("600" or "600px"), else None."""
+    value = (value or "").strip()
+    if value.endswith("px"):
+        value = value[:-2]
+    return int(value) if value.isdigit() else None
+
+
+def img_tags(fragment: str) -> list[tuple[str, int | None, int | None]]:
+    """(src, width, height) of each <img> with a src in `fragment`, in order: the one way
+    the digest reads an image's size from HTML."""
+    found = []
+    for tag in IMG_TAG.findall(fragment):
+        attributes = {k.lower(): a or b or c for k, a, b, c in IMG_ATTRIBUTE.findall(tag)}
+        src = html.unescape(attributes.get("src", ""))
+        if src:
+            found.append((src, pixels(attributes.get("width")), pixels(attributes.get("height"))))
+    return found
+
+
+def shorten(text: str, words: int) -> str:
+    """The first `words` words of `text`, single-spaced, with an ellipsis when cut (never
+    after a comma, a dash or another ellipsis): excerpts, and shorter ones for email."""
+    if words <= 0:
+        return ""
+    parts = text.split(maxsplit=words)
+    if len(parts) <= words:
+        return " ".join(parts)
+    return " ".join(parts[:words]).rstrip(" ,;:—-…") + "…"

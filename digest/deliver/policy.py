@@ -1,10 +1,11 @@
-"""Pure decisions about delivery: what each subscriber gets, and when a list is done."""
+"""Pure decisions about delivery: what each subscriber gets, what to send next, what a
+mail server's reply means, and when a list is done."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from digest.models import Edition, Subscriber
+from digest.models import DeliveryStatus, Edition, Subscriber
 
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is marked bounced
 PROBLEMS_SHOWN = 20  # per kind; a run with 10,000 refusals prints a count, not 10,000 lines
@@ -29,6 +30,41 @@ def should_bounce(failures_in_a_row: int) -> bool:
 def retry_delays(retries: int, first: float) -> list[float]:
     """Seconds to wait before each retry pass over deferred recipients: doubling backoff."""
     return [first * 2**n for n in range(retries)]
+
+
+@dataclass(frozen=True)
+class SendPass:
+    """One pass over the recipients still owed an edition."""
+
+    wait: float  # seconds to wait before it starts
+    include_unknown: bool  # whether recipients whose delivery is unknown are sent again
+
+
+def send_passes(retries: int, first_delay: float, *, retry_unknown: bool) -> list[SendPass]:
+    """The passes of a delivery run: the first at once, then one per retry with a doubling
+    wait. Unknown deliveries are sent again only when asked, and only in the first pass."""
+    waits = [0.0, *retry_delays(retries, first_delay)]
+    return [SendPass(wait, retry_unknown and number == 0) for number, wait in enumerate(waits)]
+
+
+def another_pass(deferred_this_pass: int, untried: int) -> bool:
+    """Whether a retry pass is worth it: someone was deferred, or left untried (by a
+    connection that failed)."""
+    return deferred_this_pass > 0 or untried > 0
+
+
+def edition_done(stopped: str | None, deferred: int, waiting: int) -> bool:
+    """Whether the edition is finished: nobody is owed it and the run was not cut short."""
+    return stopped is None and deferred == 0 and waiting == 0
+
+
+def classify_reply(code: int) -> DeliveryStatus:
+    """What a mail server's reply to a message means for its recipient: "sent" (250),
+    "failed" (5xx: refused for good, never sent again) or "deferred" (anything else,
+    4xx or no reply: tried again in a later pass or run)."""
+    if code == 250:
+        return "sent"
+    return "failed" if 500 <= code < 600 else "deferred"
 
 
 def shown_problems(lines: list[str], total: int) -> list[str]:
