@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from conftest import write_config
+from support.project import write_config
 
 from digest.app import Digest, InputError, NotFound, SubscriberChange, TokenAnswer
 from digest.deliver.tokens import make_token, secret_for
@@ -69,7 +69,7 @@ def test_a_token_is_read_and_only_a_confirmed_one_unsubscribes(config_path: Path
         assert digest.unsubscribe_by_token(make_token(b"forged", 1), confirmed=True) == \
             TokenAnswer("invalid")
         assert digest.unsubscribe_by_token(None, confirmed=True) == TokenAnswer("invalid")
-        assert digest.unsubscribe_by_token(make_token(secret_for(digest.store), 7),
+        assert digest.unsubscribe_by_token(make_token(secret_for(digest.store.secret), 7),
                                            confirmed=True) == TokenAnswer("not_listed")
 
 
