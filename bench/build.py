@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from measure import measured  # noqa: E402
 
 from digest.config import Config, load_config  # noqa: E402
 from digest.edition import edition_cutoff, select_edition  # noqa: E402
@@ -124,22 +124,10 @@ def seed(folder: Path, editions: int) -> tuple[Path, dt.date]:
     return config, first + dt.timedelta(days=editions)
 
 
-# As installed: pip compiles the bytecode, so the runs may write and reuse it.
-ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
 def run(command: list[str]) -> tuple[float, int, float]:
     """Run a process; return (seconds, peak RSS in KiB, CPU seconds)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env=ENV)
-    assert process.stderr is not None
-    err = process.stderr.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{err}")
-    return seconds, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
+    m = measured(command)
+    return m.seconds, m.peak_kib, m.cpu
 
 
 def digest(config: Path, *args: str) -> tuple[float, int, float]:

@@ -22,14 +22,13 @@ and the ratio of the two: flat memory means a ratio near 1.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from measure import measured
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,16 +88,9 @@ CPU: list[float] = []  # CPU seconds (user + system) of each command run, in ord
 
 def timed(command: list[str]) -> tuple[float, int]:
     """Run a command (stdout to /dev/null); return (seconds, peak RSS in KiB)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert process.stderr is not None
-    err = process.stderr.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{err}")
-    CPU.append(usage.ru_utime + usage.ru_stime)
-    return seconds, int(usage.ru_maxrss)
+    m = measured(command)
+    CPU.append(m.cpu)
+    return m.seconds, m.peak_kib
 
 
 def digest(config: Path, *args: str) -> list[str]:
