@@ -6,6 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+# The width, in CSS pixels, at which the email shows an article's picture: the email
+# is drawn to it, and sources ask for a picture about twice as wide (sharp on HiDPI).
+THUMB_WIDTH = 120
+
 # The states kept as text (in the state file, the JSON output and the CLI's words), as
 # Literal types so that strict mypy catches a misspelt one.
 

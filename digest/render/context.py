@@ -8,14 +8,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.config import Config
-from digest.models import Edition, StoredArticle
+from digest.models import THUMB_WIDTH, Edition, StoredArticle
 from digest.render.words import Words
 from digest.text import img_tags, shorten
 
 # Thumbnails: a fixed display width, the height from the image's own proportions. Email
 # clients cannot crop (object-fit and background-size are not dependable), so the height
 # must come from known dimensions or the picture would be squashed; without them, no picture.
-THUMB_WIDTH = 120
 THUMB_RATIOS = (0.4, 1.25)  # height/width kept: wide photos to a little taller than square
 THUMB_TYPES = (".jpg", ".jpeg", ".png", ".gif")  # what every client shows (no WebP, no SVG)
 EMAIL_EXCERPT_WORDS = 25  # a short excerpt keeps the largest edition under the size budget

@@ -22,8 +22,7 @@ import requests
 
 from digest.config import FetchConfig, WordPressSource
 from digest.errors import FeedParseError
-from digest.models import FeedState
-from digest.render.context import THUMB_WIDTH
+from digest.models import THUMB_WIDTH, FeedState
 from digest.sources.fetch import Download, HostLimiter, download
 from digest.sources.normalise import ParsedFeed, RawEntry, parse_date, to_article
 from digest.sources.paging import linked
