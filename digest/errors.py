@@ -79,3 +79,15 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+class InputError(DigestError):
+    """What the user asked for cannot be: a bad address, an unknown feed or category."""
+
+    exit_code = 2
+
+
+class NotFound(DigestError):
+    """What the user named does not exist (a subscriber, an edition)."""
+
+    exit_code = 1

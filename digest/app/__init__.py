@@ -15,15 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from digest.app.facade import (
-    Digest,
-    FetchResult,
-    InputError,
-    NotFound,
-    SubscriberChange,
-    TokenAnswer,
-)
+from digest.app.facade import Digest, FetchResult, SubscriberChange, TokenAnswer
 from digest.app.pipeline import BuildResult, Preview, SendResult, TestSend
+from digest.errors import InputError, NotFound  # what the facade's actions raise
 
 if TYPE_CHECKING:
     from digest.app.status import EditionDetail, EditionStatus, SourceHealth, Status

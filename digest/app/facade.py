@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, TextIO
 
 from digest.app import pipeline
 from digest.config import Config, config_path, load_config
-from digest.errors import DigestError
+from digest.errors import DigestError, InputError, NotFound
 from digest.models import Edition, Subscriber
 from digest.store import Store
 
@@ -28,18 +28,6 @@ if TYPE_CHECKING:  # each action imports what it uses when it runs
     from digest.sources.check import FeedCheck
     from digest.sources.gather import FeedReport, GatherReport
     from digest.subscribers import ImportLine
-
-
-class InputError(DigestError):
-    """What the user asked for cannot be: a bad address, an unknown feed or category."""
-
-    exit_code = 2
-
-
-class NotFound(DigestError):
-    """What the user named does not exist (a subscriber, an edition)."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from digest.app.facade import InputError
+from digest.errors import InputError
 from digest.scaffold import (
     Project,
     ProjectExists,
