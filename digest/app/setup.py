@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from digest.errors import InputError
 from digest.scaffold import (
     Project,
-    ProjectExists,
     Site,
+    check_folder,
     default_sender,
     default_title,
     discover,
@@ -22,16 +21,6 @@ from digest.scaffold import (
 
 __all__ = ["Project", "Site", "check_folder", "default_sender", "default_title",
            "discover_site", "init_project"]
-
-
-def check_folder(folder: Path, *, force: bool = False) -> None:
-    """Refuse, before anything is asked or fetched, a folder init cannot write into."""
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"{folder} is a file, not a folder; choose a folder for the digest")
-    config = folder / "config.toml"
-    if config.exists() and not force:
-        raise ProjectExists(f"{config} already exists; edit it, choose another folder, "
-                            "or pass --force to replace it")
 
 
 def discover_site(url: str, *, feeds_only: bool = False) -> Site:

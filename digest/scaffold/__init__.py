@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 import jinja2
 
 from digest.config.reference import template_settings
-from digest.errors import DigestError, ProjectExists
+from digest.errors import DigestError, InputError, ProjectExists
 from digest.render.templates import default_templates
 from digest.scaffold.discover import FoundCategory, Site, discover
 
@@ -121,13 +121,22 @@ def copy_templates(target: Path) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     return tuple(written), tuple(kept)
 
 
-def write_project(folder: Path, config_text: str, *, force: bool = False,
-                  categories: int = 0) -> Project:
-    """Write `folder`/config.toml and `folder`/templates/; never overwrite templates."""
+def check_folder(folder: Path, *, force: bool = False) -> None:
+    """Refuse a folder init cannot write into: `init` asks this before it prompts or
+    fetches anything, and write_project again before it writes."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder} is a file, not a folder; choose a folder for the digest")
     config = folder / "config.toml"
     if config.exists() and not force:
         raise ProjectExists(f"{config} already exists; edit it, choose another folder, "
                             "or pass --force to replace it")
+
+
+def write_project(folder: Path, config_text: str, *, force: bool = False,
+                  categories: int = 0) -> Project:
+    """Write `folder`/config.toml and `folder`/templates/; never overwrite templates."""
+    check_folder(folder, force=force)
+    config = folder / "config.toml"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         temporary = config.with_name(config.name + ".tmp")
