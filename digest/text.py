@@ -43,6 +43,11 @@ FORBIDDEN_SEQUENCES = re.compile(rb"\xef\xbf[\xbe\xbf]|\xed[\xa0-\xbf]")
 
 def xml_safe(text: str) -> str:
     """Remove the characters XML 1.0 cannot carry (feedgen raises on them)."""
+    if text.isprintable():
+        # No control character, surrogate or noncharacter (U+FFFE/U+FFFF are
+        # unassigned): nothing to remove, found in one pass that stops at the first
+        # line break or tab, when the check below is needed.
+        return text
     # The common case, nothing to remove, is checked on the UTF-8 bytes: encode,
     # translate and `in` run at memory speed; a regex alternation (surrogates, which
     # start with ED, as do Hangul syllables) only when that byte is there at all.

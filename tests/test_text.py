@@ -1,9 +1,10 @@
-"""digest/text.py: the one reading of an <img>'s size, and the one way to shorten text."""
+"""digest/text.py: the one reading of an <img>'s size, the one way to shorten text, and what
+XML cannot carry."""
 
 from __future__ import annotations
 
 from digest.render.context import image_size
-from digest.text import img_tags, shorten
+from digest.text import img_tags, shorten, xml_safe
 
 
 def test_img_sizes_are_read_one_way_for_sources_and_render():
@@ -25,3 +26,10 @@ def test_shorten_cuts_at_words_with_one_ellipsis_never_after_a_comma():
     assert shorten("one two, three four", 2) == "one two…"
     assert shorten("one two… three", 2) == "one two…"
     assert shorten("anything", 0) == ""
+
+
+def test_xml_safe_removes_only_what_xml_forbids():
+    kept = "Tab\there, line\nbreak\r, «quotes» – dash, 𝄞, U+FDD0 \ufdd0, nbsp\xa0."
+    assert xml_safe(kept) == kept
+    assert xml_safe("Plain printable text & <tags>") == "Plain printable text & <tags>"
+    assert xml_safe("a\x00b\x08c\x0bd\x1fe\ufffef\uffffg\ud800h") == "abcdefgh"

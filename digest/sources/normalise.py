@@ -60,7 +60,7 @@ LOOKS_LIKE_HTML = re.compile(
 )
 TAG = re.compile(r"<[^>]*>")
 NOT_TEXT_NAMES = r"(script|style|iframe|object|embed|noscript|svg|math|template|textarea)"
-NOT_TEXT_START = re.compile(r"<" + NOT_TEXT_NAMES + r"\b")  # searched in lowercased text
+NOT_TEXT_START = re.compile(rb"<" + NOT_TEXT_NAMES.encode() + rb"\b")  # searched in lowercased text
 FUTURE_SLACK = dt.timedelta(minutes=10)
 WEB = ("http://", "https://")
 
@@ -245,28 +245,48 @@ def excerpt_of(text: str, words: int = EXCERPT_WORDS) -> str:
     return shorten(_cut_tail(text).strip().rstrip(" ,;:—-"), words)
 
 
-def _without_non_text(fragment: str) -> str:
-    """The fragment less the elements that hold no reading matter (scripts, embeds)."""
-    lower = fragment.lower()
+def _without_non_text(fragment: bytes) -> bytes:
+    """The fragment (UTF-8) less the elements that hold no reading matter (scripts,
+    embeds)."""
+    lower = fragment.lower()  # ASCII only, so positions stay those of `fragment`
     found = NOT_TEXT_START.search(lower)
     if found is None:
         return fragment
     kept, pos = [], 0
     while found is not None:
         kept.append(fragment[pos:found.start()])
-        end = lower.find("</" + found.group(1), found.end())
-        close = lower.find(">", end) if end >= 0 else -1
+        end = lower.find(b"</" + found.group(1), found.end())
+        close = lower.find(b">", end) if end >= 0 else -1
         pos = len(fragment) if close < 0 else close + 1
         found = NOT_TEXT_START.search(lower, pos)
     kept.append(fragment[pos:])
-    return " ".join(kept)
+    return b" ".join(kept)
+
+
+# str.split()'s whitespace as UTF-8: the ASCII bytes (\x1c-\x1f too), and the
+# sequences of the other Unicode spaces (U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028,
+# U+2029, U+202F, U+205F, U+3000), which become as many ASCII spaces.
+ASCII_SPACES = b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+WIDE_SPACES = tuple(chr(c).encode() for c in (
+    0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000))
+# Every whitespace byte to a space, every other byte to "w": a word starts at each "w"
+# after a space.
+WORD_BYTES = bytes(0x20 if b in ASCII_SPACES else 0x77 for b in range(256))
+TAG_BYTES = re.compile(rb"<[^>]*>")
 
 
 def word_count(fragment: str) -> int:
     """Words of the text in an HTML fragment, near enough for a reading time. No HTML
     parser (the costliest step of ingestion) is needed to count: text is what lies
-    between tags."""
-    return len(TAG.sub(" ", _without_non_text(fragment)).split())
+    between tags. The words are what `str.split()` would give, counted on the UTF-8
+    bytes without making a string of each."""
+    data = _without_non_text(fragment.encode("utf-8", "surrogatepass"))
+    if not fragment.isascii():
+        for space in WIDE_SPACES:
+            if space in data:
+                data = data.replace(space, b" " * len(space))
+    flat = b" " + TAG_BYTES.sub(b" ", data).translate(WORD_BYTES)
+    return flat.count(b" w")
 
 
 def reading_minutes(content_words: int, summary_text: str) -> int | None:
