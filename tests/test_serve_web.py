@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import pytest
 from newsroom import SAMPLE_DATE, run, sample_config
@@ -312,3 +314,76 @@ def test_commands_that_only_read_never_create_a_state_file(tmp_path: Path,
     out = run(config, *command, code=1)
     assert str(state) in out
     assert not state.exists()
+
+
+VIOLATIONS = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation',
+  e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+LOOKS = """JSON.stringify({
+  paper: getComputedStyle(document.documentElement).getPropertyValue('--paper').trim(),
+  sheets: document.styleSheets.length,
+  violations: window.__violations || ['the listener did not run'],
+})"""
+
+
+class LoopbackChromium:
+    """Chromium loading pages from digest serve on loopback; anything else is refused
+    (pictures get a stand-in), so nothing leaves the machine."""
+
+    def __init__(self, binary: str) -> None:
+        from chromium import Chromium
+
+        class Loopback(Chromium):
+            def _answer(self, message: dict[str, Any], images: bool) -> None:
+                params = message["params"]
+                if params["request"]["url"].startswith("http://127.0.0.1:"):
+                    self._send("Fetch.continueRequest", {"requestId": params["requestId"]},
+                               message.get("sessionId"))
+                else:
+                    super()._answer(message, images)
+
+        self.browser = Loopback(binary)
+
+    def look(self, url: str) -> dict[str, Any]:
+        """Load `url`; what its own stylesheet set, and every policy violation."""
+        b = self.browser
+        target = b.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = b.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"]
+        try:
+            b.call("Page.enable", session=session)
+            b.call("Fetch.enable", {"patterns": [{"urlPattern": "*"}]}, session=session)
+            b.call("Page.addScriptToEvaluateOnNewDocument", {"source": VIOLATIONS},
+                   session=session)
+            b.call("Page.navigate", {"url": url}, session=session)
+            b._pump(session, True, until_event="Page.loadEventFired")
+            result = b.call("Runtime.evaluate", {"expression": LOOKS, "returnByValue": True},
+                            session=session)
+            return dict(json.loads(result["result"]["value"]))
+        finally:
+            b.call("Target.closeTarget", {"targetId": target})
+
+
+def test_the_published_pages_work_under_the_policy(published: Config,
+                                                   served: tuple[str, list[str]]):
+    """In a real browser, each page's own <style> applies and nothing is refused."""
+    from chromium import find_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("Chromium is not installed (Debian package `chromium`; .ci/run "
+                    "installs it)")
+    base, _ = served
+    browser = LoopbackChromium(binary)
+    try:
+        for path in ("/", "/archive.html", f"/editions/{SAMPLE_DATE}.html",
+                     "/unsubscribe?token=x"):
+            looks = browser.look(base + path)
+            assert looks["violations"] == [], (path, looks)
+            assert looks["sheets"] >= 1, (path, looks)
+            if path != "/unsubscribe?token=x":
+                assert looks["paper"] == "#fffdf8", (path, looks)
+    finally:
+        browser.browser.close()
