@@ -223,6 +223,10 @@ def test_send_then_status_and_editions_in_text_and_json(project: Path):
 
 def test_editions_show_says_which_dates_exist(project: Path):
     result = invoke(project, "editions", "show", "latest", code=1)
+    assert "there is no state file at" in result.stderr  # and none is made
+    assert "`digest fetch` makes one" in result.stderr
+    invoke(project, "subscribers", "add", "a@example.org")  # makes the state file
+    result = invoke(project, "editions", "show", "latest", code=1)
     assert "there is no edition yet; `digest send`" in result.stderr
     sent_project(project)
     result = invoke(project, "editions", "show", "2020-01-01", code=1)

@@ -219,10 +219,10 @@ def test_export_neutralises_spreadsheet_formulas_and_import_reads_them_back(proj
 
 
 def test_json_export_streams_the_same_document_as_a_whole_list(project: Path):
-    assert json.loads(invoke(project, "subscribers", "export", "--format", "json").stdout) \
-        == []
     import_text(project, "email,name,categories\nb@example.org,Bəxtiyar,news\n"
                          "a@example.org,=1+1,\n")
+    assert json.loads(invoke(project, "subscribers", "export", "--format", "json",
+                             "--status", "bounced").stdout) == []
     out = invoke(project, "subscribers", "export", "--format", "json").stdout
     records = json.loads(out)
     assert out == json.dumps(records, indent=2, ensure_ascii=False) + "\n"

@@ -54,9 +54,13 @@ class TokenAnswer:
 class Digest:
     """A digest opened from its config: `with Digest.open(path) as digest: digest.send(date)`."""
 
-    def __init__(self, config: Config, *, lock: bool = False) -> None:
+    def __init__(self, config: Config, *, lock: bool = False, create: bool = True) -> None:
+        """`create=False` (the commands that only read, and `serve`): a missing state file
+        is NotFound, never made afresh (a new one holds a new token secret, which would
+        void every unsubscribe link already sent)."""
         self.config = config
         self.lock = lock
+        self.create = create
         self._stack = ExitStack()
         self._store: Store | None = None
 
@@ -80,6 +84,12 @@ class Digest:
     def store(self) -> Store:
         """The state file, opened (and created, migrated) on first use."""
         if self._store is None:
+            if not self.create and not self.config.state.exists():
+                raise NotFound(
+                    f"there is no state file at {self.config.state} ([digest] state in "
+                    f"{self.config.path}); `digest fetch` makes one. If it was moved, "
+                    "set `state` to where it is now: a new one would void every "
+                    "unsubscribe link already sent")
             self._store = self._stack.enter_context(Store(self.config.state))
         return self._store
 

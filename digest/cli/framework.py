@@ -343,15 +343,17 @@ def parse_date(value: str | None, digest: Digest, hint: str = "--date") -> dt.da
 
 
 @contextmanager
-def opened(settings: Settings, *, lock: bool = False,
-           store: bool = True) -> Iterator[Digest]:
+def opened(settings: Settings, *, lock: bool = False, store: bool = True,
+           create: bool = True) -> Iterator[Digest]:
     """The digest of --config, with the run lock if asked; its state file's warnings told.
 
-    `store=False`: the state file is opened only if the command uses it."""
+    `store=False`: the state file is opened only if the command uses it.
+    `create=False` (a command that only reads): a missing state file is an error, never
+    made afresh."""
     from digest.app import Digest
 
     try:
-        with Digest(settings.config, lock=lock) as digest:
+        with Digest(settings.config, lock=lock, create=create) as digest:
             if store:
                 for warning in digest.store_warnings():
                     settings.warn(warning)

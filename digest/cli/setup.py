@@ -133,6 +133,10 @@ def _sender(value: str) -> str:
 def serve(settings: Settings, host: str, port: int) -> None:
     """Serve the output folder and the one-click unsubscribe endpoint over HTTP.
 
+    Feeds and pages go out with ETag and Last-Modified (304 when unchanged), gzip
+    and their types; limits are in [serve]. Needs the state file (run `digest
+    fetch` first): serving never creates one.
+
     \b
     Example:
       digest serve --port 8080

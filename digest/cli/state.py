@@ -36,7 +36,7 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     Example:
       digest status --editions 14
     """
-    with opened(settings) as digest:
+    with opened(settings, create=False) as digest:
         data = digest.status(editions=edition_limit)
     config = digest.config
     if as_json:
@@ -100,7 +100,7 @@ def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
     Example:
       digest editions list --limit 7 --json
     """
-    with opened(settings) as digest:
+    with opened(settings, create=False) as digest:
         rows = digest.editions(limit)
     if as_json:
         emit_json(rows)
@@ -126,7 +126,7 @@ def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
     Example:
       digest editions show 2026-11-25
     """
-    with opened(settings) as digest:
+    with opened(settings, create=False) as digest:
         if date_text == "latest":
             date = digest.latest_edition_date()
         elif date_text == "today":

@@ -109,7 +109,7 @@ def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> N
     from digest.app import subscriber_record
 
     count = 0
-    with opened(settings) as digest:
+    with opened(settings, create=False) as digest:
         for s in digest.subscribers(status):
             count += 1
             cats = " ".join(sorted(s.categories))
@@ -141,7 +141,7 @@ def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None
     Example:
       digest subscribers export --status active > subscribers.csv
     """
-    with opened(settings) as digest:
+    with opened(settings, create=False) as digest:
         # Both formats stream: one subscriber at a time from the store to stdout.
         count = digest.export_subscribers(sys.stdout, fmt="json" if fmt == "json" else "csv",
                                           status=status)

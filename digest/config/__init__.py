@@ -13,6 +13,7 @@ from digest.config.declaration import (
     DkimConfig,
     EmailConfig,
     FetchConfig,
+    ServeConfig,
     Setting,
     SmtpConfig,
     WordPressSource,
@@ -20,5 +21,5 @@ from digest.config.declaration import (
 from digest.config.loading import DEFAULT_CONFIG, config_path, load_config
 
 __all__ = ["DEFAULT_CONFIG", "KNOWN_KEYS", "CategoryConfig", "Config", "DkimConfig",
-           "EmailConfig", "FetchConfig", "Setting", "SmtpConfig", "WordPressSource",
+           "EmailConfig", "FetchConfig", "ServeConfig", "Setting", "SmtpConfig", "WordPressSource",
            "ascii_domain", "config_path", "load_config"]

@@ -251,6 +251,31 @@ class FetchConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServeConfig:
+    """`digest serve`'s limits (waitress settings), so that no client can hold it up."""
+
+    connection_limit: int = setting(
+        "serve", "connection_limit", "integer",
+        "connections `digest serve` holds open at once; more wait to be accepted", 1000,
+        minimum=10, maximum=100000)
+    channel_timeout: float = setting(
+        "serve", "channel_timeout", "number",
+        "seconds a connection may stay silent before it is closed", 30, minimum=1,
+        maximum=3600)
+    max_request_body: int = setting(
+        "serve", "max_request_body", "integer",
+        "bytes of a request body at most (a larger one is refused)", 16 * 1024,
+        minimum=1024, shown="16 KiB")
+    threads: int = setting("serve", "threads", "integer", "requests answered at once", 4,
+                           minimum=1, maximum=64)
+    trusted_proxy: str | None = setting(
+        "serve", "trusted_proxy", "optional_text",
+        "the reverse proxy's address (e.g. `\"127.0.0.1\"`), whose `X-Forwarded-For` "
+        "and `X-Forwarded-Proto` are believed; empty: none is", "",
+        example="127.0.0.1")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path
     title: str = setting("digest", "title", "text",
@@ -279,6 +304,7 @@ class Config:
     email: EmailConfig
     smtp: SmtpConfig
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     max_per_category: int = setting(
         "digest", "max_per_category", "integer",
         "articles per section in the email; the rest behind \"More in …\"", 10, minimum=1)
@@ -316,7 +342,8 @@ class Config:
 
 
 # The classes that declare keys, in the order the README and the template show them.
-DECLARING = (Config, CategoryConfig, EmailConfig, SmtpConfig, DkimConfig, FetchConfig)
+DECLARING = (Config, CategoryConfig, EmailConfig, SmtpConfig, DkimConfig, FetchConfig,
+             ServeConfig)
 # Tables of config.toml that are not made of declared keys: [words] takes the word list.
 FREE_TABLES = ("words",)
 

@@ -20,6 +20,7 @@ from digest.config.declaration import (
     DkimConfig,
     EmailConfig,
     FetchConfig,
+    ServeConfig,
     SmtpConfig,
     WordPressSource,
     declared,
@@ -51,10 +52,11 @@ def load_config(path: Path) -> Config:
     fetch = FetchConfig(**read(r, FetchConfig, "fetch", _table(r, root, "fetch")),
                         contact_url=settings["public_url"] or None)
     settings |= read(r, Config, "feeds", _table(r, root, "feeds"))
+    serve = ServeConfig(**read(r, ServeConfig, "serve", _table(r, root, "serve")))
     words = _words(r, root)
     r.raise_problems()
     return Config(path=path.resolve(), categories=categories, email=email, smtp=smtp,
-                  fetch=fetch, words=words, dkim=dkim, **settings)
+                  fetch=fetch, serve=serve, words=words, dkim=dkim, **settings)
 
 
 def read(r: Reader, cls: type, table: str, data: dict[str, Any],
