@@ -37,6 +37,42 @@ WORDS: dict[str, dict[str, Word]] = {
         "latest_edition": "Latest edition",
         "edition_count": {"one": "{n} new article", "other": "{n} new articles"},
         "web_version_short": "View in your browser",
+        "subscribe_title": "Subscribe to {title}",
+        "subscribe_intro": "The day's news from {title} in your inbox, once a day.",
+        "subscribe_email": "Email address",
+        "subscribe_name": "Name (optional)",
+        "subscribe_categories": "Sections (none ticked: all of them)",
+        "subscribe_button": "Subscribe",
+        "subscribe_problem": (
+            "This does not look like an email address we can write to. Please check"
+            " it."),
+        "check_inbox_title": "Check your inbox",
+        "check_inbox_text": (
+            "If the address can receive mail from {title}, a message is on its way "
+            "to it. Follow the link in it to finish; nothing is sent until you do."),
+        "confirm_title": "Confirm your subscription to {title}",
+        "confirm_text": "Press the button to start receiving {title} at {email}.",
+        "confirm_button": "Confirm my subscription",
+        "confirmed_title": "You are subscribed",
+        "confirmed_text": "{email} will receive {title}. You can unsubscribe from any issue.",
+        "link_invalid_title": "This link is not valid",
+        "link_invalid_text": (
+            "It may have been cut short when it was copied. Subscribe again on the "
+            "form to get a new one."),
+        "link_expired_title": "This link has expired",
+        "link_expired_text": (
+            "Confirmation links are valid for {days} days. Subscribe again on the "
+            "form to get a new one."),
+        "confirm_mail_subject": "Confirm your subscription to {title}",
+        "confirm_mail_text": (
+            "Someone, probably you, asked to receive {title} at {email}. To "
+            "confirm, open this link (valid for {days} days):"),
+        "confirm_mail_ignore": "If it was not you, ignore this message: nothing will be sent.",
+        "active_mail_subject": "You are already subscribed to {title}",
+        "active_mail_text": (
+            "Someone, probably you, asked to subscribe {email} to {title}, which "
+            "already receives it. Nothing has changed."),
+        "active_mail_leave": "To stop receiving it, unsubscribe: {url}",
     },
     "az": {
         "new_articles": "Yeni məqalələr",
@@ -60,6 +96,46 @@ WORDS: dict[str, dict[str, Word]] = {
         "latest_edition": "Son buraxılış",
         "edition_count": {"one": "{n} yeni məqalə", "other": "{n} yeni məqalə"},
         "web_version_short": "Brauzerdə baxın",
+        "subscribe_title": "{title} abunəliyi",
+        "subscribe_intro": "{title} xəbərləri gündə bir dəfə poçt qutunuzda.",
+        "subscribe_email": "E-poçt ünvanı",
+        "subscribe_name": "Ad (istəyə görə)",
+        "subscribe_categories": "Bölmələr (heç biri seçilməsə: hamısı)",
+        "subscribe_button": "Abunə ol",
+        "subscribe_problem": (
+            "Bu, yaza biləcəyimiz e-poçt ünvanına oxşamır. Zəhmət olmasa yoxlayın."),
+        "check_inbox_title": "Poçt qutunuzu yoxlayın",
+        "check_inbox_text": (
+            "Ünvan {title} məktublarını qəbul edə bilirsə, ona məktub göndərildi. "
+            "Abunəliyi tamamlamaq üçün içindəki keçidə keçin; o vaxta qədər heç nə "
+            "göndərilməyəcək."),
+        "confirm_title": "{title} abunəliyini təsdiqləyin",
+        "confirm_text": "{email} ünvanına {title} almağa başlamaq üçün düyməni basın.",
+        "confirm_button": "Abunəliyi təsdiqlə",
+        "confirmed_title": "Abunə oldunuz",
+        "confirmed_text": (
+            "{email} ünvanı {title} alacaq. İstənilən buraxılışdan abunəlikdən çıxa"
+            " bilərsiniz."),
+        "link_invalid_title": "Bu keçid etibarlı deyil",
+        "link_invalid_text": (
+            "Kopyalanarkən kəsilmiş ola bilər. Yeni keçid üçün formada yenidən "
+            "abunə olun."),
+        "link_expired_title": "Bu keçidin vaxtı keçib",
+        "link_expired_text": (
+            "Təsdiq keçidləri {days} gün etibarlıdır. Yeni keçid üçün formada "
+            "yenidən abunə olun."),
+        "confirm_mail_subject": "{title} abunəliyini təsdiqləyin",
+        "confirm_mail_text": (
+            "Kimsə, yəqin ki, siz, {email} ünvanına {title} göndərilməsini istədi. "
+            "Təsdiqləmək üçün bu keçidi açın ({days} gün etibarlıdır):"),
+        "confirm_mail_ignore": (
+            "Bu siz deyildinizsə, bu məktubu nəzərə almayın: heç nə "
+            "göndərilməyəcək."),
+        "active_mail_subject": "Siz artıq {title} abunəçisisiniz",
+        "active_mail_text": (
+            "Kimsə, yəqin ki, siz, {email} ünvanını {title} abunəsinə yazmaq "
+            "istədi; bu ünvan onu artıq alır. Heç nə dəyişmədi."),
+        "active_mail_leave": "Almağı dayandırmaq üçün abunəlikdən çıxın: {url}",
     },
     "ru": {
         "new_articles": "Новые статьи",
@@ -85,6 +161,45 @@ WORDS: dict[str, dict[str, Word]] = {
         "edition_count": {"one": "{n} новая статья", "few": "{n} новые статьи",
                           "many": "{n} новых статей", "other": "{n} новой статьи"},
         "web_version_short": "Открыть в браузере",
+        "subscribe_title": "Подписка на {title}",
+        "subscribe_intro": "Новости {title} в вашей почте раз в день.",
+        "subscribe_email": "Адрес электронной почты",
+        "subscribe_name": "Имя (необязательно)",
+        "subscribe_categories": "Разделы (если ничего не отмечено — все)",
+        "subscribe_button": "Подписаться",
+        "subscribe_problem": (
+            "Похоже, это не адрес электронной почты, на который можно написать. "
+            "Проверьте его."),
+        "check_inbox_title": "Проверьте почту",
+        "check_inbox_text": (
+            "Если этот адрес может получать письма {title}, мы отправили на него "
+            "письмо. Перейдите по ссылке в нём, чтобы завершить подписку; до тех "
+            "пор ничего не будет отправлено."),
+        "confirm_title": "Подтвердите подписку на {title}",
+        "confirm_text": "Нажмите кнопку, чтобы получать {title} на {email}.",
+        "confirm_button": "Подтвердить подписку",
+        "confirmed_title": "Вы подписаны",
+        "confirmed_text": "{email} будет получать {title}. Отписаться можно из любого выпуска.",
+        "link_invalid_title": "Эта ссылка недействительна",
+        "link_invalid_text": (
+            "Возможно, она обрезалась при копировании. Подпишитесь снова через "
+            "форму, чтобы получить новую."),
+        "link_expired_title": "Срок действия ссылки истёк",
+        "link_expired_text": (
+            "Ссылки для подтверждения действуют {days} дн. Подпишитесь снова через "
+            "форму, чтобы получить новую."),
+        "confirm_mail_subject": "Подтвердите подписку на {title}",
+        "confirm_mail_text": (
+            "Кто-то, вероятно вы, попросил присылать {title} на {email}. Чтобы "
+            "подтвердить, откройте ссылку (действует {days} дн.):"),
+        "confirm_mail_ignore": (
+            "Если это были не вы, просто проигнорируйте это письмо: ничего "
+            "отправлено не будет."),
+        "active_mail_subject": "Вы уже подписаны на {title}",
+        "active_mail_text": (
+            "Кто-то, вероятно вы, попросил подписать {email} на {title}, но этот "
+            "адрес уже получает рассылку. Ничего не изменилось."),
+        "active_mail_leave": "Чтобы больше не получать рассылку, отпишитесь: {url}",
     },
 }
 

@@ -20,6 +20,7 @@ from digest.app.pipeline import BuildResult, Preview, SendResult, TestSend
 from digest.errors import InputError, NotFound  # what the facade's actions raise
 
 if TYPE_CHECKING:
+    from digest.app.signup import ConfirmAnswer, SignUp
     from digest.app.status import EditionDetail, EditionStatus, SourceHealth, Status
     from digest.deliver.policy import DeliveryReport
     from digest.sources.check import FeedCheck
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from digest.subscribers import ImportLine, subscriber_record
 
 _LOADED_WHEN_ASKED = {
+    "ConfirmAnswer": "digest.app.signup",
+    "SignUp": "digest.app.signup",
     "EditionDetail": "digest.app.status",
     "EditionStatus": "digest.app.status",
     "SourceHealth": "digest.app.status",
@@ -51,6 +54,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BuildResult",
+    "ConfirmAnswer",
     "DeliveryReport",
     "Digest",
     "EditionDetail",
@@ -64,6 +68,7 @@ __all__ = [
     "NotFound",
     "Preview",
     "SendResult",
+    "SignUp",
     "SourceHealth",
     "Status",
     "SubscriberChange",

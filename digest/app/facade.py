@@ -21,9 +21,10 @@ from digest.app import pipeline
 from digest.config import Config, config_path, load_config
 from digest.errors import DigestError, InputError, NotFound
 from digest.models import Edition, Subscriber
-from digest.store import Store
+from digest.store import Store, utcnow
 
 if TYPE_CHECKING:  # each action imports what it uses when it runs
+    from digest.app.signup import ConfirmAnswer, SignUp
     from digest.app.status import EditionDetail, EditionStatus, Status
     from digest.sources.check import FeedCheck
     from digest.sources.gather import FeedReport, GatherReport
@@ -264,6 +265,41 @@ class Digest:
         if subscriber.status != "unsubscribed":
             self.store.set_subscriber_status(subscriber.email, "unsubscribed")
         return TokenAnswer("done", subscriber.email)
+
+    def subscribe(self, email: str, name: str = "", categories: Iterable[str] = (), *,
+                  form: str = "", trap: str = "") -> SignUp:
+        """A reader's sign-up on the form (double opt-in): a new, pending or unsubscribed
+        address becomes pending and is mailed a confirmation link; an active one is
+        mailed its unsubscribe link; at most one mail per address an hour. `form` is the
+        page it came from (kept as the consent's form). `trap` is the
+        honeypot field: filled, nothing happens. A bad address or category: InputError."""
+        from digest.app import signup
+        from digest.subscribers import check_categories, normalise_address, normalise_name
+
+        if trap.strip():
+            return signup.SignUp("nothing")
+        try:
+            address = normalise_address(email)
+            cats = check_categories(categories, self.config.category_slugs)
+        except ValueError as exc:
+            raise InputError(f"{email}: {exc}") from None
+        return signup.sign_up(self.config, self.store, address, normalise_name(name),
+                              frozenset(cats), utcnow(), form)
+
+    def confirm(self, token: str | None, *, confirmed: bool, ip: str = "") -> ConfirmAnswer:
+        """What a confirmation link's token names; `confirmed` (the POST) activates the
+        pending subscriber and records consent (when, and `ip` or its hash)."""
+        from digest.app import signup
+
+        return signup.confirm(self.config, self.store, token, utcnow(),
+                              confirmed=confirmed, ip=ip)
+
+    def words(self) -> Callable[..., str]:
+        """The fixed words in the digest's language with the editor's [words], for the
+        pages `digest serve` renders."""
+        from digest.render.context import words_for
+
+        return words_for(self.config)
 
     def subscribers(self, status: str | None = None) -> Iterator[Subscriber]:
         """Every subscriber (of one status), streamed in the order they were added."""

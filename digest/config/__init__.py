@@ -16,10 +16,25 @@ from digest.config.declaration import (
     ServeConfig,
     Setting,
     SmtpConfig,
+    SubscribeConfig,
     WordPressSource,
 )
 from digest.config.loading import DEFAULT_CONFIG, config_path, load_config
 
-__all__ = ["DEFAULT_CONFIG", "KNOWN_KEYS", "CategoryConfig", "Config", "DkimConfig",
-           "EmailConfig", "FetchConfig", "ServeConfig", "Setting", "SmtpConfig", "WordPressSource",
-           "ascii_domain", "config_path", "load_config"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "KNOWN_KEYS",
+    "CategoryConfig",
+    "Config",
+    "DkimConfig",
+    "EmailConfig",
+    "FetchConfig",
+    "ServeConfig",
+    "Setting",
+    "SmtpConfig",
+    "SubscribeConfig",
+    "WordPressSource",
+    "ascii_domain",
+    "config_path",
+    "load_config",
+]

@@ -276,6 +276,18 @@ class ServeConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SubscribeConfig:
+    """The sign-up form of `digest serve`: double opt-in, consent, abuse limits."""
+
+    confirm_days: int = setting(
+        "subscribe", "confirm_days", "integer",
+        "days a confirmation link stays valid", 7, minimum=1, maximum=90)
+    store_ip: bool = setting(
+        "subscribe", "store_ip", "bool",
+        "keep the address a subscriber confirmed from; false: only its salted hash", True)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path
     title: str = setting("digest", "title", "text",
@@ -305,6 +317,7 @@ class Config:
     smtp: SmtpConfig
     fetch: FetchConfig = field(default_factory=FetchConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
     max_per_category: int = setting(
         "digest", "max_per_category", "integer",
         "articles per section in the email; the rest behind \"More in …\"", 10, minimum=1)
@@ -343,7 +356,7 @@ class Config:
 
 # The classes that declare keys, in the order the README and the template show them.
 DECLARING = (Config, CategoryConfig, EmailConfig, SmtpConfig, DkimConfig, FetchConfig,
-             ServeConfig)
+             ServeConfig, SubscribeConfig)
 # Tables of config.toml that are not made of declared keys: [words] takes the word list.
 FREE_TABLES = ("words",)
 

@@ -22,6 +22,7 @@ from digest.config.declaration import (
     FetchConfig,
     ServeConfig,
     SmtpConfig,
+    SubscribeConfig,
     WordPressSource,
     declared,
 )
@@ -53,10 +54,12 @@ def load_config(path: Path) -> Config:
                         contact_url=settings["public_url"] or None)
     settings |= read(r, Config, "feeds", _table(r, root, "feeds"))
     serve = ServeConfig(**read(r, ServeConfig, "serve", _table(r, root, "serve")))
+    subscribe = SubscribeConfig(**read(r, SubscribeConfig, "subscribe",
+                                       _table(r, root, "subscribe")))
     words = _words(r, root)
     r.raise_problems()
     return Config(path=path.resolve(), categories=categories, email=email, smtp=smtp,
-                  fetch=fetch, serve=serve, words=words, dkim=dkim, **settings)
+                  fetch=fetch, serve=serve, subscribe=subscribe, words=words, dkim=dkim, **settings)
 
 
 def read(r: Reader, cls: type, table: str, data: dict[str, Any],

@@ -44,3 +44,28 @@ def read_token(secret: bytes, token: str) -> int | None:
     if not hmac.compare_digest(tag, expected):
         return None
     return int.from_bytes(body, "big")
+
+
+def make_confirm_token(secret: bytes, subscriber_id: int, expires: int) -> str:
+    """A signed confirmation token for a pending subscriber, valid until `expires` (Unix
+    seconds). Its purpose is part of what is signed: no unsubscribe token confirms."""
+    body = subscriber_id.to_bytes(8, "big") + expires.to_bytes(8, "big")
+    tag = hmac.new(secret, b"confirm:" + body, hashlib.sha256).digest()[:TAG_BYTES]
+    return _b64(body) + "." + _b64(tag)
+
+
+def read_confirm_token(secret: bytes, token: str) -> tuple[int, int] | None:
+    """(subscriber id, expiry in Unix seconds) of a confirmation token, or None if it is
+    forged or malformed (expiry is the caller's to check)."""
+    try:
+        body_text, tag_text = token.strip().split(".")
+        body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
+        tag = base64.urlsafe_b64decode(tag_text + "=" * (-len(tag_text) % 4))
+    except (ValueError, TypeError):
+        return None
+    if len(body) != 16:
+        return None
+    expected = hmac.new(secret, b"confirm:" + body, hashlib.sha256).digest()[:TAG_BYTES]
+    if not hmac.compare_digest(tag, expected):
+        return None
+    return int.from_bytes(body[:8], "big"), int.from_bytes(body[8:], "big")

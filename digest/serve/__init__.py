@@ -28,6 +28,7 @@ from digest.app import Digest, TokenAnswer
 from digest.config import Config
 from digest.errors import DigestError
 from digest.render.templates import environment
+from digest.serve import signup
 from digest.serve.files import Files, accepts_gzip, cache_control
 
 StartResponse = Callable[..., Any]
@@ -80,7 +81,11 @@ class DigestApp:
         self.env = environment(config.templates)
         self.files = Files(self.root)
         # path (without a trailing slash) -> handler; a new endpoint is one entry here.
-        self.routes: dict[str, Handler] = {self.unsubscribe.rstrip("/"): self.leave}
+        self.routes: dict[str, Handler] = {
+            self.unsubscribe.rstrip("/"): self.leave,
+            "/subscribe": self.form(signup.subscribe_page),
+            "/confirm": self.form(signup.confirm_page),
+        }
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         def secured(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
@@ -127,6 +132,28 @@ class DigestApp:
             ("X-Robots-Tag", "noindex"),
         ])
         return [body]
+
+    # -- sign-up (digest.serve.signup) ----------------------------------------
+
+    def form(self, page: Callable[..., signup.Page]) -> Handler:
+        """A form page's handler: GET shows it, POST sends it (a small urlencoded body)."""
+        def handle(environ: Environ, method: str,
+                   start_response: StartResponse) -> Iterable[bytes]:
+            if method not in ("GET", "POST"):
+                return self.plain(start_response, "405 Method Not Allowed",
+                                  "method not allowed", [("Allow", "GET, POST")])
+            if method == "POST" and _too_large(environ):
+                return self.plain(start_response, "413 Content Too Large",
+                                  "request body too large")
+            fields = _form(environ) if method == "POST" else {}
+            found = signup.answer(self.config, self.env, page, method, fields, environ,
+                                  start_response)
+            if found is None:
+                return self.plain(start_response, "503 Service Unavailable",
+                                  "unavailable, try again later",
+                                  [("Cache-Control", "no-store")])
+            return found
+        return handle
 
     # -- static files ---------------------------------------------------------
 
@@ -226,6 +253,14 @@ def _form(environ: Environ) -> dict[str, list[str]]:
         return {}
     data = environ["wsgi.input"].read(length) if length > 0 else b""
     return parse_qs(data.decode("utf-8", "replace"))
+
+
+def _too_large(environ: Environ) -> bool:
+    """A body over MAX_FORM, told by its Content-Length before any of it is read."""
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0) > MAX_FORM
+    except ValueError:
+        return True
 
 
 def _chunks(handle: Any) -> Iterator[bytes]:

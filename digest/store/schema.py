@@ -136,6 +136,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE TRIGGER edition_articles_changed AFTER UPDATE ON edition_articles BEGIN
         UPDATE editions SET content = NULL WHERE id IN (OLD.edition_id, NEW.edition_id); END""",
     ),
+    # 6: double opt-in. A reader who signs up on the form is 'pending' until they confirm
+    # (deliveries go to 'active' only); confirm_sent_at limits confirmations to one an
+    # hour; consent_* record when, from which form and from where they confirmed.
+    (
+        "ALTER TABLE subscribers ADD COLUMN confirm_sent_at TEXT",
+        "ALTER TABLE subscribers ADD COLUMN consent_at TEXT",
+        "ALTER TABLE subscribers ADD COLUMN consent_form TEXT",
+        "ALTER TABLE subscribers ADD COLUMN consent_ip TEXT",
+    ),
 )
 
 

@@ -120,3 +120,57 @@ class SubscribersMixin(StoreCore):
             counts[status] = n
         return counts
 
+
+    # -- the sign-up form (double opt-in) ---------------------------------------
+
+    def sign_up(self, email: str, name: str, categories: Iterable[str],
+                resend_after: float, form: str = "") -> tuple[Subscriber, bool]:
+        """A reader asked to subscribe on the form. A new, pending or unsubscribed address
+        becomes (or stays) 'pending' with the name and categories given; an active or
+        bounced one is left as it is. `form` (the page it was sent from) is kept as the
+        consent's form once they confirm. Returns the subscriber and whether a mail may go
+        to them now: not when one went less than `resend_after` seconds ago (the time
+        is then recorded as the last one sent)."""
+        cats = " ".join(sorted(set(categories)))
+        now = self.clock()
+        stamp = _ts(now)
+        with self.transaction() as db:
+            row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+            if row is None:
+                db.execute(
+                    """INSERT INTO subscribers (email, name, categories, status, created_at,
+                           updated_at, consent_form) VALUES (?, ?, ?, 'pending', ?, ?, ?)""",
+                    (email, name, cats, stamp, stamp, form))
+                row = db.execute("SELECT * FROM subscribers WHERE email = ?",
+                                 (email,)).fetchone()
+            elif row["status"] in ("pending", "unsubscribed"):
+                db.execute(
+                    """UPDATE subscribers SET name = ?, categories = ?, status = 'pending',
+                           consent_form = ?, updated_at = ? WHERE id = ?""",
+                    (name, cats, form, stamp, row["id"]))
+            last = _dt(row["confirm_sent_at"])
+            due = last is None or (now - last).total_seconds() >= resend_after
+            if due:
+                db.execute("UPDATE subscribers SET confirm_sent_at = ? WHERE id = ?",
+                           (stamp, row["id"]))
+        found = self.subscriber(email)
+        assert found is not None
+        return found, due
+
+    def record_consent(self, subscriber_id: int, ip: str) -> bool:
+        """Activate a pending subscriber and record their consent (now, from `ip`; the
+        form was kept when they signed up); False when they were not pending (already
+        confirmed, unsubscribed since, or gone)."""
+        now = _ts(self.clock())
+        cur = self.db.execute(
+            """UPDATE subscribers SET status = 'active', consent_at = ?, consent_ip = ?,
+                   updated_at = ? WHERE id = ? AND status = 'pending'""",
+            (now, ip, now, subscriber_id))
+        return cur.rowcount > 0
+
+    def consent(self, email: str) -> tuple[str | None, str | None, str | None]:
+        """(when, which form, which address or its hash) a subscriber confirmed."""
+        row = self.db.execute(
+            "SELECT consent_at, consent_form, consent_ip FROM subscribers WHERE email = ?",
+            (email,)).fetchone()
+        return (row[0], row[1], row[2]) if row else (None, None, None)

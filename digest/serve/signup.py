@@ -1,0 +1,98 @@
+"""The sign-up pages of `digest serve`: /subscribe (the form) and /confirm (double opt-in).
+
+Every POST of the form gets the same "check your inbox" page whatever the address's
+state, so the form tells no one who subscribes; what differs goes by mail. A GET of
+/confirm only shows a button (mail scanners follow links); its POST confirms.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qs
+
+from digest.app import Digest, InputError
+from digest.config import Config
+from digest.errors import DigestError
+
+StartResponse = Callable[..., Any]
+Environ = dict[str, Any]
+Page = tuple[str, dict[str, Any]]  # a status line and the page's values
+
+
+def subscribe_page(config: Config, method: str, fields: dict[str, list[str]],
+                   environ: Environ) -> Page:
+    """GET: the form. POST: sign the address up, answer "check your inbox"."""
+    if method == "GET":
+        return "200 OK", {"state": "form"}
+    email = _first(fields, "email")
+    try:
+        with Digest(config, create=False) as digest:
+            digest.subscribe(email, _first(fields, "name"), fields.get("category", []),
+                             form=form_of(config, environ),
+                             trap=_first(fields, "website"))
+    except InputError:
+        return "400 Bad Request", {"state": "form", "problem": True}
+    return "200 OK", {"state": "sent"}
+
+
+def confirm_page(config: Config, method: str, fields: dict[str, list[str]],
+                 environ: Environ) -> Page:
+    """GET: what the token names and a button. POST: confirm."""
+    token = _first(parse_qs(environ.get("QUERY_STRING", "")), "token") or _first(
+        fields, "token")
+    with Digest(config, create=False) as digest:
+        answer = digest.confirm(token or None, confirmed=method == "POST",
+                                ip=environ.get("REMOTE_ADDR", ""))
+    status = "200 OK" if answer.state in ("confirm", "done") else "400 Bad Request"
+    return status, {"state": answer.state, "email": answer.email, "token": token}
+
+
+def form_of(config: Config, environ: Environ) -> str:
+    """Which form a sign-up came from: the page that sent it when the browser says, else
+    our own form."""
+    referer = str(environ.get("HTTP_REFERER", ""))[:500]
+    return referer or f"{config.public_url.rstrip('/')}/subscribe"
+
+
+HEADINGS = {"form": "subscribe_title", "sent": "check_inbox_title",
+            "confirm": "confirm_title", "done": "confirmed_title",
+            "expired": "link_expired_title", "invalid": "link_invalid_title"}
+
+
+def render(config: Config, env: Any, values: dict[str, Any]) -> bytes:
+    with Digest(config, create=False) as digest:
+        words = digest.words()
+    state = values["state"]
+    page = env.get_template("signup.html").render(
+        words=words, heading=words(HEADINGS[state], title=config.title),
+        title=config.title, link=config.link, language=config.language,
+        categories=config.categories, days=config.subscribe.confirm_days,
+        subscribe=f"{config.public_url.rstrip('/')}/subscribe",
+        **{"email": "", "token": "", "problem": False, **values})
+    return str(page).encode("utf-8")
+
+
+def answer(config: Config, env: Any, page: Callable[..., Page], method: str,
+           fields: dict[str, list[str]], environ: Environ,
+           start_response: StartResponse) -> Iterable[bytes] | None:
+    """The page for this request, or None when the state file cannot be read."""
+    try:
+        status, values = page(config, method, fields, environ)
+    except DigestError as exc:  # the state file went away or cannot be read
+        print(f"digest serve: {exc}", file=sys.stderr, flush=True)
+        return None
+    body = render(config, env, values)
+    start_response(status, [
+        ("Content-Type", "text/html; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),  # a form page: never kept by a proxy
+        ("X-Robots-Tag", "noindex"),
+    ])
+    return [body]
+
+
+def _first(values: dict[str, list[str]], key: str) -> str:
+    found = values.get(key)
+    return found[0] if found else ""

@@ -1,0 +1,204 @@
+"""Signing up on the form (double opt-in), driven over real HTTP against the served app,
+with the confirmation mail captured by a real SMTP server and its link followed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import lxml.html
+import pytest
+from mailservers import Sink, running
+from newsroom import SAMPLE_DATE, add_subscribers, run, sample_config
+from web import Reply, request, serving
+
+from digest.config import load_config
+from digest.deliver.tokens import make_confirm_token, make_token
+from digest.store import Store
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+PUBLIC = "https://news.example.org/digest/"
+ACTIVE = "kept@example.org"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Path, Sink, str]]:
+    """A digest with one active subscriber, its app served and its mail captured."""
+    sink = Sink()
+    with running(sink) as port:
+        config = sample_config(tmp_path, port)
+        add_subscribers(config, [(ACTIVE, "Kept", "")])
+        with serving(load_config(config)) as base:
+            yield config, sink, base
+
+
+def post(base: str, target: str, fields: dict[str, str | list[str]]) -> Reply:
+    return request(base, "POST", target, urlencode(fields, doseq=True).encode(), FORM)
+
+
+def row(config: Path, email: str) -> sqlite3.Row | None:
+    db = sqlite3.connect(config.parent / "state" / "digest.sqlite3")
+    db.row_factory = sqlite3.Row
+    found: sqlite3.Row | None = db.execute(
+        "SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+    return found
+
+
+def mails(sink: Sink, address: str) -> list[EmailMessage]:
+    return [BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[misc]
+            for raw in sink.raw_for(address)]
+
+
+def confirm_link(message: EmailMessage) -> str:
+    """The confirmation link of a captured mail, as a path on the local server; the same
+    link is in both parts."""
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    [url] = set(re.findall(r"https://\S+/confirm\?token=[\w.-]+", text.get_content()))
+    assert url.startswith(PUBLIC + "confirm?token=")
+    assert url in html.get_content()
+    return "/confirm?" + urlsplit(url).query
+
+
+def test_the_form_has_email_name_a_box_per_category_and_a_honeypot(
+        site: tuple[Path, Sink, str]):
+    config, _, base = site
+    page = request(base, "GET", "/subscribe")
+    assert page.status == 200
+    assert page.headers["cache-control"] == "no-store"
+    assert "set-cookie" not in page.headers
+    doc = lxml.html.fromstring(page.body)
+    [form] = doc.xpath("//form")
+    assert form.get("method") == "post"
+    assert doc.xpath("//input[@name='email' and @type='email' and @required]")
+    assert doc.xpath("//input[@name='name']")
+    boxes = doc.xpath("//input[@type='checkbox' and @name='category']/@value")
+    assert sorted(boxes) == sorted(c.slug for c in load_config(config).categories)
+    assert doc.xpath("//input[@name='website']")  # the honeypot
+    assert not doc.xpath("//script")
+
+
+def test_sign_up_mails_a_link_whose_button_confirms_and_records_consent(
+        site: tuple[Path, Sink, str]):
+    config, sink, base = site
+    category = load_config(config).categories[0].slug
+    answer = post(base, "/subscribe", {"email": "New@Example.org", "name": "Nia",
+                                       "category": [category]})
+    assert answer.status == 200 and "Check your inbox" in answer.body
+    pending = row(config, "New@example.org")
+    assert pending is not None
+    assert (pending["status"], pending["name"], pending["categories"]) == (
+        "pending", "Nia", category)
+    assert "pending" in run(config, "subscribers", "list", "--status", "pending")
+
+    # a pending address is never sent an edition
+    run(config, "send", "--date", SAMPLE_DATE)
+    assert len(sink.raw_for(ACTIVE)) == 1
+    [message] = mails(sink, "New@example.org")
+    assert "Confirm" in str(message["Subject"])
+    assert message.get_body(preferencelist=("plain",)) is not None
+    target = confirm_link(message)
+
+    shown = request(base, "GET", target)  # what a mail scanner does: changes nothing
+    assert shown.status == 200 and "<form" in shown.body and "New@example.org" in shown.body
+    assert row(config, "New@example.org")["status"] == "pending"  # type: ignore[index]
+
+    token = urlsplit(target).query.removeprefix("token=")
+    done = post(base, "/confirm", {"token": token})
+    assert done.status == 200 and "You are subscribed" in done.body
+    active = row(config, "New@example.org")
+    assert active is not None and active["status"] == "active"
+    assert active["consent_at"] and active["consent_ip"] == "127.0.0.1"
+    assert active["consent_form"] == PUBLIC + "subscribe"
+
+    again = post(base, "/confirm", {"token": token})  # reused: nothing more happens
+    assert again.status == 200 and "You are subscribed" in again.body
+    assert row(config, "New@example.org")["consent_at"] == active["consent_at"]  # type: ignore[index]
+
+
+def test_every_state_gets_the_same_answer_and_at_most_one_mail_an_hour(
+        site: tuple[Path, Sink, str]):
+    config, sink, base = site
+    run(config, "subscribers", "add", "gone@example.org")
+    run(config, "subscribers", "remove", "gone@example.org")
+    assert row(config, "gone@example.org")["status"] == "unsubscribed"  # type: ignore[index]
+    answers = [post(base, "/subscribe", {"email": address}) for address in (
+        "fresh@example.org", "fresh@example.org", ACTIVE, "gone@example.org")]
+    assert {(a.status, a.body) for a in answers} == {(answers[0].status, answers[0].body)}
+    assert answers[0].status == 200
+
+    assert len(sink.raw_for("fresh@example.org")) == 1  # the repeat sent nothing
+    [kept] = mails(sink, ACTIVE)  # already active: told so, with a way out, no link to confirm
+    body = kept.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "/unsubscribe?token=" in body and "/confirm" not in body
+    assert row(config, ACTIVE)["status"] == "active"  # type: ignore[index]
+    [back] = mails(sink, "gone@example.org")  # unsubscribed may subscribe again
+    assert row(config, "gone@example.org")["status"] == "pending"  # type: ignore[index]
+    confirm_link(back)
+
+
+def test_forged_expired_and_unsubscribe_tokens_confirm_nothing(
+        site: tuple[Path, Sink, str]):
+    config, sink, base = site
+    post(base, "/subscribe", {"email": "wait@example.org"})
+    found = row(config, "wait@example.org")
+    assert found is not None
+    with Store(config.parent / "state" / "digest.sqlite3") as store:
+        secret = store.secret()
+    past = int((dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).timestamp())
+    expired = make_confirm_token(secret, found["id"], past)
+    real = confirm_link(mails(sink, "wait@example.org")[0]).removeprefix("/confirm?token=")
+    forged = real[:-2] + ("AA" if not real.endswith("AA") else "BB")
+    for token, words in ((expired, "expired"), (forged, "not valid"),
+                         (make_token(secret, found["id"]), "not valid"), ("", "not valid")):
+        for reply in (request(base, "GET", f"/confirm?token={token}"),
+                      post(base, "/confirm", {"token": token})):
+            assert reply.status == 400 and words in reply.body, (token, reply.body)
+    assert row(config, "wait@example.org")["status"] == "pending"  # type: ignore[index]
+
+
+def test_without_store_ip_only_a_hash_of_the_address_is_kept(tmp_path: Path):
+    sink = Sink()
+    with running(sink) as port:
+        config = sample_config(tmp_path, port, tail="[subscribe]\nstore_ip = false")
+        add_subscribers(config, [(ACTIVE, "", "")])
+        with serving(load_config(config)) as base:
+            post(base, "/subscribe", {"email": "hush@example.org"})
+            target = confirm_link(mails(sink, "hush@example.org")[0])
+            post(base, "/confirm", {"token": target.removeprefix("/confirm?token=")})
+    found = row(config, "hush@example.org")
+    assert found is not None and found["status"] == "active"
+    assert "127.0.0.1" not in found["consent_ip"] and found["consent_ip"].startswith("sha256:")
+
+
+def test_pages_and_mail_are_in_the_digest_language(tmp_path: Path):
+    sink = Sink()
+    with running(sink) as port:
+        config = sample_config(tmp_path, port)
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            'language = "en"', 'language = "ru"'), encoding="utf-8")
+        add_subscribers(config, [(ACTIVE, "", "")])
+        with serving(load_config(config)) as base:
+            assert "Подписаться" in request(base, "GET", "/subscribe").body
+            assert "Проверьте почту" in post(base, "/subscribe",
+                                            {"email": "ru@example.org"}).body
+    [message] = mails(sink, "ru@example.org")
+    assert "Подтвердите" in str(message["Subject"])
+
+
+def test_bad_addresses_and_large_bodies_are_refused_and_store_nothing(
+        site: tuple[Path, Sink, str]):
+    config, sink, base = site
+    bad = post(base, "/subscribe", {"email": "not an address"})
+    assert bad.status == 400 and "<form" in bad.body
+    big = post(base, "/subscribe", {"email": "big@example.org", "name": "x" * 20000})
+    assert big.status == 413
+    assert row(config, "big@example.org") is None and not sink.raw_for("big@example.org")
