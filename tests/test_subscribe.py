@@ -21,6 +21,7 @@ from web import Reply, request, serving
 
 from digest.config import load_config
 from digest.deliver.tokens import make_confirm_token, make_token
+from digest.serve.signup import RateLimit
 from digest.store import Store
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -202,3 +203,35 @@ def test_bad_addresses_and_large_bodies_are_refused_and_store_nothing(
     big = post(base, "/subscribe", {"email": "big@example.org", "name": "x" * 20000})
     assert big.status == 413
     assert row(config, "big@example.org") is None and not sink.raw_for("big@example.org")
+
+
+def test_a_filled_honeypot_gets_the_same_answer_and_nothing_happens(
+        site: tuple[Path, Sink, str]):
+    config, sink, base = site
+    person = post(base, "/subscribe", {"email": "person@example.org"})
+    robot = post(base, "/subscribe", {"email": "robot@example.org",
+                                      "website": "http://spam.example"})
+    assert (robot.status, robot.body) == (person.status, person.body)
+    assert row(config, "robot@example.org") is None and not sink.raw_for("robot@example.org")
+    assert row(config, "person@example.org") is not None
+
+
+def test_over_the_rate_one_ip_gets_the_same_answer_and_nothing_is_sent(
+        site: tuple[Path, Sink, str]):
+    config, sink, base = site
+    answers = [post(base, "/subscribe", {"email": f"r{n}@example.org"}) for n in range(6)]
+    assert {(a.status, a.body) for a in answers} == {(answers[0].status, answers[0].body)}
+    assert all(row(config, f"r{n}@example.org") is not None for n in range(5))
+    assert all(sink.raw_for(f"r{n}@example.org") for n in range(5))
+    assert row(config, "r5@example.org") is None and not sink.raw_for("r5@example.org")
+
+
+def test_the_rate_is_per_address_over_a_sliding_minute():
+    now = [1000.0]
+    limit = RateLimit(2, clock=lambda: now[0])
+    assert [limit.allow("a"), limit.allow("a"), limit.allow("a")] == [True, True, False]
+    assert limit.allow("b")
+    now[0] += 59
+    assert not limit.allow("a")
+    now[0] += 2
+    assert limit.allow("a")

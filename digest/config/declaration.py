@@ -285,6 +285,10 @@ class SubscribeConfig:
     store_ip: bool = setting(
         "subscribe", "store_ip", "bool",
         "keep the address a subscriber confirmed from; false: only its salted hash", True)
+    rate: int = setting(
+        "subscribe", "rate", "integer",
+        "sign-ups a minute from one IP address; more get the same answer and send nothing",
+        5, minimum=1, maximum=10000)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -83,7 +84,8 @@ class DigestApp:
         # path (without a trailing slash) -> handler; a new endpoint is one entry here.
         self.routes: dict[str, Handler] = {
             self.unsubscribe.rstrip("/"): self.leave,
-            "/subscribe": self.form(signup.subscribe_page),
+            "/subscribe": self.form(partial(signup.subscribe_page,
+                                            limit=signup.RateLimit(config.subscribe.rate))),
             "/confirm": self.form(signup.confirm_page),
         }
 

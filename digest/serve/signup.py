@@ -8,6 +8,9 @@ state, so the form tells no one who subscribes; what differs goes by mail. A GET
 from __future__ import annotations
 
 import sys
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,11 +24,37 @@ Environ = dict[str, Any]
 Page = tuple[str, dict[str, Any]]  # a status line and the page's values
 
 
+class RateLimit:
+    """At most `per_minute` sign-ups from one client address in any 60 seconds."""
+
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self.clock = clock
+        self.seen: dict[str, deque[float]] = {}
+        self.lock = threading.Lock()
+
+    def allow(self, client: str) -> bool:
+        now = self.clock()
+        with self.lock:
+            if len(self.seen) > 10000:  # forget clients quiet for a minute
+                self.seen = {k: v for k, v in self.seen.items() if v and v[-1] > now - 60}
+            times = self.seen.setdefault(client, deque())
+            while times and times[0] <= now - 60:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return False
+            times.append(now)
+            return True
+
+
 def subscribe_page(config: Config, method: str, fields: dict[str, list[str]],
-                   environ: Environ) -> Page:
-    """GET: the form. POST: sign the address up, answer "check your inbox"."""
+                   environ: Environ, limit: RateLimit | None = None) -> Page:
+    """GET: the form. POST: sign the address up, answer "check your inbox" (also when
+    the client is over the rate: then nothing is stored or sent)."""
     if method == "GET":
         return "200 OK", {"state": "form"}
+    if limit is not None and not limit.allow(environ.get("REMOTE_ADDR", "")):
+        return "200 OK", {"state": "sent"}
     email = _first(fields, "email")
     try:
         with Digest(config, create=False) as digest:
