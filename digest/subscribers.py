@@ -128,20 +128,24 @@ class ImportLine(NamedTuple):  # a tuple: 100,000 of them are made in a blink
     # "duplicate: …", or "unreadable CSV: …"
 
 
-def import_csv(path: Path, store: Store,
-               categories: Iterable[str]) -> Iterator[list[ImportLine]]:
+FORGOTTEN = "forgotten (erased by `digest subscribers forget`); use --force to add it again"
+
+
+def import_csv(path: Path, store: Store, categories: Iterable[str], *,
+               force: bool = False) -> Iterator[list[ImportLine]]:
     """Import `email,name,categories` rows; each line's outcome, nothing lost silently.
 
     Existing addresses are updated (name, categories) but an unsubscribed or
     bounced address is not re-activated by an import. The rows are stored in
     transactions of IMPORT_BATCH rows; each transaction's lines (with the
-    rejected lines among them), in file order, come as a list when it commits.
+    rejected lines among them), in file order, come as a list when it commits. An
+    address erased by `subscribers forget` is rejected unless `force`.
     """
-    return import_rows(path.read_bytes(), str(path), store, categories)
+    return import_rows(path.read_bytes(), str(path), store, categories, force=force)
 
 
-def import_rows(data: bytes, name: str, store: Store,
-                categories: Iterable[str]) -> Iterator[list[ImportLine]]:
+def import_rows(data: bytes, name: str, store: Store, categories: Iterable[str], *,
+                force: bool = False) -> Iterator[list[ImportLine]]:
     """Like import_csv, from the bytes of a CSV file (or stdin) that `name` stands for.
 
     The whole text is decoded and its first line checked before the first row
@@ -160,7 +164,7 @@ def import_rows(data: bytes, name: str, store: Store,
     if "email" not in fields:
         raise ImportRefused(f"{name}: the first line must name the columns "
                             "email,name,categories")
-    return _import(records, fields, store, list(categories))
+    return _import(records, fields, store, list(categories), force)
 
 
 def _csv_records(lines: list[str]) -> Iterator[tuple[int, list[str] | None, str]]:
@@ -196,8 +200,22 @@ def _csv_records(lines: list[str]) -> Iterator[tuple[int, list[str] | None, str]
             pos = first
 
 
+def _repeated_or_forgotten(address: str, line: int, seen: dict[str, int], store: Store,
+                           check: bool) -> str | None:
+    """Why an import refuses an address it has already seen or that was forgotten."""
+    key = address.lower()
+    if key in seen:
+        return f"duplicate: the same address as line {seen[key]}"
+    seen[key] = line
+    if check and store.is_forgotten(address):
+        return FORGOTTEN
+    return None
+
+
 def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[str],
-            store: Store, known: list[str]) -> Iterator[list[ImportLine]]:
+            store: Store, known: list[str], force: bool = False
+            ) -> Iterator[list[ImportLine]]:
+    check = not force and store.has_forgotten()  # else no query per row
     at_email = fields.index("email")
     at_name = fields.index("name") if "name" in fields else None
     at_categories = fields.index("categories") if "categories" in fields else None
@@ -250,12 +268,10 @@ def _import(records: Iterator[tuple[int, list[str] | None, str]], fields: list[s
         if not good:
             rejected.append(ImportLine(line, address, "rejected", cats))
             continue
-        key = address.lower()
-        if key in seen:
-            rejected.append(ImportLine(line, address, "rejected",
-                                       f"duplicate: the same address as line {seen[key]}"))
+        refused = _repeated_or_forgotten(address, line, seen, store, check)
+        if refused:
+            rejected.append(ImportLine(line, address, "rejected", refused))
             continue
-        seen[key] = line
         name = row[at_name] if at_name is not None else ""
         if name[:1] == "'":
             name = _from_spreadsheet_safe(name)

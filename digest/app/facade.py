@@ -224,16 +224,24 @@ class Digest:
 
     # -- subscribers ----------------------------------------------------------
 
-    def add_subscriber(self, email: str, name: str = "",
-                       categories: Iterable[str] = ()) -> SubscriberChange:
-        """Add a subscriber, or update one (re-activating an unsubscribed address)."""
-        from digest.subscribers import check_categories, normalise_address, normalise_name
+    def add_subscriber(self, email: str, name: str = "", categories: Iterable[str] = (),
+                       *, force: bool = False) -> SubscriberChange:
+        """Add a subscriber, or update one (re-activating an unsubscribed address). An
+        address erased by `forget` is InputError unless `force`."""
+        from digest.subscribers import (
+            FORGOTTEN,
+            check_categories,
+            normalise_address,
+            normalise_name,
+        )
 
         try:
             address = normalise_address(email)
             cats = check_categories(categories, self.config.category_slugs)
         except ValueError as exc:
             raise InputError(f"{email}: {exc}") from None
+        if not force and self.store.is_forgotten(address):
+            raise InputError(f"{address}: {FORGOTTEN}")
         _, outcome = self.store.upsert_subscriber(address, normalise_name(name), cats)
         return SubscriberChange(address, outcome)
 
@@ -244,6 +252,15 @@ class Digest:
             raise NotFound(f"{email}: no such subscriber (see `digest subscribers list`)")
         self.store.set_subscriber_status(found.email, "unsubscribed")
         return SubscriberChange(found.email, "unsubscribed")
+
+    def forget(self, email: str) -> SubscriberChange:
+        """Erase a person's data (address, name, consent, delivery records) for a privacy
+        request; only a salted hash of the address is kept, so that it is not imported
+        or added again by accident (`--force` does)."""
+        erased = self.store.forget(email.strip())
+        if erased is None:
+            raise NotFound(f"{email}: no such subscriber (see `digest subscribers list`)")
+        return SubscriberChange(erased, "forgotten")
 
     def unsubscribe_by_token(self, token: str | None, *, confirmed: bool) -> TokenAnswer:
         """What a one-click link's token names; `confirmed` (the POST) unsubscribes it.
@@ -314,16 +331,17 @@ class Digest:
         write = write_csv if fmt == "csv" else write_json
         return write(self.store.subscribers(status), out)
 
-    def import_subscribers(self, source: Path | bytes,
-                           name: str | None = None) -> Iterator[list[ImportLine]]:
+    def import_subscribers(self, source: Path | bytes, name: str | None = None, *,
+                           force: bool = False) -> Iterator[list[ImportLine]]:
         """Add or update subscribers from a CSV file (or its bytes, e.g. stdin, that `name`
         stands for); each transaction's lines come as a list when it commits."""
         from digest.subscribers import import_csv, import_rows
 
         try:
             if isinstance(source, Path):
-                return import_csv(source, self.store, self.config.category_slugs)
+                return import_csv(source, self.store, self.config.category_slugs,
+                                  force=force)
             return import_rows(source, name or "<stdin>", self.store,
-                               self.config.category_slugs)
+                               self.config.category_slugs, force=force)
         except ValueError as exc:
             raise InputError(str(exc)) from None

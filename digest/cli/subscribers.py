@@ -49,9 +49,11 @@ def subscribers() -> None:
 @click.option("--category", "categories", multiple=True, metavar="SLUG",
               shell_complete=complete_categories,
               help="Send only this category's section (repeatable) [default: all].")
+@click.option("--force", is_flag=True,
+              help="Add it even if it was erased by `subscribers forget`.")
 @pass_settings
 def subscribers_add(settings: Settings, email: str, name: str,
-                    categories: tuple[str, ...]) -> None:
+                    categories: tuple[str, ...], force: bool) -> None:
     """Add a subscriber, or update one (re-activating an unsubscribed address).
 
     \b
@@ -59,7 +61,7 @@ def subscribers_add(settings: Settings, email: str, name: str,
       digest subscribers add aysel@example.org --name "Aysel M." --category sport
     """
     with opened(settings) as digest:
-        change = digest.add_subscriber(email, name, categories)
+        change = digest.add_subscriber(email, name, categories, force=force)
     settings.info(f"{change.email}: {change.outcome}")
 
 
@@ -74,6 +76,23 @@ def subscribers_remove(settings: Settings, email: str) -> None:
       digest subscribers remove aysel@example.org
     """
     _unsubscribe(settings, email)
+
+
+@subscribers.command("forget")
+@click.argument("email")
+@pass_settings
+def subscribers_forget(settings: Settings, email: str) -> None:
+    """Erase a person's data for a privacy request: address, name, consent and
+    delivery records. Only a salted hash of the address is kept, so that an import
+    or `add` does not bring it back by accident (their --force does).
+
+    \b
+    Example:
+      digest subscribers forget aysel@example.org
+    """
+    with opened(settings) as digest:
+        change = digest.forget(email)
+    settings.info(f"{change.email}: forgotten")
 
 
 def _unsubscribe(settings: Settings, email: str) -> None:
@@ -153,14 +172,16 @@ def subscribers_export(settings: Settings, fmt: str, status: str | None) -> None
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
                                         path_type=Path))
 @json_option("Print each line's outcome as a JSON line.")
+@click.option("--force", is_flag=True,
+              help="Import addresses erased by `subscribers forget` too.")
 @pass_settings
-def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
+def subscribers_import(settings: Settings, file: Path, as_json: bool, force: bool) -> None:
     """Add or update subscribers from a CSV file.
 
     The columns are email,name,categories (categories space-separated, empty
     for all); FILE `-` reads standard input. Prints each line's outcome:
     added, updated, unchanged, or rejected with the reason (invalid address,
-    unknown category, duplicate, unreadable CSV such as a stray quote); with
+    unknown category, duplicate, forgotten, unreadable CSV such as a stray quote); with
     -q only the rejected lines, on stderr. An import never re-activates an
     address that unsubscribed or bounced. Rows are stored a few thousand per
     transaction.
@@ -173,7 +194,7 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool) -> None:
     counts = dict.fromkeys(("added", "updated", "unchanged", "rejected"), 0)
     with opened(settings) as digest:
         source = sys.stdin.buffer.read() if name == "<stdin>" else file
-        for batch in digest.import_subscribers(source, name):  # a transaction's lines
+        for batch in digest.import_subscribers(source, name, force=force):  # a transaction's lines
             for line in batch:
                 counts[line.outcome] += 1
             _say_imported(settings, name, batch, as_json=as_json)

@@ -144,6 +144,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE subscribers ADD COLUMN consent_at TEXT",
         "ALTER TABLE subscribers ADD COLUMN consent_form TEXT",
         "ALTER TABLE subscribers ADD COLUMN consent_ip TEXT",
+        # addresses erased by `subscribers forget`, as salted hashes only: a forgotten
+        # address is not imported again by accident (import --force does)
+        """CREATE TABLE forgotten (hash TEXT PRIMARY KEY, forgotten_at TEXT NOT NULL)""",
     ),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -15,6 +16,11 @@ def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
         categories=frozenset(row["categories"].split()), status=row["status"],
         created_at=_dt(row["created_at"]),
     )
+
+
+def forgotten_hash(secret: bytes, email: str) -> str:
+    """What is kept of a forgotten address: a hash salted with the state file's secret."""
+    return hashlib.sha256(secret + b"forgotten:" + email.lower().encode()).hexdigest()
 
 
 class SubscribersMixin(StoreCore):
@@ -167,6 +173,29 @@ class SubscribersMixin(StoreCore):
                    updated_at = ? WHERE id = ? AND status = 'pending'""",
             (now, ip, now, subscriber_id))
         return cur.rowcount > 0
+
+    def forget(self, email: str) -> str | None:
+        """Erase a subscriber (address, name, consent) and their delivery records,
+        keeping only the salted hash of the address; the address as it was stored, or
+        None when there is no such subscriber."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id, email FROM subscribers WHERE email = ?",
+                             (email,)).fetchone()
+            if row is None:
+                return None
+            db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row["id"],))
+            db.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
+            db.execute("INSERT OR REPLACE INTO forgotten (hash, forgotten_at) VALUES (?, ?)",
+                       (forgotten_hash(self.secret(), row["email"]), _ts(self.clock())))
+        return str(row["email"])
+
+    def has_forgotten(self) -> bool:
+        return self.db.execute("SELECT 1 FROM forgotten LIMIT 1").fetchone() is not None
+
+    def is_forgotten(self, email: str) -> bool:
+        found = self.db.execute("SELECT 1 FROM forgotten WHERE hash = ?",
+                                (forgotten_hash(self.secret(), email),)).fetchone()
+        return found is not None
 
     def consent(self, email: str) -> tuple[str | None, str | None, str | None]:
         """(when, which form, which address or its hash) a subscriber confirmed."""
