@@ -4,9 +4,11 @@ with the confirmation mail captured by a real SMTP server and its link followed.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -29,6 +31,17 @@ PUBLIC = "https://news.example.org/digest/"
 ACTIVE = "kept@example.org"
 
 
+@contextmanager
+def served(config: Path) -> Iterator[str]:
+    """The app served, once the garbage of the commands run before is collected: some
+    object they leave behind closes, when collected, a file number that is no longer
+    its own, and collected in a request thread it shut the server's wake-up pipe
+    (seen as EBADF when the server is stopped)."""
+    gc.collect()
+    with serving(load_config(config)) as base:
+        yield base
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[Path, Sink, str]]:
     """A digest with one active subscriber, its app served and its mail captured."""
@@ -36,7 +49,7 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, Sink, str]]:
     with running(sink) as port:
         config = sample_config(tmp_path, port)
         add_subscribers(config, [(ACTIVE, "Kept", "")])
-        with serving(load_config(config)) as base:
+        with served(config) as base:
             yield config, sink, base
 
 
@@ -45,10 +58,10 @@ def post(base: str, target: str, fields: dict[str, str | list[str]]) -> Reply:
 
 
 def row(config: Path, email: str) -> sqlite3.Row | None:
-    db = sqlite3.connect(config.parent / "state" / "digest.sqlite3")
-    db.row_factory = sqlite3.Row
-    found: sqlite3.Row | None = db.execute(
-        "SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+    with closing(sqlite3.connect(config.parent / "state" / "digest.sqlite3")) as db:
+        db.row_factory = sqlite3.Row
+        found: sqlite3.Row | None = db.execute(
+            "SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
     return found
 
 
@@ -171,7 +184,7 @@ def test_without_store_ip_only_a_hash_of_the_address_is_kept(tmp_path: Path):
     with running(sink) as port:
         config = sample_config(tmp_path, port, tail="[subscribe]\nstore_ip = false")
         add_subscribers(config, [(ACTIVE, "", "")])
-        with serving(load_config(config)) as base:
+        with served(config) as base:
             post(base, "/subscribe", {"email": "hush@example.org"})
             target = confirm_link(mails(sink, "hush@example.org")[0])
             post(base, "/confirm", {"token": target.removeprefix("/confirm?token=")})
@@ -187,7 +200,7 @@ def test_pages_and_mail_are_in_the_digest_language(tmp_path: Path):
         config.write_text(config.read_text(encoding="utf-8").replace(
             'language = "en"', 'language = "ru"'), encoding="utf-8")
         add_subscribers(config, [(ACTIVE, "", "")])
-        with serving(load_config(config)) as base:
+        with served(config) as base:
             assert "Подписаться" in request(base, "GET", "/subscribe").body
             assert "Проверьте почту" in post(base, "/subscribe",
                                             {"email": "ru@example.org"}).body
