@@ -69,3 +69,29 @@ def read_confirm_token(secret: bytes, token: str) -> tuple[int, int] | None:
     if not hmac.compare_digest(tag, expected):
         return None
     return int.from_bytes(body[:8], "big"), int.from_bytes(body[8:], "big")
+
+
+def make_manage_token(secret: bytes, subscriber_id: int) -> str:
+    """A signed token for a subscriber's manage page. It does not expire (like an
+    unsubscribe token: it sits in every newsletter kept), and its purpose is part of what
+    is signed: neither an unsubscribe nor a confirmation token opens the manage page."""
+    body = subscriber_id.to_bytes(8, "big").lstrip(b"\0") or b"\0"
+    tag = hmac.new(secret, b"manage:" + body, hashlib.sha256).digest()[:TAG_BYTES]
+    return _b64(body) + "." + _b64(tag)
+
+
+def read_manage_token(secret: bytes, token: str) -> int | None:
+    """The subscriber id a manage token was made for, or None if it is forged, malformed
+    or made for another purpose."""
+    try:
+        body_text, tag_text = token.strip().split(".")
+        body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
+        tag = base64.urlsafe_b64decode(tag_text + "=" * (-len(tag_text) % 4))
+    except (ValueError, TypeError):
+        return None
+    if not body or len(body) > 8:
+        return None
+    expected = hmac.new(secret, b"manage:" + body, hashlib.sha256).digest()[:TAG_BYTES]
+    if not hmac.compare_digest(tag, expected):
+        return None
+    return int.from_bytes(body, "big")
