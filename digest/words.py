@@ -25,6 +25,8 @@ WORDS: dict[str, dict[str, Word]] = {
         "unsubscribe": "Unsubscribe",
         "unsubscribe_note": "You receive this because {email} subscribed to {title}.",
         "unsubscribe_text": "To stop receiving this digest, unsubscribe: {url}",
+        "manage": "Manage your subscription",
+        "manage_text": "To choose sections or pause it, manage your subscription: {url}",
         "earlier_editions": "Earlier editions",
         "archive": "Archive",
         "subscribe_feed": "Follow by RSS",
@@ -84,6 +86,8 @@ WORDS: dict[str, dict[str, Word]] = {
         "unsubscribe_note": "Bu məktubu {email} ünvanı {title} bülleteninə abunə olduğu "
                             "üçün alırsınız.",
         "unsubscribe_text": "Abunəlikdən çıxmaq üçün: {url}",
+        "manage": "Abunəliyinizi idarə edin",
+        "manage_text": "Bölmələri seçmək və ya fasilə vermək üçün: {url}",
         "earlier_editions": "Əvvəlki buraxılışlar",
         "archive": "Arxiv",
         "subscribe_feed": "RSS ilə izləyin",
@@ -147,6 +151,8 @@ WORDS: dict[str, dict[str, Word]] = {
         "unsubscribe_note": "Вы получили это письмо, потому что адрес {email} подписан на "
                             "«{title}».",
         "unsubscribe_text": "Чтобы отписаться от рассылки: {url}",
+        "manage": "Управление подпиской",
+        "manage_text": "Чтобы выбрать разделы или приостановить рассылку: {url}",
         "earlier_editions": "Предыдущие выпуски",
         "archive": "Архив",
         "subscribe_feed": "Подписаться через RSS",

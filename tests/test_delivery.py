@@ -138,9 +138,12 @@ def test_personal_parts_are_the_same_as_a_full_render_would_give(tmp_path: Path)
     rendered = render_email(config, edition, environment())
     template = build_template(config, rendered, NOW)
     subscriber = Subscriber(7, "o'brien+news@example.org", "Seán O'Brien")
-    message = parse(template.for_subscriber(config, subscriber, "tok.en"))
+    message = parse(template.for_subscriber(config, subscriber, "tok.en", manage="man.age"))
     url = "https://news.example.org/digest/unsubscribe?token=tok.en"
-    html, text = rendered.personalise(subscriber.email, url)
+    manage = "https://news.example.org/digest/manage?token=man.age"
+    html, text = rendered.personalise(subscriber.email, url, manage)
+    # The manage link sits beside unsubscribe, in both parts.
+    assert f'href="{manage}"' in html and f"<{manage}>" in text
     # Same text, line for line (the parser hands back the CRLF line ends of the wire).
     assert body(message, "html").splitlines() == html.splitlines()
     assert body(message, "plain").splitlines() == text.splitlines()

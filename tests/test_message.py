@@ -18,9 +18,14 @@ import pytest
 from support.project import write_config
 
 from digest.config import Config, load_config
-from digest.deliver.message import MessageTemplate, build_template, unsubscribe_for
+from digest.deliver.message import (
+    MessageTemplate,
+    build_template,
+    manage_for,
+    unsubscribe_for,
+)
 from digest.models import Subscriber
-from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
+from digest.render.email import EMAIL, MANAGE_URL, UNSUBSCRIBE_URL, RenderedEmail
 
 NOW = dt.datetime(2026, 11, 25, 3, 0, tzinfo=dt.UTC)
 LONG_LINE = "Xəbərlər " * 40  # non-ASCII and far longer than a mail line may be
@@ -133,3 +138,23 @@ def test_without_an_unsubscribe_url_the_mailto_is_the_way_out(tmp_path: Path):
         config, Subscriber(1, "a@example.org", ""), "a b"))
     assert message["List-Unsubscribe"] == f"<{leave.visible_url}>"
     assert message["List-Unsubscribe-Post"] is None  # RFC 8058: only with an https URL
+
+
+def test_the_manage_link_is_below_public_url_with_its_own_token_and_only_beside_a_web_unsubscribe(
+        tmp_path: Path):
+    rendered = RenderedEmail(subject="S", html=f'<p><a href="{MANAGE_URL}">Manage</a></p>\n',
+                             text=f"Manage: <{MANAGE_URL}>\n")
+    (tmp_path / "web").mkdir()
+    (tmp_path / "mailto").mkdir()
+    config = config_for(tmp_path / "web")
+    message = parsed(build_template(config, rendered, NOW).for_subscriber(
+        config, Subscriber(3, "a@example.org", ""), "un.sub", manage="man/age"))
+    url = "https://news.example.org/digest/manage?token=man/age"
+    assert manage_for(config, "man/age") == url
+    assert f"Manage: <{url}>" in part(message, "plain")
+    assert f'href="{url}"' in part(message, "html")
+    config_for(tmp_path / "mailto")
+    text = (tmp_path / "mailto" / "config.toml").read_text(encoding="utf-8")
+    (tmp_path / "mailto" / "config.toml").write_text(
+        re.sub(r'unsubscribe_url = ".*"\n', "", text), encoding="utf-8")
+    assert manage_for(load_config(tmp_path / "mailto" / "config.toml"), "man.age") == ""

@@ -356,8 +356,8 @@ TEST_SUBSCRIBER_ID = 0
 
 def preview(config: Config, store: Store, date: dt.date, folder: Path) -> Preview | None:
     """Write `date`'s email (HTML and text, as a subscriber to every category sees it)."""
-    from digest.deliver.message import unsubscribe_for
-    from digest.deliver.tokens import make_token, secret_for
+    from digest.deliver.message import manage_for, unsubscribe_for
+    from digest.deliver.tokens import make_manage_token, make_token, secret_for
     from digest.render.email import render_email
     from digest.render.output import write_atomic
     from digest.render.templates import environment
@@ -366,8 +366,10 @@ def preview(config: Config, store: Store, date: dt.date, folder: Path) -> Previe
     if edition is None:
         return None
     rendered = render_email(config, edition, environment(config.templates))
-    leave = unsubscribe_for(config, make_token(secret_for(store.secret), TEST_SUBSCRIBER_ID))
-    html_body, text_body = rendered.personalise(PREVIEW_READER, leave.visible_url)
+    secret = secret_for(store.secret)
+    leave = unsubscribe_for(config, make_token(secret, TEST_SUBSCRIBER_ID))
+    manage = manage_for(config, make_manage_token(secret, TEST_SUBSCRIBER_ID))
+    html_body, text_body = rendered.personalise(PREVIEW_READER, leave.visible_url, manage)
     html_path = folder / f"{date.isoformat()}.html"
     text_path = folder / f"{date.isoformat()}.txt"
     write_atomic(html_path, html_body)
@@ -396,7 +398,7 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     from digest.deliver import mailing
     from digest.deliver.dkim import DkimSigner
     from digest.deliver.message import build_template
-    from digest.deliver.tokens import make_token, secret_for
+    from digest.deliver.tokens import make_manage_token, make_token, secret_for
     from digest.render.email import render_email
     from digest.render.templates import environment
 
@@ -408,8 +410,9 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
                             subject_prefix="[TEST] ")
     template = build_template(config, rendered, now)
     reader = Subscriber(id=TEST_SUBSCRIBER_ID, email=address, name="")
-    message = template.for_subscriber(config, reader,
-                                      make_token(secret_for(store.secret), TEST_SUBSCRIBER_ID))
+    secret = secret_for(store.secret)
+    message = template.for_subscriber(config, reader, make_token(secret, TEST_SUBSCRIBER_ID),
+                                      manage=make_manage_token(secret, TEST_SUBSCRIBER_ID))
     if config.dkim:  # signed like the real thing, so the test copy proves the set-up
         message = DkimSigner.load(config.dkim, str(config.path)).sign(message)
     own = transport is None

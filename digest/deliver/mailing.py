@@ -37,7 +37,7 @@ from digest.deliver.policy import (
 )
 from digest.deliver.send_pool import Job, SendPool
 from digest.deliver.smtp import SmtpTransport
-from digest.deliver.tokens import make_token, secret_for
+from digest.deliver.tokens import make_manage_token, make_token, secret_for
 from digest.deliver.transport import Outcome, Transport
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
@@ -69,9 +69,10 @@ class Messages:
             template = self.templates[wanted] = build_template(
                 self.config, rendered, self.now, signed=self.signer is not None)
         token = make_token(self.secret, subscriber.id)
+        manage = make_manage_token(self.secret, subscriber.id)
         if self.signer is not None:
-            return template.to_sign(self.config, subscriber, token, self.signer)
-        return template.for_subscriber(self.config, subscriber, token)
+            return template.to_sign(self.config, subscriber, token, self.signer, manage=manage)
+        return template.for_subscriber(self.config, subscriber, token, manage=manage)
 
 
 def owed(store: Store, edition_id: int, audience_until: dt.datetime, *,

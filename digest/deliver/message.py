@@ -21,7 +21,7 @@ from digest.config import Config
 from digest.deliver.dkim import BodyHasher, DkimSigner
 from digest.deliver.transport import DotSafe
 from digest.models import Subscriber
-from digest.render.email import EMAIL, UNSUBSCRIBE_URL, RenderedEmail
+from digest.render.email import EMAIL, MANAGE_URL, UNSUBSCRIBE_URL, RenderedEmail
 from digest.text import one_line
 
 
@@ -42,6 +42,14 @@ def unsubscribe_for(config: Config, token: str) -> Unsubscribe:
         url = f"{base}{'&' if '?' in base else '?'}token={quote(token)}"
         return Unsubscribe(url, f"<{url}>, <{mailto}>", True)
     return Unsubscribe(mailto, f"<{mailto}>", False)
+
+
+def manage_for(config: Config, token: str) -> str:
+    """The subscriber's manage page (`digest serve`'s /manage below public_url, with a
+    signed manage token), or "" when messages have no web unsubscribe endpoint."""
+    if not config.email.unsubscribe_url:
+        return ""
+    return f"{config.public_url.rstrip('/')}/manage?token={quote(token)}"
 
 
 PLACEHOLDER_MARK = "@@digest-"  # every placeholder of render.email starts so
@@ -197,36 +205,40 @@ class MessageTemplate:
     body_hasher: BodyHasher | None = None  # set when the template is built for signing
 
     def for_subscriber(self, config: Config, subscriber: Subscriber, token: str,
-                       signer: DkimSigner | None = None) -> bytes:
-        """The complete message, as sent, for one subscriber (DKIM-signed with `signer`)."""
+                       signer: DkimSigner | None = None, *, manage: str = "") -> bytes:
+        """The complete message, as sent, for one subscriber (DKIM-signed with `signer`);
+        `token` signs its unsubscribe link, `manage` its manage link."""
         if signer is not None:
-            return self.to_sign(config, subscriber, token, signer)()
-        message, _ = self._unsigned(config, subscriber, token)
+            return self.to_sign(config, subscriber, token, signer, manage=manage)()
+        message, _ = self._unsigned(config, subscriber, token, manage)
         return message
 
     def to_sign(self, config: Config, subscriber: Subscriber, token: str,
-                signer: DkimSigner) -> SignLater:
+                signer: DkimSigner, *, manage: str = "") -> SignLater:
         """The message for one subscriber, to be signed by whoever calls the result.
 
         The send pool's workers call it: OpenSSL signs without holding Python's
         GIL, so the signatures of several connections are made side by side.
         """
-        message, personal = self._unsigned(config, subscriber, token)
+        message, personal = self._unsigned(config, subscriber, token, manage)
         return SignLater(message, signer, self.body_hasher, tuple(personal), self.head)
 
-    def _unsigned(self, config: Config, subscriber: Subscriber, token: str
+    def _unsigned(self, config: Config, subscriber: Subscriber, token: str, manage: str
                   ) -> tuple[DotSafe, list[bytes]]:
         """The message and its personal body chunks (for the body hash), in order."""
         leave = unsubscribe_for(config, token)
+        manage_url = manage_for(config, manage)
         to = _address_header(subscriber.name, subscriber.email)
         message_id = f"<{secrets.token_hex(12)}.{subscriber.id}@{self.domain}>"
         personal = [f"To: {to}", f"Message-ID: {message_id}",
                     f"List-Unsubscribe: {leave.header}"]
         if leave.one_click:
             personal.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
-        text_values = {EMAIL: subscriber.email, UNSUBSCRIBE_URL: leave.visible_url}
+        text_values = {EMAIL: subscriber.email, UNSUBSCRIBE_URL: leave.visible_url,
+                       MANAGE_URL: manage_url}
         html_values = {EMAIL: html.escape(subscriber.email),
-                       UNSUBSCRIBE_URL: html.escape(leave.visible_url)}
+                       UNSUBSCRIBE_URL: html.escape(leave.visible_url),
+                       MANAGE_URL: html.escape(manage_url)}
         parts = [
             self.head,
             "\r\n".join(personal).encode("ascii"),

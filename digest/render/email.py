@@ -32,6 +32,7 @@ from digest.text import shorten
 # Placeholders: plain ASCII that no escaping, inlining or encoding step alters.
 EMAIL = "@@digest-email@@"
 UNSUBSCRIBE_URL = "@@digest-unsubscribe-url@@"
+MANAGE_URL = "@@digest-manage-url@@"
 PREHEADER_CHARS = 140  # about what inbox previews show
 
 # Gmail clips a message at about 102 KB of HTML and its "view entire message" drops the
@@ -64,11 +65,14 @@ class RenderedEmail:
     html: str
     text: str
 
-    def personalise(self, email: str, unsubscribe_url: str) -> tuple[str, str]:
+    def personalise(self, email: str, unsubscribe_url: str,
+                    manage_url: str = "") -> tuple[str, str]:
         """The HTML and text bodies for one recipient."""
         html_body = self.html.replace(EMAIL, html.escape(email)).replace(
-            UNSUBSCRIBE_URL, html.escape(unsubscribe_url))
-        text_body = self.text.replace(EMAIL, email).replace(UNSUBSCRIBE_URL, unsubscribe_url)
+            UNSUBSCRIBE_URL, html.escape(unsubscribe_url)).replace(
+            MANAGE_URL, html.escape(manage_url))
+        text_body = self.text.replace(EMAIL, email).replace(
+            UNSUBSCRIBE_URL, unsubscribe_url).replace(MANAGE_URL, manage_url)
         return html_body, text_body
 
 
@@ -107,6 +111,8 @@ def email_context(config: Config, edition: Edition, words: Words, title: str,
         "web_url": web_url(config, edition),
         "email": EMAIL,
         "unsubscribe_url": UNSUBSCRIBE_URL,
+        # the manage page lives in `digest serve`, there when its unsubscribe endpoint is
+        "manage_url": MANAGE_URL if config.email.unsubscribe_url else "",
     }
 
 
