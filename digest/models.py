@@ -20,7 +20,7 @@ FetchOutcome = Literal["ok", "not_modified", "error", "gone", "waiting"]
 # never again); "skipped" (nothing to send); "unknown" (the final reply never came:
 # perhaps delivered; sent again only when asked).
 DeliveryStatus = Literal["sent", "deferred", "failed", "skipped", "unknown"]
-SubscriberStatus = Literal["pending", "active", "unsubscribed", "bounced"]
+SubscriberStatus = Literal["pending", "active", "paused", "unsubscribed", "bounced"]
 # What adding or importing a subscriber did; an import also rejects bad lines.
 StoredOutcome = Literal["added", "updated", "unchanged"]
 ImportOutcome = Literal[StoredOutcome, "rejected"]
@@ -105,8 +105,8 @@ class Edition:
         return Edition(self.date, kept, self.created_at, self.frozen, self.id)
 
 
-SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("pending", "active", "unsubscribed",
-                                                     "bounced")
+SUBSCRIBER_STATUSES: tuple[SubscriberStatus, ...] = ("pending", "active", "paused",
+                                                     "unsubscribed", "bounced")
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,7 @@ class Subscriber:
     categories: frozenset[str] = field(default_factory=frozenset)
     status: SubscriberStatus = "active"
     created_at: dt.datetime | None = None
+    paused_until: dt.date | None = None  # status 'paused': no edition dated up to this day
 
 
 @dataclass(frozen=True)

@@ -198,14 +198,15 @@ def test_send_then_status_and_editions_in_text_and_json(project: Path):
         "sections": [{"slug": s["slug"], "title": s["title"], "articles": len(s["articles"])}
                      for s in show["sections"]],
         "delivery": "sent", "sent": 4, "deferred": 0, "failed": 0, "unknown": 0}]
-    assert data["subscribers"] == {"pending": 0, "active": 4, "unsubscribed": 0, "bounced": 0}
+    assert data["subscribers"] == {"pending": 0, "active": 4, "paused": 0, "unsubscribed": 0,
+                                   "bounced": 0}
     assert status.stderr.strip() == f"{len(SLUGS)} sources, 1 edition(s), 4 active subscribers"
 
     invoke(project, "unsubscribe", "tural.huseynov@example.com")
     text = invoke(project, "status").stdout
     assert f"State file: {state} (" in text
     assert f"  {DATE}  {total}" in text and "sent      4     0         0" in text
-    assert "Subscribers: 0 pending, 3 active, 1 unsubscribed, 0 bounced" in text
+    assert "Subscribers: 0 pending, 3 active, 0 paused, 1 unsubscribed, 0 bounced" in text
     assert text.count("\n  ok ") == len(SLUGS)
 
     listing = invoke(project, "editions", "list")
@@ -484,7 +485,8 @@ def test_every_command_as_a_real_process_in_the_digest_folder(project: Path):
 
     status = json.loads(digest(project, "status", "--json").stdout)
     assert status["editions"][0]["sent"] == 4
-    assert status["subscribers"] == {"pending": 0, "active": 4, "unsubscribed": 1, "bounced": 0}
+    assert status["subscribers"] == {"pending": 0, "active": 4, "paused": 0,
+                                    "unsubscribed": 1, "bounced": 0}
     assert digest(project, "status").stdout.startswith("State file: ")
     assert digest(project, "editions", "list").stdout.startswith("DATE")
     shown = json.loads(digest(project, "editions", "show", DATE, "--json").stdout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from digest.deliver.policy import (
@@ -9,10 +11,12 @@ from digest.deliver.policy import (
     another_pass,
     classify_reply,
     edition_done,
+    receives,
     send_passes,
     should_bounce,
     shown_problems,
 )
+from digest.models import Subscriber, SubscriberStatus
 
 
 @pytest.mark.parametrize(("code", "meaning"), [
@@ -59,3 +63,20 @@ def test_three_refusals_in_a_row_bounce_an_address():
 def test_problems_shown_are_capped_with_a_count_of_the_rest():
     assert shown_problems(["a", "b"], 2) == ["a", "b"]
     assert shown_problems(["a", "b"], 5) == ["a", "b", "... and 3 more"]
+
+
+DAY = dt.date(2026, 12, 10)
+
+
+@pytest.mark.parametrize(("status", "until", "expected"), [
+    ("active", None, True),
+    ("paused", DAY + dt.timedelta(days=1), False),  # paused past the edition's day
+    ("paused", DAY, False),  # the pause's last day is still paused
+    ("paused", DAY - dt.timedelta(days=1), True),  # the pause is over
+    ("paused", None, False),  # a pause without a date is no licence to send
+    ("pending", None, False), ("unsubscribed", None, False), ("bounced", None, False),
+])
+def test_who_receives_an_edition(status: SubscriberStatus, until: dt.date | None,
+                                 expected: bool):
+    subscriber = Subscriber(1, "a@example.org", "", status=status, paused_until=until)
+    assert receives(subscriber, DAY) is expected

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from digest.deliver.policy import receives
 from digest.errors import DigestError
 from digest.models import Article, Edition, Section, StoredArticle
 from digest.store import MIGRATIONS, Store, schema
@@ -185,3 +186,28 @@ def test_one_feeds_items_with_distinct_guids_stay_distinct_whatever_their_links(
         assert store.add_articles([article(9, key="other", link=page, canonical=page,
                                            feed_url=FEED_B)], "economy", NOW) == 0
         assert [a.title for a in stored(store)] == ["Update 1", "Update 2", "Update 3"]
+
+
+def test_the_recipient_query_and_the_claim_agree_with_the_delivery_policy(tmp_path: Path):
+    day = dt.date(2026, 12, 10)
+    with Store(tmp_path / "s.sqlite3") as store:
+        edition = store.save_edition(Edition(day, (), dt.datetime(2026, 12, 10, tzinfo=dt.UTC)))
+        assert edition.id is not None
+        pauses = {"long": day + dt.timedelta(days=3), "last-day": day,
+                  "over": day - dt.timedelta(days=1), "active": None}
+        for name, until in pauses.items():
+            added, _ = store.upsert_subscriber(f"{name}@example.org", name, ["news"])
+            stored = store.manage_subscriber(added.id, ["news", "sport"], until)
+            assert stored is not None and stored.paused_until == until
+            assert stored.status == ("active" if until is None else "paused")
+            assert stored.categories == {"news", "sport"}
+        gone, _ = store.upsert_subscriber("gone@example.org", "", [])
+        store.set_subscriber_status(gone.email, "unsubscribed")
+        assert store.manage_subscriber(gone.id, ["news"], None) is None  # changes nothing
+        later = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+        owed = {s.email for s, _ in store.pending_recipients(edition.id, later)}
+        everyone = list(store.subscribers())
+        assert owed == {s.email for s in everyone if receives(s, day)}
+        assert owed == {"over@example.org", "active@example.org"}
+        assert {s.email for s in everyone if store.still_active(s.id, edition.id)} == owed
+        assert sum(store.owed_counts(edition.id, later)) == len(owed)

@@ -121,6 +121,9 @@ def unsubscribe(settings: Settings, email: str) -> None:
 def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> None:
     """List subscribers: email, name, categories, status (tab-separated).
 
+    A paused subscriber's status reads "paused until DATE": no edition dated up
+    to and including DATE is sent to them (they chose it on their manage page).
+
     \b
     Example:
       digest subscribers list --status bounced
@@ -132,12 +135,16 @@ def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> N
         for s in digest.subscribers(status):
             count += 1
             cats = " ".join(sorted(s.categories))
+            until = s.paused_until.isoformat() if s.paused_until else None
             if as_json:
                 record = subscriber_record(s)
                 record.pop("created_at")
+                if s.status == "paused":
+                    record["paused_until"] = until
                 emit_json_line(record)
             else:
-                click.echo(f"{s.email}\t{s.name}\t{cats or '(all)'}\t{s.status}")
+                shown = f"paused until {until}" if s.status == "paused" else s.status
+                click.echo(f"{s.email}\t{s.name}\t{cats or '(all)'}\t{shown}")
     settings.info(f"{count} subscriber(s)")
 
 

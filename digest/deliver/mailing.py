@@ -120,7 +120,7 @@ class Recorder:
         """Whether the subscriber is still active as their message goes out (an unsubscribe
         made during the send is honoured, not just one made before the page was read)."""
         with self.lock:
-            if self.store.still_active(job.subscriber.id):
+            if self.store.still_active(job.subscriber.id, self.edition_id):
                 return True
             self.report.left_meanwhile += 1
             return False

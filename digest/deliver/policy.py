@@ -3,6 +3,7 @@ mail server's reply means, and when a list is done."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from digest.models import DeliveryStatus, Edition, Subscriber
@@ -21,6 +22,16 @@ def sections_for(subscriber: Subscriber, edition: Edition) -> frozenset[str]:
     if not subscriber.categories:
         return present
     return present & subscriber.categories
+
+
+def receives(subscriber: Subscriber, edition_date: dt.date) -> bool:
+    """Whether a subscriber is sent the edition of `edition_date`: an active one is; a
+    paused one only once the pause is over (editions dated up to and including
+    `paused_until` are skipped); pending, unsubscribed and bounced ones never are.
+    The store's recipient query says the same in SQL (`store.deliveries.RECEIVES`)."""
+    if subscriber.status == "paused":
+        return subscriber.paused_until is not None and edition_date > subscriber.paused_until
+    return subscriber.status == "active"
 
 
 def should_bounce(failures_in_a_row: int) -> bool:

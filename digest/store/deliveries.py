@@ -13,6 +13,10 @@ from digest.store.subscribers import subscriber_from_row
 # Delivery statuses that settle a recipient: sent, refused for good, nothing to send,
 # or unknown (the server never confirmed; sent again only with --retry-unknown).
 _DONE = "('sent', 'failed', 'skipped', 'unknown')"
+# Who receives edition ? (policy.receives in SQL): active, or paused until a day before
+# the edition's date (ISO dates compare as text).
+RECEIVES = """(s.status = 'active' OR (s.status = 'paused'
+               AND s.paused_until < (SELECT date FROM editions WHERE id = ?)))"""
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,19 @@ class DeliveriesMixin(StoreCore):
         rows = self.db.execute(
             f"""SELECT s.*, d.status AS delivery FROM subscribers s
                LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
-               WHERE s.status = 'active' AND s.created_at <= ? AND s.id > ?
+               WHERE {RECEIVES} AND s.created_at <= ? AND s.id > ?
                  AND coalesce(d.status, '') NOT IN {done}
                ORDER BY s.id LIMIT ?""",
-            (edition_id, _ts(audience_until), after_id, limit),
+            (edition_id, edition_id, _ts(audience_until), after_id, limit),
         ).fetchall()
         return [(subscriber_from_row(row), row["delivery"]) for row in rows]
 
-    def still_active(self, subscriber_id: int) -> bool:
-        """Whether the subscriber is active right now (read when claimed for sending)."""
-        row = self.db.execute("SELECT status FROM subscribers WHERE id = ?",
-                              (subscriber_id,)).fetchone()
-        return row is not None and row[0] == "active"
+    def still_active(self, subscriber_id: int, edition_id: int) -> bool:
+        """Whether the subscriber receives the edition right now (read when claimed for
+        sending): active, or paused until a day before its date."""
+        row = self.db.execute(f"SELECT 1 FROM subscribers s WHERE s.id = ? AND {RECEIVES}",
+                              (subscriber_id, edition_id)).fetchone()
+        return row is not None
 
     def unconfirmed(self, since: dt.date | None = None,
                     limit: int | None = None) -> list[Unconfirmed]:
@@ -114,9 +119,9 @@ class DeliveriesMixin(StoreCore):
         row = self.db.execute(
             f"""SELECT count(d.status), count(*) - count(d.status) FROM subscribers s
                LEFT JOIN deliveries d ON d.subscriber_id = s.id AND d.edition_id = ?
-               WHERE s.status = 'active' AND s.created_at <= ?
+               WHERE {RECEIVES} AND s.created_at <= ?
                  AND coalesce(d.status, '') NOT IN {_DONE}""",
-            (edition_id, _ts(audience_until)),
+            (edition_id, edition_id, _ts(audience_until)),
         ).fetchone()
         return int(row[0]), int(row[1])
 

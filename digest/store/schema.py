@@ -148,6 +148,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         # address is not imported again by accident (import --force does)
         """CREATE TABLE forgotten (hash TEXT PRIMARY KEY, forgotten_at TEXT NOT NULL)""",
     ),
+    # 7: the manage page's pause. A 'paused' subscriber gets no edition dated up to and
+    # including paused_until (an ISO date); later editions go to them again.
+    (
+        "ALTER TABLE subscribers ADD COLUMN paused_until TEXT",
+    ),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -15,6 +16,7 @@ def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
         id=row["id"], email=row["email"], name=row["name"],
         categories=frozenset(row["categories"].split()), status=row["status"],
         created_at=_dt(row["created_at"]),
+        paused_until=dt.date.fromisoformat(row["paused_until"]) if row["paused_until"] else None,
     )
 
 
@@ -107,6 +109,21 @@ class SubscribersMixin(StoreCore):
             (status, _ts(self.clock()), email),
         )
         return cur.rowcount > 0
+
+    def manage_subscriber(self, subscriber_id: int, categories: Iterable[str],
+                          paused_until: dt.date | None) -> Subscriber | None:
+        """Save what the manage page chose: the categories, and a pause until a date (None:
+        receiving). Only an active or paused subscriber changes; returns them as stored, or
+        None when they are neither (unsubscribed, bounced, pending or gone)."""
+        cats = " ".join(sorted(set(categories)))
+        status = "active" if paused_until is None else "paused"
+        until = paused_until.isoformat() if paused_until else None
+        cur = self.db.execute(
+            """UPDATE subscribers SET categories = ?, status = ?, paused_until = ?,
+                   updated_at = ? WHERE id = ? AND status IN ('active', 'paused')""",
+            (cats, status, until, _ts(self.clock()), subscriber_id),
+        )
+        return self.subscriber_by_id(subscriber_id) if cur.rowcount else None
 
     def subscribers(self, status: str | None = None) -> Iterator[Subscriber]:
         """Stream subscribers in id order, optionally of one status."""
