@@ -75,6 +75,25 @@ WORDS: dict[str, dict[str, Word]] = {
             "Someone, probably you, asked to subscribe {email} to {title}, which "
             "already receives it. Nothing has changed."),
         "active_mail_leave": "To stop receiving it, unsubscribe: {url}",
+        "active_mail_manage": "To choose sections or pause it, manage your subscription: {url}",
+        "manage_title": "Your subscription to {title}",
+        "manage_intro": "{email} receives {title}. Choose what you get, or pause it for a while.",
+        "manage_pause": (
+            "Pause until (nothing is sent up to "
+            "and including this day; empty: no pause)"),
+        "manage_save": "Save",
+        "manage_saved_title": "Your choice is saved",
+        "manage_saved_text": "{email} will receive {title} with the sections chosen below.",
+        "manage_paused_text": (
+            "{email} will receive nothing from "
+            "{title} up to and including {date}."),
+        "manage_problem": "Choose a date from today on (YYYY-MM-DD) and sections from the list.",
+        "manage_leave": "Or stop receiving {title} altogether:",
+        "manage_unsubscribed_title": "You are unsubscribed",
+        "unsubscribed_text": "{email} will get no more emails from {title}.",
+        "manage_invalid_text": (
+            "It may have been cut short when it was copied. Use the link in the latest "
+            "email from {title}."),
     },
     "az": {
         "new_articles": "Yeni məqalələr",
@@ -140,6 +159,29 @@ WORDS: dict[str, dict[str, Word]] = {
             "Kimsə, yəqin ki, siz, {email} ünvanını {title} abunəsinə yazmaq "
             "istədi; bu ünvan onu artıq alır. Heç nə dəyişmədi."),
         "active_mail_leave": "Almağı dayandırmaq üçün abunəlikdən çıxın: {url}",
+        "active_mail_manage": "Bölmələri seçmək və ya fasilə vermək üçün: {url}",
+        "manage_title": "{title} abunəliyiniz",
+        "manage_intro": (
+            "{email} ünvanı {title} alır. Nə almaq istədiyinizi "
+            "seçin və ya bir müddət fasilə verin."),
+        "manage_pause": (
+            "Bu günə qədər fasilə (bu gün "
+            "daxil heç nə göndərilmir; boş: fasilə yoxdur)"),
+        "manage_save": "Yadda saxla",
+        "manage_saved_title": "Seçiminiz yadda saxlanıldı",
+        "manage_saved_text": (
+            "{email} ünvanı {title} bülletenini "
+            "aşağıda seçilmiş bölmələrlə alacaq."),
+        "manage_paused_text": (
+            "{email} ünvanı {date} daxil olmaqla "
+            "{title} bülletenindən heç nə almayacaq."),
+        "manage_problem": "Bu gündən sonrakı tarixi (YYYY-MM-DD) və siyahıdan bölmələri seçin.",
+        "manage_leave": "Və ya {title} almağı tamamilə dayandırın:",
+        "manage_unsubscribed_title": "Abunəlikdən çıxdınız",
+        "unsubscribed_text": "{email} ünvanına {title} məktubları daha göndərilməyəcək.",
+        "manage_invalid_text": (
+            "Kopyalanarkən kəsilmiş ola bilər. {title} bülletenindən gələn son məktubdakı "
+            "keçiddən istifadə edin."),
     },
     "ru": {
         "new_articles": "Новые статьи",
@@ -206,6 +248,23 @@ WORDS: dict[str, dict[str, Word]] = {
             "Кто-то, вероятно вы, попросил подписать {email} на {title}, но этот "
             "адрес уже получает рассылку. Ничего не изменилось."),
         "active_mail_leave": "Чтобы больше не получать рассылку, отпишитесь: {url}",
+        "active_mail_manage": "Чтобы выбрать разделы или приостановить рассылку: {url}",
+        "manage_title": "Ваша подписка на {title}",
+        "manage_intro": (
+            "{email} получает {title}. Выберите, "
+            "что получать, или приостановите рассылку."),
+        "manage_pause": "Приостановить до (включительно ничего не отправляется; пусто: без паузы)",
+        "manage_save": "Сохранить",
+        "manage_saved_title": "Ваш выбор сохранён",
+        "manage_saved_text": "{email} будет получать {title} с выбранными ниже разделами.",
+        "manage_paused_text": "{email} не будет получать {title} до {date} включительно.",
+        "manage_problem": "Выберите дату не раньше сегодняшней (ГГГГ-ММ-ДД) и разделы из списка.",
+        "manage_leave": "Или совсем отказаться от {title}:",
+        "manage_unsubscribed_title": "Вы отписались",
+        "unsubscribed_text": "{email} больше не будет получать письма {title}.",
+        "manage_invalid_text": (
+            "Возможно, она обрезалась при копировании. Воспользуйтесь ссылкой из "
+            "последнего письма {title}."),
     },
 }
 

@@ -153,6 +153,7 @@ def test_every_state_gets_the_same_answer_and_at_most_one_mail_an_hour(
     [kept] = mails(sink, ACTIVE)  # already active: told so, with a way out, no link to confirm
     body = kept.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "/unsubscribe?token=" in body and "/confirm" not in body
+    assert PUBLIC + "manage?token=" in body  # and their manage link
     assert row(config, ACTIVE)["status"] == "active"  # type: ignore[index]
     [back] = mails(sink, "gone@example.org")  # unsubscribed may subscribe again
     assert row(config, "gone@example.org")["status"] == "pending"  # type: ignore[index]

@@ -20,6 +20,7 @@ from digest.app.pipeline import BuildResult, Preview, SendResult, TestSend
 from digest.errors import InputError, NotFound  # what the facade's actions raise
 
 if TYPE_CHECKING:
+    from digest.app.manage import ManageAnswer, ManageChoice
     from digest.app.signup import ConfirmAnswer, SignUp
     from digest.app.status import EditionDetail, EditionStatus, SourceHealth, Status
     from digest.deliver.policy import DeliveryReport
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 _LOADED_WHEN_ASKED = {
     "ConfirmAnswer": "digest.app.signup",
+    "ManageAnswer": "digest.app.manage",
+    "ManageChoice": "digest.app.manage",
     "SignUp": "digest.app.signup",
     "EditionDetail": "digest.app.status",
     "EditionStatus": "digest.app.status",
@@ -65,6 +68,8 @@ __all__ = [
     "GatherReport",
     "ImportLine",
     "InputError",
+    "ManageAnswer",
+    "ManageChoice",
     "NotFound",
     "Preview",
     "SendResult",

@@ -24,6 +24,7 @@ from digest.models import Edition, Subscriber
 from digest.store import Store, utcnow
 
 if TYPE_CHECKING:  # each action imports what it uses when it runs
+    from digest.app.manage import ManageAnswer, ManageChoice
     from digest.app.signup import ConfirmAnswer, SignUp
     from digest.app.status import EditionDetail, EditionStatus, Status
     from digest.sources.check import FeedCheck
@@ -310,6 +311,14 @@ class Digest:
 
         return signup.confirm(self.config, self.store, token, utcnow(),
                               confirmed=confirmed, ip=ip)
+
+    def manage(self, token: str | None, choice: ManageChoice | None = None) -> ManageAnswer:
+        """What a manage link's token names and the subscriber's choice (`choice` None);
+        with a `choice` (the POST), save it: categories, a pause until a day (status
+        'paused'), or unsubscribe. A forged token or a bad choice changes nothing."""
+        from digest.app import manage
+
+        return manage.manage(self.config, self.store, token, self.today(), choice)
 
     def words(self) -> Callable[..., str]:
         """The fixed words in the digest's language with the editor's [words], for the

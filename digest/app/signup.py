@@ -21,6 +21,7 @@ from digest.config import Config
 from digest.deliver import mailing
 from digest.deliver.tokens import (
     make_confirm_token,
+    make_manage_token,
     make_token,
     read_confirm_token,
     secret_for,
@@ -67,10 +68,12 @@ def sign_up(config: Config, store: Store, email: str, name: str,
               url=f"{public_path(config, 'confirm')}?token={token}")
         return SignUp("confirmation", subscriber.email)
     if subscriber.status == "active":
-        token = make_token(secret_for(store.secret), subscriber.id)
+        secret = secret_for(store.secret)
+        token = make_token(secret, subscriber.id)
         base = config.email.unsubscribe_url or public_path(config, "unsubscribe")
+        manage = f"{public_path(config, 'manage')}?token={make_manage_token(secret, subscriber.id)}"
         _mail(config, subscriber, "active", now,
-              url=f"{base}{'&' if '?' in base else '?'}token={token}")
+              url=f"{base}{'&' if '?' in base else '?'}token={token}", manage=manage)
         return SignUp("already_active", subscriber.email)
     return SignUp("nothing", subscriber.email)  # bounced: mail to it does not arrive
 
@@ -103,14 +106,14 @@ def ip_hash(ip: str, secret: bytes) -> str:
 
 
 def _mail(config: Config, subscriber: Subscriber, kind: Literal["confirm", "active"],
-          now: dt.datetime, *, url: str) -> None:
+          now: dt.datetime, *, url: str, manage: str = "") -> None:
     """One message (plain text and HTML, in the digest's language) through the
     configured transport."""
     words = words_for(config)
     values = {"title": config.title, "email": subscriber.email, "url": url,
               "days": config.subscribe.confirm_days}
     env = environment(config.templates)
-    context = {"words": words, "values": values, "kind": kind, "url": url,
+    context = {"words": words, "values": values, "kind": kind, "url": url, "manage": manage,
                "title": config.title, "link": config.link, "language": config.language}
     message = EmailMessage()
     message["Subject"] = words(f"{kind}_mail_subject", **values)

@@ -29,7 +29,7 @@ from digest.app import Digest, TokenAnswer
 from digest.config import Config
 from digest.errors import DigestError
 from digest.render.templates import environment
-from digest.serve import signup
+from digest.serve import manage, signup
 from digest.serve.files import Files, accepts_gzip, cache_control
 
 StartResponse = Callable[..., Any]
@@ -87,6 +87,7 @@ class DigestApp:
             "/subscribe": self.form(partial(signup.subscribe_page,
                                             limit=signup.RateLimit(config.subscribe.rate))),
             "/confirm": self.form(signup.confirm_page),
+            "/manage": self.form(manage.manage_page, manage.render),
         }
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -137,7 +138,9 @@ class DigestApp:
 
     # -- sign-up (digest.serve.signup) ----------------------------------------
 
-    def form(self, page: Callable[..., signup.Page]) -> Handler:
+    def form(self, page: Callable[..., signup.Page],
+             render: Callable[[Config, Any, dict[str, Any]], bytes] = signup.render,
+             ) -> Handler:
         """A form page's handler: GET shows it, POST sends it (a small urlencoded body)."""
         def handle(environ: Environ, method: str,
                    start_response: StartResponse) -> Iterable[bytes]:
@@ -149,7 +152,7 @@ class DigestApp:
                                   "request body too large")
             fields = _form(environ) if method == "POST" else {}
             found = signup.answer(self.config, self.env, page, method, fields, environ,
-                                  start_response)
+                                  start_response, render)
             if found is None:
                 return self.plain(start_response, "503 Service Unavailable",
                                   "unavailable, try again later",

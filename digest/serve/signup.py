@@ -105,14 +105,17 @@ def render(config: Config, env: Any, values: dict[str, Any]) -> bytes:
 
 def answer(config: Config, env: Any, page: Callable[..., Page], method: str,
            fields: dict[str, list[str]], environ: Environ,
-           start_response: StartResponse) -> Iterable[bytes] | None:
-    """The page for this request, or None when the state file cannot be read."""
+           start_response: StartResponse,
+           render_page: Callable[[Config, Any, dict[str, Any]], bytes] = render,
+           ) -> Iterable[bytes] | None:
+    """The page for this request (made by `page`, rendered by `render_page`), or None
+    when the state file cannot be read."""
     try:
         status, values = page(config, method, fields, environ)
     except DigestError as exc:  # the state file went away or cannot be read
         print(f"digest serve: {exc}", file=sys.stderr, flush=True)
         return None
-    body = render(config, env, values)
+    body = render_page(config, env, values)
     start_response(status, [
         ("Content-Type", "text/html; charset=utf-8"),
         ("Content-Length", str(len(body))),
