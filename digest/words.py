@@ -76,6 +76,13 @@ WORDS: dict[str, dict[str, Word]] = {
             "already receives it. Nothing has changed."),
         "active_mail_leave": "To stop receiving it, unsubscribe: {url}",
         "active_mail_manage": "To choose sections or pause it, manage your subscription: {url}",
+        "unsubscribe_confirm_title": "Unsubscribe from {title}?",
+        "go_to": "Go to {title}",
+        "not_listed_text": "This address is no longer on the list of {title}.",
+        "unsubscribe_invalid_title": "This unsubscribe link is not valid",
+        "unsubscribe_invalid_text": (
+            "It may have been cut short when it was copied. Use the unsubscribe link in "
+            "the latest email from {title}, or reply to that email and ask to be removed."),
         "manage_title": "Your subscription to {title}",
         "manage_intro": "{email} receives {title}. Choose what you get, or pause it for a while.",
         "manage_pause": (
@@ -89,7 +96,7 @@ WORDS: dict[str, dict[str, Word]] = {
             "{title} up to and including {date}."),
         "manage_problem": "Choose a date from today on (YYYY-MM-DD) and sections from the list.",
         "manage_leave": "Or stop receiving {title} altogether:",
-        "manage_unsubscribed_title": "You are unsubscribed",
+        "unsubscribed_title": "You are unsubscribed",
         "unsubscribed_text": "{email} will get no more emails from {title}.",
         "manage_invalid_text": (
             "It may have been cut short when it was copied. Use the link in the latest "
@@ -160,6 +167,13 @@ WORDS: dict[str, dict[str, Word]] = {
             "istədi; bu ünvan onu artıq alır. Heç nə dəyişmədi."),
         "active_mail_leave": "Almağı dayandırmaq üçün abunəlikdən çıxın: {url}",
         "active_mail_manage": "Bölmələri seçmək və ya fasilə vermək üçün: {url}",
+        "unsubscribe_confirm_title": "{title} abunəliyindən çıxılsın?",
+        "go_to": "{title} saytına keçin",
+        "not_listed_text": "Bu ünvan artıq {title} siyahısında deyil.",
+        "unsubscribe_invalid_title": "Bu abunəlikdən çıxma keçidi etibarlı deyil",
+        "unsubscribe_invalid_text": (
+            "Kopyalanarkən kəsilmiş ola bilər. {title} bülletenindən gələn son məktubdakı "
+            "keçiddən istifadə edin və ya həmin məktuba cavab yazıb silinməyinizi istəyin."),
         "manage_title": "{title} abunəliyiniz",
         "manage_intro": (
             "{email} ünvanı {title} alır. Nə almaq istədiyinizi "
@@ -177,7 +191,7 @@ WORDS: dict[str, dict[str, Word]] = {
             "{title} bülletenindən heç nə almayacaq."),
         "manage_problem": "Bu gündən sonrakı tarixi (YYYY-MM-DD) və siyahıdan bölmələri seçin.",
         "manage_leave": "Və ya {title} almağı tamamilə dayandırın:",
-        "manage_unsubscribed_title": "Abunəlikdən çıxdınız",
+        "unsubscribed_title": "Abunəlikdən çıxdınız",
         "unsubscribed_text": "{email} ünvanına {title} məktubları daha göndərilməyəcək.",
         "manage_invalid_text": (
             "Kopyalanarkən kəsilmiş ola bilər. {title} bülletenindən gələn son məktubdakı "
@@ -249,6 +263,13 @@ WORDS: dict[str, dict[str, Word]] = {
             "адрес уже получает рассылку. Ничего не изменилось."),
         "active_mail_leave": "Чтобы больше не получать рассылку, отпишитесь: {url}",
         "active_mail_manage": "Чтобы выбрать разделы или приостановить рассылку: {url}",
+        "unsubscribe_confirm_title": "Отписаться от {title}?",
+        "go_to": "Перейти на {title}",
+        "not_listed_text": "Этого адреса больше нет в списке {title}.",
+        "unsubscribe_invalid_title": "Эта ссылка для отписки недействительна",
+        "unsubscribe_invalid_text": (
+            "Возможно, она обрезалась при копировании. Воспользуйтесь ссылкой для отписки "
+            "из последнего письма {title} или ответьте на него с просьбой удалить адрес."),
         "manage_title": "Ваша подписка на {title}",
         "manage_intro": (
             "{email} получает {title}. Выберите, "
@@ -260,7 +281,7 @@ WORDS: dict[str, dict[str, Word]] = {
         "manage_paused_text": "{email} не будет получать {title} до {date} включительно.",
         "manage_problem": "Выберите дату не раньше сегодняшней (ГГГГ-ММ-ДД) и разделы из списка.",
         "manage_leave": "Или совсем отказаться от {title}:",
-        "manage_unsubscribed_title": "Вы отписались",
+        "unsubscribed_title": "Вы отписались",
         "unsubscribed_text": "{email} больше не будет получать письма {title}.",
         "manage_invalid_text": (
             "Возможно, она обрезалась при копировании. Воспользуйтесь ссылкой из "

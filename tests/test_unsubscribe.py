@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, run, sample_config
+from test_subscribe import served
 from web import one_click, request, serving
 
 from digest.cli import cli
@@ -192,3 +193,30 @@ def test_without_an_https_endpoint_the_mailto_form_is_sent_and_a_warning_given(
     assert re.fullmatch(r"<mailto:digest@news\.example\.org\?subject=unsubscribe%20[^>]+>",
                         str(message["List-Unsubscribe"]))
     assert message["List-Unsubscribe-Post"] is None
+
+
+@pytest.mark.parametrize(("language", "asked", "done", "invalid"), [
+    ("ru", "Отписаться от", "Вы отписались", "недействительна"),
+    ("az", "abunəliyindən çıxılsın", "Abunəlikdən çıxdınız", "etibarlı deyil"),
+])
+def test_the_unsubscribe_page_is_in_the_digest_language_with_its_words(
+        tmp_path: Path, language: str, asked: str, done: str, invalid: str):
+    sink = Sink()
+    with running(sink) as port:
+        config = sample_config(tmp_path, port, tail='[words]\nunsubscribe = "Leave now"')
+        config.write_text(config.read_text(encoding="utf-8").replace(
+            'language = "en"', f'language = "{language}"'), encoding="utf-8")
+        add_subscribers(config, numbered(1))
+        run(config, "send", "--date", SAMPLE_DATE)
+    [raw] = sink.raw_for("reader00000@example.org")
+    target, _ = links(raw)
+    with served(config) as base:  # the CLI's garbage collected first (see test_subscribe)
+        page = request(base, "GET", target)
+        assert page.status == 200 and f'lang="{language}"' in page.body
+        assert asked in page.body and "Leave now" in page.body  # [words] overrides it
+        assert "Unsubscribe from" not in page.body  # no English left
+        left = one_click(base, target)
+        assert left.status == 200 and done in left.body
+        bad = request(base, "GET", "/unsubscribe?token=abc")
+        assert bad.status == 400 and invalid in bad.body and "not valid" not in bad.body
+    assert status_of(config, "reader00000@example.org") == "unsubscribed"

@@ -63,6 +63,8 @@ def unsubscribe_path(config: Config) -> str:
 
 
 STATUS = {"invalid": "400 Bad Request"}  # a forged or malformed token; else 200 OK
+HEADINGS = {"confirm": "unsubscribe_confirm_title", "done": "unsubscribed_title",
+            "not_listed": "unsubscribed_title", "invalid": "unsubscribe_invalid_title"}
 
 
 def decide(config: Config, method: str, token: str | None) -> TokenAnswer:
@@ -124,7 +126,10 @@ class DigestApp:
             print(f"digest serve: {exc}", file=sys.stderr, flush=True)
             return self.plain(start_response, "503 Service Unavailable",
                               "unavailable, try again later", [("Cache-Control", "no-store")])
+        with Digest(self.config, create=False) as digest:  # words need no state file
+            words = digest.words()
         page = self.env.get_template("unsubscribe.html").render(
+            words=words, heading=words(HEADINGS[answer.state], title=self.config.title),
             title=self.config.title, link=self.config.link, language=self.config.language,
             state=answer.state, email=answer.email, token=token or "")
         body = page.encode("utf-8")

@@ -15,7 +15,7 @@ from digest.serve.signup import Environ, Page, _first
 
 STATUS = {"invalid": "400 Bad Request", "problem": "400 Bad Request"}
 HEADINGS = {"form": "manage_title", "problem": "manage_title", "saved": "manage_saved_title",
-            "unsubscribed": "manage_unsubscribed_title", "invalid": "link_invalid_title"}
+            "unsubscribed": "unsubscribed_title", "invalid": "link_invalid_title"}
 
 
 def manage_page(config: Config, method: str, fields: dict[str, list[str]],
