@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +25,14 @@ class Reply:
 
 @contextmanager
 def serving(config: Config) -> Iterator[str]:
-    """Yield the base URL of the app served by waitress in a thread."""
+    """Yield the base URL of the app served by waitress in a thread.
+
+    The garbage of the commands a test ran before is collected first: some object
+    they leave behind closes, when collected, a file number that is no longer its
+    own, and collected in a request thread it shut the server's wake-up pipe (seen
+    as EBADF, now and then, in the sign-up and unsubscribe tests).
+    """
+    gc.collect()
     server = waitress.create_server(DigestApp(config), host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
