@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import http.client
 import gc
+import http.client
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
