@@ -24,49 +24,57 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_token(secret: bytes, subscriber_id: int) -> str:
-    body = subscriber_id.to_bytes(8, "big").lstrip(b"\0") or b"\0"
-    tag = hmac.new(secret, b"unsubscribe:" + body, hashlib.sha256).digest()[:TAG_BYTES]
+def _sign(secret: bytes, purpose: bytes, body: bytes) -> str:
+    """`body` and its HMAC tag; the purpose is signed too, so no kind of token stands in
+    for another."""
+    tag = hmac.new(secret, purpose + b":" + body, hashlib.sha256).digest()[:TAG_BYTES]
     return _b64(body) + "." + _b64(tag)
 
 
-def read_token(secret: bytes, token: str) -> int | None:
-    """The subscriber id a token was made for, or None if it is forged or malformed."""
+def _read(secret: bytes, purpose: bytes, token: str) -> bytes | None:
+    """The body of a token signed for `purpose`; None if forged, malformed or another's."""
     try:
         body_text, tag_text = token.strip().split(".")
         body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
         tag = base64.urlsafe_b64decode(tag_text + "=" * (-len(tag_text) % 4))
     except (ValueError, TypeError):
         return None
+    expected = hmac.new(secret, purpose + b":" + body, hashlib.sha256).digest()[:TAG_BYTES]
+    return body if hmac.compare_digest(tag, expected) else None
+
+
+def _id_body(subscriber_id: int) -> bytes:
+    return subscriber_id.to_bytes(8, "big").lstrip(b"\0") or b"\0"
+
+
+def _read_id(secret: bytes, purpose: bytes, token: str) -> int | None:
+    body = _read(secret, purpose, token)
     if not body or len(body) > 8:
         return None
-    expected = hmac.new(secret, b"unsubscribe:" + body, hashlib.sha256).digest()[:TAG_BYTES]
-    if not hmac.compare_digest(tag, expected):
-        return None
     return int.from_bytes(body, "big")
+
+
+def make_token(secret: bytes, subscriber_id: int) -> str:
+    return _sign(secret, b"unsubscribe", _id_body(subscriber_id))
+
+
+def read_token(secret: bytes, token: str) -> int | None:
+    """The subscriber id a token was made for, or None if it is forged or malformed."""
+    return _read_id(secret, b"unsubscribe", token)
 
 
 def make_confirm_token(secret: bytes, subscriber_id: int, expires: int) -> str:
     """A signed confirmation token for a pending subscriber, valid until `expires` (Unix
     seconds). Its purpose is part of what is signed: no unsubscribe token confirms."""
-    body = subscriber_id.to_bytes(8, "big") + expires.to_bytes(8, "big")
-    tag = hmac.new(secret, b"confirm:" + body, hashlib.sha256).digest()[:TAG_BYTES]
-    return _b64(body) + "." + _b64(tag)
+    return _sign(secret, b"confirm",
+                 subscriber_id.to_bytes(8, "big") + expires.to_bytes(8, "big"))
 
 
 def read_confirm_token(secret: bytes, token: str) -> tuple[int, int] | None:
     """(subscriber id, expiry in Unix seconds) of a confirmation token, or None if it is
     forged or malformed (expiry is the caller's to check)."""
-    try:
-        body_text, tag_text = token.strip().split(".")
-        body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
-        tag = base64.urlsafe_b64decode(tag_text + "=" * (-len(tag_text) % 4))
-    except (ValueError, TypeError):
-        return None
-    if len(body) != 16:
-        return None
-    expected = hmac.new(secret, b"confirm:" + body, hashlib.sha256).digest()[:TAG_BYTES]
-    if not hmac.compare_digest(tag, expected):
+    body = _read(secret, b"confirm", token)
+    if body is None or len(body) != 16:
         return None
     return int.from_bytes(body[:8], "big"), int.from_bytes(body[8:], "big")
 
@@ -75,23 +83,10 @@ def make_manage_token(secret: bytes, subscriber_id: int) -> str:
     """A signed token for a subscriber's manage page. It does not expire (like an
     unsubscribe token: it sits in every newsletter kept), and its purpose is part of what
     is signed: neither an unsubscribe nor a confirmation token opens the manage page."""
-    body = subscriber_id.to_bytes(8, "big").lstrip(b"\0") or b"\0"
-    tag = hmac.new(secret, b"manage:" + body, hashlib.sha256).digest()[:TAG_BYTES]
-    return _b64(body) + "." + _b64(tag)
+    return _sign(secret, b"manage", _id_body(subscriber_id))
 
 
 def read_manage_token(secret: bytes, token: str) -> int | None:
     """The subscriber id a manage token was made for, or None if it is forged, malformed
     or made for another purpose."""
-    try:
-        body_text, tag_text = token.strip().split(".")
-        body = base64.urlsafe_b64decode(body_text + "=" * (-len(body_text) % 4))
-        tag = base64.urlsafe_b64decode(tag_text + "=" * (-len(tag_text) % 4))
-    except (ValueError, TypeError):
-        return None
-    if not body or len(body) > 8:
-        return None
-    expected = hmac.new(secret, b"manage:" + body, hashlib.sha256).digest()[:TAG_BYTES]
-    if not hmac.compare_digest(tag, expected):
-        return None
-    return int.from_bytes(body, "big")
+    return _read_id(secret, b"manage", token)
