@@ -37,7 +37,7 @@ from digest.deliver.policy import (
 )
 from digest.deliver.send_pool import Job, SendPool
 from digest.deliver.smtp import SmtpTransport
-from digest.deliver.tokens import make_manage_token, make_token, secret_for
+from digest.deliver.tokens import make_manage_token, make_token, return_path_for, secret_for
 from digest.deliver.transport import Outcome, Transport
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
@@ -74,6 +74,14 @@ class Messages:
             return template.to_sign(self.config, subscriber, token, self.signer, manage=manage)
         return template.for_subscriber(self.config, subscriber, token, manage=manage)
 
+    def envelope_sender(self, subscriber: Subscriber) -> str | None:
+        """The subscriber's VERP return path with `[email] return_path`, else None (the
+        pool's sender, the `from` address)."""
+        if not self.config.email.return_path:
+            return None
+        return return_path_for(self.config.email.return_path, self.secret, self.edition.date,
+                               subscriber.id)
+
 
 def owed(store: Store, edition_id: int, audience_until: dt.datetime, *,
          include_unknown: bool = False) -> Iterator[Subscriber]:
@@ -92,7 +100,8 @@ def owed(store: Store, edition_id: int, audience_until: dt.datetime, *,
 def open_transport(config: Config, outbox_folder: str) -> Transport:
     """The configured transport; the file transport writes into OUTBOX/`outbox_folder`."""
     if config.email.transport == "file":
-        return OutboxTransport(config.email.outbox, outbox_folder)
+        return OutboxTransport(config.email.outbox, outbox_folder,
+                               return_path=config.email.return_path is not None)
     return SmtpTransport(config.smtp, local_hostname=config.email.domain)
 
 
@@ -213,7 +222,7 @@ def send_pass(subscribers: Iterable[Subscriber], messages: Messages, outlet: Out
             continue
         if message is None:
             outlet.skipped(subscriber)
-        elif not submit(Job(subscriber, message)):
+        elif not submit(Job(subscriber, message, messages.envelope_sender(subscriber))):
             return
 
 
