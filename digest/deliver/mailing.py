@@ -22,6 +22,7 @@ from typing import Protocol
 import jinja2
 
 from digest.config import Config
+from digest.deliver.bounce_rules import reply_kind, status_in
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import MessageTemplate, SignLater, build_template
 from digest.deliver.outbox import OutboxTransport
@@ -29,10 +30,10 @@ from digest.deliver.policy import (
     PROBLEMS_SHOWN,
     DeliveryReport,
     another_pass,
+    bounce_at_send,
     edition_done,
     sections_for,
     send_passes,
-    should_bounce,
     shown_problems,
 )
 from digest.deliver.send_pool import Job, SendPool
@@ -42,7 +43,7 @@ from digest.deliver.transport import Outcome, Transport
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
 from digest.render.templates import environment
-from digest.store import Store
+from digest.store import BounceEvent, Store
 
 
 @dataclass
@@ -166,11 +167,23 @@ class Recorder:
                 report.failed += 1
                 if len(self.failed_lines) < PROBLEMS_SHOWN:
                     self.failed_lines.append(f"{subscriber.email}: refused ({outcome.reply})")
-                if should_bounce(self.store.hard_failures_in_a_row(subscriber.id)):
-                    self.store.set_subscriber_status(subscriber.email, "bounced")
-                    report.bounced.append(subscriber.email)
+                self._failed(subscriber, outcome.reply)
             if self.on_message:
                 self.on_message(subscriber, outcome.status)
+
+    def _failed(self, subscriber: Subscriber, reply: str | None) -> None:
+        """A refusal for good: bounced at once when the address does not exist, never for
+        a policy block (kept, per receiving domain, for `status`), else after 3 in a row."""
+        kind = reply_kind(reply)
+        if kind in ("hard", "policy"):
+            self.store.record_bounce(BounceEvent(
+                subscriber.id, self.edition_id, kind, status_in(reply or ""),
+                " ".join((reply or "").split())[:300], subscriber.email.rpartition("@")[2],
+                "smtp"))
+        if bounce_at_send(reply, self.store.hard_failures_in_a_row(subscriber.id)):
+            self.store.set_subscriber_status(subscriber.email, "bounced",
+                                             f"refused at send time: {reply}")
+            self.report.bounced.append(subscriber.email)
 
     def close(self) -> None:
         self.store.close()
