@@ -21,6 +21,7 @@ from digest.store import EditionEntry, Store, utcnow
 if TYPE_CHECKING:  # each step imports what it uses when it runs: commands start at once
     from jinja2 import Environment
 
+    from digest.app.bounces import BouncesReport
     from digest.deliver.policy import DeliveryReport
     from digest.deliver.transport import Transport
     from digest.models import StoredArticle
@@ -279,6 +280,7 @@ class SendResult:
     built: BuildResult
     deliveries: tuple[DeliveryReport, ...]
     warnings: tuple[str, ...]
+    bounces: BouncesReport | None = None  # what `digest bounces` did first, when set up
 
     @property
     def undelivered(self) -> bool:

@@ -338,7 +338,10 @@ def _mailed_unsubscribe(message: email.message.Message, keys: BounceKeys,
 
 
 def _detected(message: email.message.Message, base: BounceOutcome) -> BounceOutcome | None:
-    """The non-standard bounces flufl.bounce's detectors know (qmail, Exim, Yahoo, …)."""
+    """The non-standard bounces flufl.bounce's detectors know (qmail, Exim, Yahoo, …).
+    A message without a From is none (flufl.bounce 6.0's Yale detector fails on one)."""
+    if not _addresses(message, ("from",)):
+        return None
     temporary, permanent = all_failures(message)
     if not (temporary or permanent):
         return None
