@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from digest.app import Digest, InputError
-from digest.config import Config
+from digest.config import Config, pages_url
 from digest.errors import DigestError
 
 StartResponse = Callable[..., Any]
@@ -48,21 +48,31 @@ class RateLimit:
 
 
 def subscribe_page(config: Config, method: str, fields: dict[str, list[str]],
-                   environ: Environ, limit: RateLimit | None = None) -> Page:
+                   environ: Environ, limit: RateLimit | None = None,
+                   wake: Callable[[], None] | None = None) -> Page:
     """GET: the form. POST: sign the address up, answer "check your inbox" (also when
-    the client is over the rate: then nothing is stored or sent)."""
+    the client is over the rate: then only a count is stored, and nothing is sent).
+    The mail is queued, not sent here: `wake` tells the mailer thread."""
     if method == "GET":
         return "200 OK", {"state": "form"}
-    if limit is not None and not limit.allow(environ.get("REMOTE_ADDR", "")):
-        return "200 OK", {"state": "sent"}
-    email = _first(fields, "email")
+    over = limit is not None and not limit.allow(environ.get("REMOTE_ADDR", ""))
     try:
         with Digest(config, create=False) as digest:
-            digest.subscribe(email, _first(fields, "name"), fields.get("category", []),
-                             form=form_of(config, environ),
-                             trap=_first(fields, "website"))
+            if over:
+                digest.refuse_sign_up("rate")
+                return "200 OK", {"state": "sent"}
+            done = digest.subscribe(_first(fields, "email"), _first(fields, "name"),
+                                    fields.get("category", []),
+                                    form=form_of(config, environ),
+                                    trap=_first(fields, "website"))
     except InputError:
         return "400 Bad Request", {"state": "form", "problem": True}
+    if done.refused == "domain":
+        print(f"digest serve: sign-up refused: {done.email.rpartition('@')[2]} takes no "
+              "mail (no MX, A or AAAA record; [subscribe] check_domain)",
+              file=sys.stderr, flush=True)
+    if done.queued and wake is not None:
+        wake()
     return "200 OK", {"state": "sent"}
 
 
@@ -82,7 +92,7 @@ def form_of(config: Config, environ: Environ) -> str:
     """Which form a sign-up came from: the page that sent it when the browser says, else
     our own form."""
     referer = str(environ.get("HTTP_REFERER", ""))[:500]
-    return referer or f"{config.public_url.rstrip('/')}/subscribe"
+    return referer or f"{pages_url(config)}subscribe"
 
 
 HEADINGS = {"form": "subscribe_title", "sent": "check_inbox_title",
@@ -98,7 +108,7 @@ def render(config: Config, env: Any, values: dict[str, Any]) -> bytes:
         words=words, heading=words(HEADINGS[state], title=config.title),
         title=config.title, link=config.link, language=config.language,
         categories=config.categories, days=config.subscribe.confirm_days,
-        subscribe=f"{config.public_url.rstrip('/')}/subscribe",
+        subscribe=f"{pages_url(config)}subscribe",
         **{"email": "", "token": "", "problem": False, **values})
     return str(page).encode("utf-8")
 
