@@ -209,7 +209,7 @@ def test_pages_and_mail_are_in_the_digest_language(tmp_path: Path):
             assert "Подписаться" in request(base, "GET", "/subscribe").body
             assert "Проверьте почту" in post(base, "/subscribe",
                                             {"email": "ru@example.org"}).body
-    [message] = mails(sink, "ru@example.org")
+            [message] = mails(sink, "ru@example.org")
     assert "Подтвердите" in str(message["Subject"])
 
 

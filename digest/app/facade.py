@@ -296,7 +296,8 @@ class Digest:
         its manage and unsubscribe links; at most one mail per address an hour. The
         mail is queued, not sent (`send_signup_mail`). `form` is the page it came from
         (kept as the consent's form). `trap` is the honeypot field: filled, nothing is
-        stored but a count. A bad address or category: InputError."""
+        stored but a count; so too for an address whose domain takes no mail, when
+        `[subscribe] check_domain` asks. A bad address or category: InputError."""
         from digest.app import signup
         from digest.subscribers import check_categories, normalise_address, normalise_name
 
@@ -307,6 +308,10 @@ class Digest:
             cats = check_categories(categories, self.config.category_slugs)
         except ValueError as exc:
             raise InputError(f"{email}: {exc}") from None
+        if self.config.subscribe.check_domain and not signup.takes_mail(self.config,
+                                                                       address):
+            self.refuse_sign_up("domain")
+            return signup.SignUp("", address, refused="domain")
         return signup.sign_up(self.config, self.store, address, normalise_name(name),
                               frozenset(cats), utcnow(), form)
 

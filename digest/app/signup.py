@@ -77,6 +77,15 @@ def public_path(config: Config, name: str) -> str:
     return pages_url(config) + name
 
 
+def takes_mail(config: Config, address: str) -> bool:
+    """Whether the address's domain has an MX (or A/AAAA) record (`check_domain`)."""
+    from digest.config.addresses import nameserver
+    from digest.subscribers import domain_takes_mail
+
+    server = config.subscribe.nameserver
+    return domain_takes_mail(address, nameserver(server) if server else None)
+
+
 def sign_up(config: Config, store: Store, email: str, name: str,
             categories: frozenset[str], now: dt.datetime, form: str) -> SignUp:
     """Store the address as pending (unless active) and queue what fits its state; the

@@ -151,8 +151,8 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
 
     Emails it to every active subscriber; this is the command for cron.
     Running it again for the same date sends nothing more; mail left
-    undelivered by an earlier run goes out first, and so does the sign-up
-    form's mail that `digest serve` left queued. A message the mail server
+    undelivered by an earlier run goes out first, as does the sign-up mail
+    that `digest serve` left queued. A message the mail server
     never confirmed (no reply within [smtp] data_timeout) is recorded as
     unknown and sent again only with --retry-unknown. SIGTERM or SIGINT stops
     the send after the messages in flight (exit 143 or 130).
