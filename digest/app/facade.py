@@ -42,7 +42,8 @@ class FetchResult:
 @dataclass(frozen=True)
 class SubscriberChange:
     email: str  # as stored (normalised)
-    outcome: str  # "added", "updated", "unchanged", "unsubscribed"
+    outcome: str  # "added", "updated", "unchanged", "unsubscribed", "forgotten"
+    note: str = ""  # what the user should know besides (a log that kept the address)
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,13 @@ class Digest:
         if erased is None:
             raise NotFound(f"{email}: no such subscriber (see `digest subscribers list`)")
         erase_messages(self.config.email.outbox, erased)
-        return SubscriberChange(erased, "forgotten")
+        note = ""
+        if self.store.log_kept:
+            note = (f"another process (`digest serve`?) is reading {self.config.state}, "
+                    f"so its write-ahead log ({self.config.state.name}-wal) could not be "
+                    "emptied and may still hold the address; once it has stopped, run "
+                    f"`sqlite3 {self.config.state} 'PRAGMA wal_checkpoint(TRUNCATE)'`")
+        return SubscriberChange(erased, "forgotten", note)
 
     def unsubscribe_by_token(self, token: str | None, *, confirmed: bool) -> TokenAnswer:
         """What a one-click link's token names; `confirmed` (the POST) unsubscribes it.

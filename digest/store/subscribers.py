@@ -225,7 +225,8 @@ class SubscribersMixin(StoreCore):
         Deleted rows are overwritten (secure_delete), then the file is rebuilt (VACUUM:
         free pages may hold older copies) and the write-ahead log emptied (a TRUNCATE
         checkpoint), so the address is left in none of the state file's bytes.
-        `erase_warnings` says when another process held the log open."""
+        `log_kept` says when another process held the log open (it could not be
+        emptied then)."""
         self.db.execute("PRAGMA secure_delete = ON")
         try:
             with self.transaction() as db:
@@ -239,16 +240,18 @@ class SubscribersMixin(StoreCore):
                 db.execute(
                     "INSERT OR REPLACE INTO forgotten (hash, forgotten_at) VALUES (?, ?)",
                     (forgotten_hash(self.secret(), row["email"]), _ts(self.clock())))
-            self.db.execute("VACUUM")
-            busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
         finally:
             self.db.execute("PRAGMA secure_delete = OFF")
-        if busy:
-            self.warnings.append(
-                f"another process is reading {self.path}, so its write-ahead log "
-                f"({self.path.name}-wal) could not be emptied: it may still hold the "
-                "erased address until that process stops (run `forget` again then)")
+        self.scrub()
         return str(row["email"])
+
+    def scrub(self) -> None:
+        """Rebuild the file (VACUUM: no free page keeps what was deleted) and empty its
+        write-ahead log (a TRUNCATE checkpoint); `log_kept` when another process was
+        reading and the log could not be emptied."""
+        self.db.execute("VACUUM")
+        busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        self.log_kept = bool(busy)
 
     def has_forgotten(self) -> bool:
         return self.db.execute("SELECT 1 FROM forgotten LIMIT 1").fetchone() is not None
