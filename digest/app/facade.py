@@ -309,7 +309,7 @@ class Digest:
         from digest.subscribers import check_categories, normalise_address, normalise_name
 
         if trap.strip():
-            return self.refuse_sign_up("honeypot")
+            return self.refuse_sign_up("honeypot", email)
         try:
             address = normalise_address(email)
             cats = check_categories(categories, self.config.category_slugs)
@@ -317,19 +317,24 @@ class Digest:
             raise InputError(f"{email}: {exc}") from None
         if self.config.subscribe.check_domain and not signup.takes_mail(self.config,
                                                                        address):
-            self.refuse_sign_up("domain")
-            return signup.SignUp("", address, refused="domain")
+            return self.refuse_sign_up("domain", address)
         return signup.sign_up(self.config, self.store, address, normalise_name(name),
                               frozenset(cats), utcnow(), form)
 
-    def refuse_sign_up(self, reason: Literal["honeypot", "rate", "domain"]) -> SignUp:
-        """Count a sign-up refused without a word (its page is the same as any other's);
-        the count costs the request what storing a sign-up does, so its time tells
-        nothing either."""
+    def refuse_sign_up(self, reason: Literal["honeypot", "rate", "domain"],
+                       email: str = "") -> SignUp:
+        """Count a sign-up of `email` refused without a word (its page is the same as
+        any other's); the count costs the request what storing a sign-up does (the
+        address is read as a sign-up reads it), so its time tells nothing either."""
         from digest.app import signup
+        from digest.subscribers import normalise_address
 
-        self.store.count_refused_sign_up(reason)
-        return signup.SignUp("", refused=reason)
+        try:
+            address = normalise_address(email)
+        except ValueError:
+            address = email.strip()
+        self.store.count_refused_sign_up(reason, address)
+        return signup.SignUp("", address, refused=reason)
 
     def send_signup_mail(self) -> MailRun:
         """Send the sign-up form's queued mail (confirmation links, reminders) that is

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from digest.config import Config, pages_url
 from digest.deliver import mailing
@@ -38,6 +38,9 @@ from digest.models import Subscriber
 from digest.render.context import words_for
 from digest.render.templates import environment
 from digest.store import QueuedMail, Store
+
+if TYPE_CHECKING:
+    import jinja2
 
 RESEND_AFTER = 3600.0  # seconds: at most one mail per address an hour
 GIVE_UP_AFTER = 12  # attempts of one message (about 7 hours of trying)
@@ -102,11 +105,12 @@ def send_queued(config: Config, store: Store, now: Callable[[], dt.datetime]) ->
     or cannot take now, waits (1, 2, 4 … minutes, at most an hour) and is tried again."""
     totals = MailRun()
     transport: Transport | None = None
+    env = environment(config.templates)  # compiled once for the pass
     try:
         while batch := store.claim_signup_mail():
             if transport is None:
                 transport = mailing.open_transport(config, "signup")
-            done = _send_batch(config, store, transport, batch, now())
+            done = _send_batch(config, store, transport, batch, now(), env)
             totals = MailRun(totals.sent + done.sent, totals.dropped + done.dropped,
                              totals.later + done.later, done.problem)
             if done.problem:
@@ -120,10 +124,11 @@ def send_queued(config: Config, store: Store, now: Callable[[], dt.datetime]) ->
 
 
 def _send_batch(config: Config, store: Store, transport: Transport,
-                batch: list[QueuedMail], now: dt.datetime) -> MailRun:
+                batch: list[QueuedMail], now: dt.datetime, env: jinja2.Environment,
+                ) -> MailRun:
     sent = dropped = later = 0
     for position, mail in enumerate(batch):
-        message = _message(config, store, mail, now)
+        message = _message(config, store, mail, now, env)
         if message is None:
             store.signup_mail_done(mail.id)
             dropped += 1
@@ -149,7 +154,7 @@ def _send_batch(config: Config, store: Store, transport: Transport,
 
 
 def _message(config: Config, store: Store, mail: QueuedMail, now: dt.datetime,
-             ) -> bytes | None:
+             env: jinja2.Environment) -> bytes | None:
     """The message `mail` owes, or None when it is no longer owed."""
     subscriber = mail.subscriber
     secret = secret_for(store.secret)
@@ -157,14 +162,14 @@ def _message(config: Config, store: Store, mail: QueuedMail, now: dt.datetime,
         if subscriber.status != "pending" or now.timestamp() > mail.expires:
             return None  # confirmed, left, or too late for its link
         token = make_confirm_token(secret, subscriber.id, mail.expires, mail.nonce)
-        return _mail(config, subscriber, "confirm", now,
+        return _mail(config, env, subscriber, "confirm", now,
                      url=f"{public_path(config, 'confirm')}?token={token}")
     if subscriber.status not in ("active", "paused"):
         return None
     base = config.email.unsubscribe_url or public_path(config, "unsubscribe")
     manage = f"{public_path(config, 'manage')}?token={make_manage_token(secret, subscriber.id)}"
     leave = f"{base}{'&' if '?' in base else '?'}token={make_token(secret, subscriber.id)}"
-    return _mail(config, subscriber, "active", now, url=leave, manage=manage)
+    return _mail(config, env, subscriber, "active", now, url=leave, manage=manage)
 
 
 def confirm(config: Config, store: Store, token: str | None, now: dt.datetime, *,
@@ -198,13 +203,13 @@ def ip_hash(ip: str, secret: bytes) -> str:
     return "sha256:" + hashlib.sha256(secret + b"ip:" + ip.encode()).hexdigest()[:32]
 
 
-def _mail(config: Config, subscriber: Subscriber, kind: Literal["confirm", "active"],
-          now: dt.datetime, *, url: str, manage: str = "") -> bytes:
+def _mail(config: Config, env: jinja2.Environment, subscriber: Subscriber,
+          kind: Literal["confirm", "active"], now: dt.datetime, *, url: str,
+          manage: str = "") -> bytes:
     """One message (plain text and HTML, in the digest's language), as sent."""
     words = words_for(config)
     values = {"title": config.title, "email": subscriber.email, "url": url,
               "days": config.subscribe.confirm_days}
-    env = environment(config.templates)
     context = {"words": words, "values": values, "kind": kind, "url": url, "manage": manage,
                "title": config.title, "link": config.link, "language": config.language}
     message = EmailMessage()

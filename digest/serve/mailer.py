@@ -21,9 +21,10 @@ from digest.errors import DigestError
 class Mailer:
     """One thread sending queued sign-up mail; `wake` after queueing, `stop` at the end."""
 
-    def __init__(self, config: Config, interval: float = 60.0) -> None:
+    def __init__(self, config: Config, interval: float = 60.0, settle: float = 0.05) -> None:
         self.config = config
         self.interval = interval
+        self.settle = settle  # seconds to let the woken request's answer leave first
         self.wanted = threading.Event()
         self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
@@ -57,7 +58,10 @@ class Mailer:
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            self.wanted.wait(self.interval)
+            if self.wanted.wait(self.interval) and not self.stopping.is_set():
+                # The answer that woke us is still on its way out, in this process:
+                # let it go first, so that what it owes costs it no time.
+                self.stopping.wait(self.settle)
             if self.stopping.is_set():
                 break
             with self.done:

@@ -52,14 +52,15 @@ def subscribe_page(config: Config, method: str, fields: dict[str, list[str]],
                    wake: Callable[[], None] | None = None) -> Page:
     """GET: the form. POST: sign the address up, answer "check your inbox" (also when
     the client is over the rate: then only a count is stored, and nothing is sent).
-    The mail is queued, not sent here: `wake` tells the mailer thread."""
+    The mail is queued, not sent here: `wake` tells the mailer thread, once the
+    answer has been sent."""
     if method == "GET":
         return "200 OK", {"state": "form"}
     over = limit is not None and not limit.allow(environ.get("REMOTE_ADDR", ""))
     try:
         with Digest(config, create=False) as digest:
             if over:
-                digest.refuse_sign_up("rate")
+                digest.refuse_sign_up("rate", _first(fields, "email"))
                 return "200 OK", {"state": "sent"}
             done = digest.subscribe(_first(fields, "email"), _first(fields, "name"),
                                     fields.get("category", []),
@@ -71,8 +72,8 @@ def subscribe_page(config: Config, method: str, fields: dict[str, list[str]],
         print(f"digest serve: sign-up refused: {done.email.rpartition('@')[2]} takes no "
               "mail (no MX, A or AAAA record; [subscribe] check_domain)",
               file=sys.stderr, flush=True)
-    if done.queued and wake is not None:
-        wake()
+    if done.queued and wake is not None:  # once the answer is out: it waits for nothing
+        return "200 OK", {"state": "sent", "then": wake}
     return "200 OK", {"state": "sent"}
 
 
@@ -125,6 +126,7 @@ def answer(config: Config, env: Any, page: Callable[..., Page], method: str,
     except DigestError as exc:  # the state file went away or cannot be read
         print(f"digest serve: {exc}", file=sys.stderr, flush=True)
         return None
+    then = values.pop("then", None)
     body = render_page(config, env, values)
     start_response(status, [
         ("Content-Type", "text/html; charset=utf-8"),
@@ -132,7 +134,19 @@ def answer(config: Config, env: Any, page: Callable[..., Page], method: str,
         ("Cache-Control", "no-store"),  # a form page: never kept by a proxy
         ("X-Robots-Tag", "noindex"),
     ])
-    return [body]
+    return [body] if then is None else AfterSent([body], then)
+
+
+class AfterSent(list[bytes]):
+    """An answer's body that calls `then` once the server has sent it (WSGI servers
+    call an answer's `close` when done with it)."""
+
+    def __init__(self, body: list[bytes], then: Callable[[], None]) -> None:
+        super().__init__(body)
+        self.then = then
+
+    def close(self) -> None:
+        self.then()
 
 
 def _first(values: dict[str, list[str]], key: str) -> str:
