@@ -19,7 +19,7 @@ from digest.config.declaration import (
     SubscribeConfig,
     WordPressSource,
 )
-from digest.config.loading import DEFAULT_CONFIG, config_path, load_config
+from digest.config.loading import DEFAULT_CONFIG, config_path, load_config, pages_url
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -37,4 +37,5 @@ __all__ = [
     "ascii_domain",
     "config_path",
     "load_config",
+    "pages_url",
 ]

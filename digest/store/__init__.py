@@ -2,7 +2,7 @@
 
 `schema` holds the numbered migrations; `core` opens the file and runs transactions;
 `feeds`, `articles`, `editions` (with what the published files were made from),
-`subscribers`, `deliveries` and `reports` hold the queries of each domain. `Store`
+`subscribers`, `deliveries`, `reports` and `signup_mail` hold the queries of each domain. `Store`
 puts the parts together: the one object the rest of the digest works with.
 """
 
@@ -16,14 +16,15 @@ from digest.store.editions import EDITION_CONTENT, EditionEntry, EditionsMixin
 from digest.store.feeds import FeedsMixin
 from digest.store.reports import EditionTally, ReportsMixin
 from digest.store.schema import MIGRATIONS
+from digest.store.signup_mail import QueuedMail, SignupMailMixin
 from digest.store.subscribers import SubscribersMixin
 
 __all__ = [
     "EDITION_CONTENT", "MIGRATIONS", "TERM_SEPARATOR", "EditionEntry", "EditionTally",
-    "StorageError", "Store", "Unconfirmed", "storage_problem", "utcnow",
+    "QueuedMail", "StorageError", "Store", "Unconfirmed", "storage_problem", "utcnow",
 ]
 
 
 class Store(FeedsMixin, ArticlesMixin, EditionsMixin, SubscribersMixin, DeliveriesMixin,
-            ReportsMixin):
+            ReportsMixin, SignupMailMixin):
     """The digest's state in one SQLite file."""
