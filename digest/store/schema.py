@@ -153,12 +153,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     (
         "ALTER TABLE subscribers ADD COLUMN paused_until TEXT",
     ),
-    # 9 (8 on this branch; renumbered at merge if needed): the sign-up form's mail leaves
-    # the request. The request stores its decision and queues the message in
-    # signup_mail, in the same transaction; `digest serve`'s mailer (or the daily
-    # `send`) sends it, so a killed process loses nothing. next_try is also a sender's
-    # claim while it works. confirm_nonce binds a confirmation link to the pending
-    # request it was made for. signup_refusals counts sign-ups refused without a word
+    # 8: the sign-up form's mail leaves the request. The request stores its decision
+    # and queues the message in signup_mail, in the same transaction; `digest serve`'s
+    # mailer (or the daily `send`) sends it, so a killed process loses nothing. next_try
+    # is also a sender's claim while it works. confirm_nonce binds a confirmation link
+    # to the pending request it was made for. signup_refusals counts sign-ups refused without a word
     # (honeypot, rate, a domain without mail).
     (
         "ALTER TABLE subscribers ADD COLUMN confirm_nonce TEXT",
