@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import hashlib
 import html
 import math
@@ -116,6 +117,12 @@ def canonical_link(url: str) -> str:
                        parts.path, query, ""))
 
 
+@functools.lru_cache(maxsize=64)
+def _feed_canonical(feed_link: str) -> str:
+    """canonical_link of a feed's own link, made once for all its entries."""
+    return canonical_link(feed_link)
+
+
 # The two forms nearly every feed uses, read without feedparser's chain of handlers:
 # RFC 3339 (W3C-DTF with seconds) and RFC 822/1123 with a numeric or UTC zone.
 RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[Zz]|[+-]\d\d:\d\d)?")
@@ -166,9 +173,17 @@ def parse_date(value: object) -> dt.datetime | None:
 
 def _rfc822(parts: re.Match[str]) -> dt.datetime:
     day, month, year, hour, minute, second, sign, zone_h, zone_m = parts.groups()
-    offset = dt.timedelta(hours=int(zone_h), minutes=int(zone_m)) if sign else dt.timedelta()
     return dt.datetime(int(year), MONTHS[month.lower()], int(day), int(hour), int(minute),
-                       int(second or 0), tzinfo=dt.timezone(-offset if sign == "-" else offset))
+                       int(second or 0), tzinfo=_zone(sign, zone_h, zone_m))
+
+
+@functools.lru_cache(maxsize=256)
+def _zone(sign: str | None, hours: str | None, minutes: str | None) -> dt.tzinfo:
+    """The fixed zone of an RFC 822 offset (+HHMM), made once: a feed's dates share one."""
+    if not sign:
+        return dt.UTC
+    offset = dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+    return dt.timezone(-offset if sign == "-" else offset)
 
 
 def _feedparser_date(text: str) -> dt.datetime | None:
@@ -191,6 +206,8 @@ NAME_THEN_ADDRESS = re.compile(r"\s*(.+?)\s*<[^\s@<>]+@[^\s@<>]+>\s*")
 
 def author_name(text: str) -> str:
     """The person's name from an author field that may carry an e-mail address too."""
+    if "@" not in text:  # both forms hold an address
+        return text.strip()
     found = ADDRESS_THEN_NAME.fullmatch(text) or NAME_THEN_ADDRESS.fullmatch(text)
     return found.group(1).strip() if found else text.strip()
 
@@ -430,7 +447,7 @@ def to_article(raw: RawEntry, feed_url: str, feed_link: str | None,
         image_size=image_size,
         terms=category_terms(raw.terms),
         # A link to the site's home page (the feed's own link) names no article.
-        canonical=link if link and link != (canonical_link(feed_link) if feed_link else None)
+        canonical=link if link and link != (_feed_canonical(feed_link) if feed_link else None)
         else None,
     )
 
