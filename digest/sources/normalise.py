@@ -214,7 +214,8 @@ def author_name(text: str) -> str:
 
 def title_text(value: str, is_html: bool | None) -> str:
     if is_html is None:
-        is_html = LOOKS_LIKE_HTML.search(value) is not None
+        # Only a tag or an entity reference makes it HTML: both need one of these.
+        is_html = ("<" in value or "&" in value) and LOOKS_LIKE_HTML.search(value) is not None
     return plain_text(value) if is_html else one_line(value)
 
 
