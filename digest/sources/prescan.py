@@ -30,17 +30,19 @@ def needs_feedparser(xml: bytes) -> bool:
 
 
 # The elements checked in each entry, and the CDATA sections and comments, matched
-# whole: `[^\]]*` and `[^-]*` run in the regular expression engine's tightest loop, so
+# whole: `[^\]]*+` and `[^-]*+` run in the regular expression engine's tightest loop, so
 # a section costs no turn of the Python loop but its own match (group 1 is set only
 # when one is never closed). Only the end tags of entries, and description only with a
-# namespace prefix: each match costs a turn of the loop.
+# namespace prefix: each match costs a turn of the loop. Possessive quantifiers: none of
+# these runs can end elsewhere, so the engine is told not to try; the attributes run to
+# the tag's ">", a "/" before it (an empty element) is taken off by `scan`.
 SCAN = re.compile(
-    rb"<(?:!\[CDATA\[[^\]]*(?:\](?!\]>)[^\]]*)*\]\]>|!--[^-]*(?:-(?!->)[^-]*)*-->"
+    rb"<(?:!\[CDATA\[[^\]]*+(?:\](?!\]>)[^\]]*+)*+\]\]>|!--[^-]*+(?:-(?!->)[^-]*+)*+-->"
     rb"|(!\[CDATA\[|!--)"
-    rb"|(/(?=(?:[A-Za-z_][\w.-]*:)?(?:item|entry)>))?"
-    rb"(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|(?<=:)description|link(?=[\s>/])|guid"
-    rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified"
-    rb"|created)(?![\w.:-])([^>]*?)(/?)>)")
+    rb"|(/(?=(?:[A-Za-z_][\w.-]*+:)?(?:item|entry)>))?"
+    rb"(?:([A-Za-z_][\w.-]*+):)?(item|entry|source|title|(?<=:)description|link(?=[\s>/])"
+    rb"|guid|author|creator|managingEditor|pubDate|date|published|issued|updated|modified"
+    rb"|created)(?![\w.:-])([^>]*+)>)")
 # media:content and media:group, open or closed, inside an entry: what they hold are
 # captions (media:title, media:description), which fastfeedparser leaves alone.
 MEDIA_HOLDER = re.compile(rb"<(/?)[A-Za-z_][\w.-]*:(?:content|group)\b[^>]*?(/?)>")
@@ -113,11 +115,14 @@ def scan(xml: bytes) -> list[Scanned] | None:
     tag, start = b"", 0  # the entry's element (item or entry) and where its content starts
     feed_author = False
     for found in SCAN.finditer(xml):
-        unclosed, closing, prefix, name, attributes, empty = found.groups()
+        unclosed, closing, prefix, name, attributes = found.groups()
         if name is None:  # a CDATA section or a comment: nothing inside counts
             if unclosed is not None:
                 return None
             continue
+        empty = attributes.endswith(b"/")
+        if empty:
+            attributes = attributes[:-1]
         if name in (b"item", b"entry"):
             tag = name
             if closing:
@@ -142,7 +147,7 @@ def scan(xml: bytes) -> list[Scanned] | None:
 
 
 def _entry_element(current: Scanned, tag: bytes, start: int, xml: bytes, at: int, end: int,
-                   prefix: bytes | None, name: bytes, attributes: bytes, empty: bytes) -> bool:
+                   prefix: bytes | None, name: bytes, attributes: bytes, empty: bool) -> bool:
     """Note what an element of the entry tells (`at`..`end`: its start tag; `tag` and
     `start`: the entry's element and where its content starts); False when the document
     must go to feedparser."""
