@@ -5,7 +5,8 @@ here as the reference, over every document of feedparser's corpus and the parser
 test documents, and over the edge cases where the two could part: the byte scan's
 CDATA sections and comments matched whole, the tag pattern for sanitised HTML, RFC 822
 zones made once, author names and titles that skip a regular expression, ASCII
-documents kept as they are without decoding them.
+documents kept as they are without decoding them, the text of sanitised HTML without
+one_line's pass for forbidden characters.
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ from digest.sources.normalise import (
     title_text,
 )
 from digest.sources.parse import parse_feed
-from digest.text import CLEAN_TAG, clean_html, one_line, plain_text
+from digest.text import (
+    _TEXT,
+    BLOCK_TAG,
+    CLEAN_TAG,
+    clean_html,
+    one_line,
+    plain_text,
+    text_of_clean,
+    xml_safe,
+)
 
 needs_corpus = pytest.mark.skipif(
     not CORPUS.is_dir(), reason=f"the feedparser corpus is not at {CORPUS} "
@@ -259,3 +269,35 @@ def test_ascii_documents_are_read_as_when_decoded(content_type: str | None):
     assert sum(body.isascii() for body in bodies) > 1000
     for body in bodies:
         assert as_utf8_xml(body, content_type) == reference_as_utf8_xml(body, content_type)
+
+
+# -- text of sanitised HTML without one_line's pass for forbidden characters
+
+
+def reference_text_of_clean(cleaned: str) -> str:
+    if "<" not in cleaned and "&" not in cleaned:
+        return one_line(cleaned)
+    spaced = BLOCK_TAG.sub(" ", cleaned) if "<" in cleaned else cleaned
+    return one_line(html.unescape(REFERENCE_CLEAN_TAG.sub("", spaced)))
+
+
+def reference_plain_text(fragment: str) -> str:
+    if not fragment:
+        return ""
+    if "<" not in fragment and "&" not in fragment:
+        return one_line(fragment)
+    return reference_text_of_clean(_TEXT.clean(xml_safe(fragment)))
+
+
+FRAGMENTS = ["&#1;a", "a&#xFFFE;b", "&#55296;x", "x\x0by", "<p>a</p>&#11;<p>b</p>", "&amp;#1;",
+             "<b>&#x1F;</b>", "\ufffe<i>k</i>", "a\x00b<br>c", "&#0;", "&#x85;&#xA0;&nbsp;z",
+             "<p>one</p><p>two</p>", "x &lt; y &gt; z &amp; w", "<script>&#1;</script>t",
+             "line\r\nbreak\u2028sep", "&#65535;&#xFFFF;", "<a title='&#1;'>t</a>"]
+
+
+def test_text_of_sanitised_html_is_what_it_was(articles: list[Article]):
+    fragments = FRAGMENTS + [a.summary_html for a in articles] + [a.title for a in articles]
+    for fragment in fragments:
+        cleaned = clean_html(fragment, "http://example.org/")
+        assert text_of_clean(cleaned) == reference_text_of_clean(cleaned), fragment
+        assert plain_text(fragment) == reference_plain_text(fragment), fragment
