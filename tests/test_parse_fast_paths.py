@@ -4,14 +4,12 @@ Each shortcut taken for speed (issue 14) is checked against the code it replaced
 here as the reference, over every document of feedparser's corpus and the parser's own
 test documents, and over the edge cases where the two could part: the byte scan's
 CDATA sections and comments matched whole, the tag pattern for sanitised HTML, RFC 822
-zones made once, author names and titles that skip a regular expression, ASCII
-documents kept as they are without decoding them, the text of sanitised HTML without
-one_line's pass for forbidden characters.
+zones made once, author names and titles that skip a regular expression, the text of
+sanitised HTML without one_line's pass for forbidden characters.
 """
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import html
 import re
@@ -24,7 +22,7 @@ from support.project import CORPUS, DATA
 
 from digest.errors import FeedParseError
 from digest.models import Article
-from digest.sources import charset, prescan
+from digest.sources import prescan
 from digest.sources.charset import as_utf8_xml
 from digest.sources.normalise import (
     ADDRESS_THEN_NAME,
@@ -236,39 +234,6 @@ def test_rfc822_dates_read_as_feedparser_reads_them():
         for text in dates:
             assert parse_date(text) == reference_date(text), text
             assert parse_date(text) == parse_date(html.unescape(text))  # made once, same again
-
-
-# -- charset: ASCII documents kept as they are without decoding them
-
-
-def reference_as_utf8_xml(body: bytes, content_type: str | None) -> tuple[bytes, str]:
-    text, name = charset.decode(body, content_type)
-    if name == "utf-8" and not body.startswith(codecs.BOM_UTF8):
-        found = charset.XML_DECLARATION.match(body[:512])
-        if found is None or charset._codec(found.group(1).decode("ascii")) == "utf-8":
-            return charset._without_forbidden(body), name
-    text = charset.TEXT_DECLARATION.sub(r"\1\2utf-8\2", text, count=1)
-    return charset._without_forbidden(text.encode("utf-8", "replace")), name
-
-
-ASCII_DOCUMENTS = [
-    b"<rss/>", b"<?xml version='1.0'?><rss/>", b"<?xml version='1.0' encoding='utf-8'?><rss/>",
-    b"<?xml version='1.0' encoding='iso-8859-1'?><rss/>",
-    b"<?xml version='1.0' encoding='utf-16'?><rss/>",
-    b"<?xml version='1.0' encoding='no-such-codec'?><rss/>",
-    b"<?xml version='1.0' encoding='ascii'?><rss>\x01\x1f</rss>",
-]
-
-
-@needs_corpus
-@pytest.mark.parametrize("content_type", [
-    None, "application/rss+xml", "text/xml; charset=utf-8", "text/xml; charset=utf-16",
-    "text/xml; charset=iso-8859-1", "text/xml; charset=unknown"])
-def test_ascii_documents_are_read_as_when_decoded(content_type: str | None):
-    bodies = ASCII_DOCUMENTS + [path.read_bytes() for path in documents()]
-    assert sum(body.isascii() for body in bodies) > 1000
-    for body in bodies:
-        assert as_utf8_xml(body, content_type) == reference_as_utf8_xml(body, content_type)
 
 
 # -- text of sanitised HTML without one_line's pass for forbidden characters

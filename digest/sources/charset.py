@@ -94,15 +94,6 @@ def as_utf8_xml(body: bytes, content_type: str | None = None) -> tuple[bytes, st
 
     Parsers then never guess: what they read is what `decode` decided.
     """
-    if body.isascii():
-        # ASCII is valid UTF-8 and holds no byte-order mark: unless a UTF-16/32 label
-        # comes first, `decode` would choose UTF-8, and when the declaration says so too
-        # (or says nothing) the bytes are kept as they are, with no decoding to check them.
-        labels = [c for c in declared(body, content_type) if c]
-        found = XML_DECLARATION.match(body[:512])
-        if not any(c.startswith(WIDE) for c in labels) and (
-                found is None or _codec(found.group(1).decode("ascii")) == "utf-8"):
-            return _without_forbidden(body), "utf-8"
     text, name = decode(body, content_type)
     if name == "utf-8" and not body.startswith(codecs.BOM_UTF8):
         found = XML_DECLARATION.match(body[:512])
