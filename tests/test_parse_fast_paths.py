@@ -5,7 +5,8 @@ here as the reference, over every document of feedparser's corpus and the parser
 test documents, and over the edge cases where the two could part: the byte scan's
 CDATA sections and comments matched whole, the tag pattern for sanitised HTML, RFC 822
 zones made once, author names and titles that skip a regular expression, the text of
-sanitised HTML without one_line's pass for forbidden characters.
+sanitised HTML without one_line's pass for forbidden characters, control bytes looked
+for before a document is copied without them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from support.project import CORPUS, DATA
 from digest.errors import FeedParseError
 from digest.models import Article
 from digest.sources import prescan
-from digest.sources.charset import as_utf8_xml
+from digest.sources.charset import NONCHARACTERS, _without_forbidden, as_utf8_xml
 from digest.sources.normalise import (
     ADDRESS_THEN_NAME,
     LOOKS_LIKE_HTML,
@@ -37,6 +38,7 @@ from digest.sources.parse import parse_feed
 from digest.text import (
     _TEXT,
     BLOCK_TAG,
+    C0_BYTES,
     CLEAN_TAG,
     clean_html,
     one_line,
@@ -266,3 +268,17 @@ def test_text_of_sanitised_html_is_what_it_was(articles: list[Article]):
         cleaned = clean_html(fragment, "http://example.org/")
         assert text_of_clean(cleaned) == reference_text_of_clean(cleaned), fragment
         assert plain_text(fragment) == reference_plain_text(fragment), fragment
+
+
+# -- control bytes looked for before the document is copied without them
+
+
+@needs_corpus
+def test_documents_lose_the_same_bytes_as_before():
+    bodies = [path.read_bytes() for path in documents()]
+    bodies += [b"<rss>a" + bytes([byte]) + b"b\xef\xbf\xbe</rss>" for byte in range(0x20)]
+    for body in bodies:
+        expected = body.translate(None, C0_BYTES)
+        for sequence in NONCHARACTERS:
+            expected = expected.replace(sequence, b"")
+        assert _without_forbidden(body) == expected
