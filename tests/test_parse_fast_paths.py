@@ -6,7 +6,8 @@ test documents, and over the edge cases where the two could part: the byte scan'
 CDATA sections and comments matched whole, the tag pattern for sanitised HTML, RFC 822
 zones made once, author names and titles that skip a regular expression, the text of
 sanitised HTML without one_line's pass for forbidden characters, control bytes looked
-for before a document is copied without them.
+for before a document is copied without them, tracking pictures' paths matched on the
+lowercased URL.
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ from digest.sources.normalise import (
     LOOKS_LIKE_HTML,
     NAME_THEN_ADDRESS,
     RFC822,
+    TRACKING_HOST_PREFIXES,
+    TRACKING_HOSTS,
+    TRACKING_PATH,
     author_name,
+    is_tracking_image,
     parse_date,
     title_text,
 )
@@ -282,3 +287,27 @@ def test_documents_lose_the_same_bytes_as_before():
         for sequence in NONCHARACTERS:
             expected = expected.replace(sequence, b"")
         assert _without_forbidden(body) == expected
+
+
+# -- tracking pictures: an ASCII URL lowercased, the pattern without IGNORECASE
+
+
+IMAGE_URLS = ["https://a.example/pixel.gif", "https://a.example/PIXEL.GIF?x=1", "http://a/B.GIF",
+              "https://a/img/Spacer.Png#k", "https://a/~R/feed/", "https://a/WF/OPEN?x", "http://a/TR?",
+              "https://a/1X1.jpeg", "https://a/pixels/1.jpg", "https://a/trackingx", "https://a/tr/",
+              "https://a/Transparent.gif", "https://a/caf\u00e9/pixel.gif", "https://a/\u017fpacer",
+              "https://a/\u212a/beacon.png", "https://a/p.GIFX", "https://a/open.gif/x"]
+
+
+def test_tracking_pictures_are_found_as_before(articles: list[Article]):
+    urls = IMAGE_URLS + [a.image for a in articles if a.image] + [a.link for a in articles]
+    urls += [url.upper() for url in urls]
+    for url in urls:
+        assert is_tracking_image(url) == (TRACKING_PATH.search(url) is not None or
+                                          is_tracking_host(url)), url
+
+
+def is_tracking_host(url: str) -> bool:
+    host = url.split("/", 3)[2].lower() if url.count("/") >= 2 else ""
+    host = host.rpartition("@")[2].partition(":")[0]
+    return host.startswith(TRACKING_HOST_PREFIXES) or ("." + host).endswith(TRACKING_HOSTS)

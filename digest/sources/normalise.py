@@ -327,6 +327,9 @@ TRACKING_PATH = re.compile(  # starts with a literal "/": the engine skips ahead
     r"/(?:(?:pixel|tracking|tracker|beacon|spacer|1x1)(?:\.[a-z]{2,4})?(?:[?#]|$)"
     r"|(?:blank|transparent|clear|open|b|p|t)\.gif(?:[?#]|$)|~(?:r|ff)/|wf/open\b|tr[?/])",
     re.IGNORECASE)
+# The same pattern without IGNORECASE, for an ASCII URL lowercased: several times faster,
+# as the engine then skips each alternative by its first letter.
+TRACKING_PATH_LOWER = re.compile(TRACKING_PATH.pattern)
 
 
 def is_tracking_image(url: str) -> bool:
@@ -334,6 +337,8 @@ def is_tracking_image(url: str) -> bool:
     host = host.rpartition("@")[2].partition(":")[0]
     if host.startswith(TRACKING_HOST_PREFIXES) or ("." + host).endswith(TRACKING_HOSTS):
         return True
+    if url.isascii():
+        return TRACKING_PATH_LOWER.search(url.lower()) is not None
     return TRACKING_PATH.search(url) is not None
 
 
