@@ -198,7 +198,8 @@ def reference_author_name(text: str) -> str:
 
 TEXTS = ["Plain title", "AT&T and T-Mobile", "a &amp; b", "Festival <returns>", "x <b>y</b>",
          "vector<int>", "jo@example.org (Jo Bloggs)", "Jo Bloggs <jo@example.org>",
-         "  Jo  ", "&#8211; dash", "@handle", "name (with) parentheses", ""]
+         "  Jo  ", "&#8211; dash", "@handle", "name (with) parentheses", "", "&NBSP; caps",
+         "& alone;", "&x;", "&#x1F600; face", "R&amp;D <i>lab</i>"]
 
 
 @needs_corpus

@@ -46,6 +46,7 @@ TRUNCATION = re.compile(r"(\[\s*(…|\.\.\.|&hellip;)\s*\]|…|\.\.\.|continue r
 APPEARED_FIRST = re.compile(r"\s*The post .{1,300} appeared first on .{1,200}\.?\s*$")
 TRUNCATION_REACH = 40  # "[ … ]" and its spaces, once text is on one line
 TAIL = 600  # the two patterns above only ever match this near the end: search no further
+ENTITY = r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});"
 # A title from a parser that hands over decoded text: is it HTML or text with a "<" in it?
 # Only real HTML tags or entity references count, so "Festival <returns>" stays text.
 LOOKS_LIKE_HTML = re.compile(
@@ -56,9 +57,10 @@ LOOKS_LIKE_HTML = re.compile(
     r"|meta|nav|noscript|object|ol|p|param|picture|pre|q|s|samp|script|section|select|small"
     r"|source|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|template|textarea"
     r"|tfoot|th|thead|time|title|tr|tt|u|ul|var|video|wbr|xmp)\b[^>]*>"
-    r"|&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});",
+    r"|" + ENTITY,
     re.IGNORECASE,
 )
+ENTITY_REFERENCE = re.compile(ENTITY, re.IGNORECASE)  # the pattern's one branch not after "<"
 TAG = re.compile(r"<[^>]*>")
 NOT_TEXT_NAMES = r"(script|style|iframe|object|embed|noscript|svg|math|template|textarea)"
 NOT_TEXT_START = re.compile(rb"<" + NOT_TEXT_NAMES.encode() + rb"\b")  # searched in lowercased text
@@ -214,8 +216,11 @@ def author_name(text: str) -> str:
 
 def title_text(value: str, is_html: bool | None) -> str:
     if is_html is None:
-        # Only a tag or an entity reference makes it HTML: both need one of these.
-        is_html = ("<" in value or "&" in value) and LOOKS_LIKE_HTML.search(value) is not None
+        # Only a tag or an entity reference makes it HTML; without a "<", only the latter.
+        if "<" in value:
+            is_html = LOOKS_LIKE_HTML.search(value) is not None
+        else:
+            is_html = "&" in value and ENTITY_REFERENCE.search(value) is not None
     return plain_text(value) if is_html else one_line(value)
 
 
