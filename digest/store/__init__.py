@@ -16,11 +16,11 @@ from digest.store.editions import EDITION_CONTENT, EditionEntry, EditionsMixin
 from digest.store.feeds import FeedsMixin
 from digest.store.reports import EditionTally, ReportsMixin
 from digest.store.schema import MIGRATIONS
-from digest.store.subscribers import SubscribersMixin
+from digest.store.subscribers import BulkImport, SubscribersMixin
 
 __all__ = [
-    "EDITION_CONTENT", "MIGRATIONS", "TERM_SEPARATOR", "EditionEntry", "EditionTally",
-    "StorageError", "Store", "Unconfirmed", "storage_problem", "utcnow",
+    "EDITION_CONTENT", "MIGRATIONS", "TERM_SEPARATOR", "BulkImport", "EditionEntry",
+    "EditionTally", "StorageError", "Store", "Unconfirmed", "storage_problem", "utcnow",
 ]
 
 
