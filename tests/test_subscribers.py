@@ -206,7 +206,7 @@ def test_a_stream_is_checked_whole_before_any_row_is_stored(
             return data
         read, write = os.pipe()
         threading.Thread(target=lambda: (os.write(write, data), os.close(write))).start()
-        return open(read, "rb")  # noqa: SIM115 (the import closes it)
+        return open(read, "rb")  # the import closes it
 
     with Store(tmp_path / "state.sqlite3") as store:
         with pytest.raises(ImportRefused, match=r"^list.csv:11: not UTF-8 text"):
