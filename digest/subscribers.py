@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import codecs
-import collections
+import array
 import csv
 import functools
 import heapq
@@ -11,14 +10,14 @@ import io
 import itertools
 import json
 import re
-import tempfile
 import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple, TextIO
 
+from digest.csvfile import Record, checked_text, csv_records
 from digest.errors import AddressError, CategoryError, ImportRefused
-from digest.models import ImportOutcome, Subscriber
+from digest.models import ImportOutcome, StoredOutcome, Subscriber
 from digest.store import BulkImport, Store
 from digest.text import one_line
 
@@ -26,7 +25,6 @@ MAX_ADDRESS = 254  # RFC 5321 §4.5.3.1.3: a path of 256 octets, less the angle 
 MAX_LOCAL = 64  # RFC 5321 §4.5.3.1.1
 MAX_NAME = 100
 IMPORT_BATCH = 5000  # rows per transaction
-READ_CHUNK = 1 << 20  # bytes read at a time when checking that a file is UTF-8
 ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"  # RFC 5322 §3.2.3
 
 
@@ -155,7 +153,8 @@ def import_csv(path: Path, store: Store, categories: Iterable[str], *,
     transactions of IMPORT_BATCH rows; each transaction's lines (with the
     rejected lines among them), in file order, come as a list when it commits. An
     address erased by `subscribers forget` is rejected unless `force`. The file
-    is read as a stream: memory does not grow with its length.
+    is read as a stream, never whole: what grows with it is only the index of the
+    addresses read (to name a duplicate's first line).
     """
     return import_rows(path.open("rb"), str(path), store, categories, force=force)
 
@@ -171,7 +170,7 @@ def import_rows(data: bytes | BinaryIO, name: str, store: Store, categories: Ite
     pipe) is copied to a temporary file meanwhile.
     """
     binary = io.BytesIO(data) if isinstance(data, bytes) else data
-    text = _checked_text(binary, name)
+    text = checked_text(binary, name)
     try:
         header = next(csv.reader(itertools.islice(text, 1)), None)
     except csv.Error:
@@ -184,88 +183,10 @@ def import_rows(data: bytes | BinaryIO, name: str, store: Store, categories: Ite
     return _import(text, fields, store, list(categories), force)
 
 
-def _checked_text(binary: BinaryIO, name: str) -> TextIO:
-    """The stream as text, once all of it is known to be UTF-8 (ImportRefused naming the
-    first bad line otherwise). A stream that cannot seek is copied as it is read."""
-    copy = binary if binary.seekable() else tempfile.TemporaryFile()  # noqa: SIM115
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    line = 1  # the line the next chunk starts on
-    try:
-        while True:
-            chunk = binary.read(READ_CHUNK)
-            pending = len(decoder.getstate()[0])  # bytes of a character cut by the last chunk
-            try:
-                decoder.decode(chunk, final=not chunk)
-            except UnicodeDecodeError as exc:
-                at = line + chunk[:max(exc.start - pending, 0)].count(b"\n")
-                raise ImportRefused(f"{name}:{at}: not UTF-8 text ({exc.reason}); nothing "
-                                    "was imported: save the file as UTF-8 CSV and import "
-                                    "it again") from None
-            if not chunk:
-                break
-            line += chunk.count(b"\n")
-            if copy is not binary:
-                copy.write(chunk)
-        if copy is not binary:
-            binary.close()
-        copy.seek(0)
-    except BaseException:
-        copy.close()
-        raise
-    return io.TextIOWrapper(copy, encoding="utf-8-sig", newline="")
-
-
-def _csv_records(lines: Iterator[str], line: int = 1
-                 ) -> Iterator[tuple[int, list[str] | None, str]]:
-    """(line number, fields, "") per CSV record, or (line, None, why) for one unreadable;
-    `line` is the number of the first line.
-
-    A stray quote makes the csv module read on into the following lines, until
-    a field passes 128 KiB (csv.Error) or the quote closes lines later. Either
-    way that first line is reported and reading starts again on the line after
-    it, so one bad line costs only itself. (No column of ours holds a line
-    break, so a quoted field that spans lines is always such a mistake.) Only
-    the lines of the record being read are kept (at most some 128 KiB).
-    """
-    taken: list[str] = []  # the lines the record being read has taken
-    again: collections.deque[str] = collections.deque()  # lines to read once more, first
-
-    def feed() -> Iterator[str]:
-        for text in lines:
-            taken.append(text)
-            yield text
-            while again:
-                text = again.popleft()
-                taken.append(text)
-                yield text
-
-    source = feed()
-    while True:
-        reader = csv.reader(source)
-        try:
-            for row in reader:
-                if len(taken) > 1 and any("\n" in f or "\r" in f for f in row):
-                    yield line, None, (f"a quoted field runs over lines {line}-"
-                                       f"{line + len(taken) - 1}, probably a stray quote (\"); "
-                                       "the lines after it were read again")
-                    break
-                yield line, row, ""
-                line += len(taken)
-                taken.clear()
-            else:
-                return
-        except csv.Error as exc:
-            yield line, None, (f"unreadable CSV ({exc}), probably a stray quote (\"); "
-                               "the lines after it were read again")
-        line += 1  # the bad record's first line is done; the others are read again
-        again.extendleft(reversed(taken[1:]))
-        taken.clear()
-
-
 def _import(text: TextIO, fields: list[str], store: Store, known: list[str],
             force: bool = False) -> Iterator[list[ImportLine]]:
     with text:
-        yield from _import_records(_csv_records(text, 2), fields, store, known, force)
+        yield from _import_records(csv_records(text, 2), fields, store, known, force)
 
 
 def _import_records(records: Iterator[tuple[int, list[str] | None, str]], fields: list[str],
@@ -273,7 +194,7 @@ def _import_records(records: Iterator[tuple[int, list[str] | None, str]], fields
                     ) -> Iterator[list[ImportLine]]:
     reader = _Rows(fields, store, known, force)
     read, read_plain = reader.read, reader.read_plain
-    bulk = BulkImport()
+    saver = _Saver(store, reader)
     # The batch: the rows to store (address, name, categories) and their lines, and
     # the lines rejected meanwhile; both in file order.
     rows: list[tuple[str, str, str]] = []
@@ -281,12 +202,7 @@ def _import_records(records: Iterator[tuple[int, list[str] | None, str]], fields
     rejected: list[ImportLine] = []
 
     def flush() -> list[ImportLine]:
-        outcomes = store.import_subscribers(rows, bulk)
-        # tuple.__new__ makes the named tuples without a Python call per line.
-        stored = list(map(functools.partial(tuple.__new__, ImportLine), zip(
-            row_lines, [row[0] for row in rows], outcomes, itertools.repeat(None))))
-        # Line numbers are distinct: merging the tuples puts the lines in file order.
-        lines = list(heapq.merge(stored, rejected)) if rejected else stored
+        lines = saver.save(rows, row_lines, rejected)
         rows.clear()
         row_lines.clear()
         rejected.clear()
@@ -320,7 +236,78 @@ def _import_records(records: Iterator[tuple[int, list[str] | None, str]], fields
         yield last
 
 
-Record = tuple[int, list[str] | None, str]  # _csv_records: line number, fields or None, why
+class _Saver:
+    """Stores each batch of rows, and says what became of each line.
+
+    While the state file holds only this import's subscribers (a new list: the
+    usual bulk import), the addresses of earlier batches are not kept in
+    memory: adding a row whose address an earlier batch added fails, and only
+    then is it looked up; its first line is that subscriber's entry in
+    `added_lines` (8 bytes a row, the subscriber with id n + 1 at index n, as
+    SQLite numbers the rows of a table that was empty). Once another connection
+    writes to the state file, the addresses are read back from it into the
+    reader's memory, which keeps them from then on, as for an import into a list
+    that already had subscribers.
+    """
+
+    def __init__(self, store: Store, reader: _Rows) -> None:
+        self.store = store
+        self.reader = reader
+        self.bulk = BulkImport()
+        self.alone = not reader.check  # (a forgotten address is checked row by row)
+        self.added_lines = array.array("q")
+
+    def save(self, rows: list[Row], row_lines: list[int], rejected: list[ImportLine]
+             ) -> list[ImportLine]:
+        """The batch's lines in file order, once its rows are stored."""
+        if self.alone:
+            found = self.store.add_new_subscribers(rows, self.bulk)
+            if found is not None:
+                if any(found):  # addresses added by earlier batches
+                    rows, row_lines, rejected = self._duplicates(
+                        rows, row_lines, rejected,
+                        [None if f is None else self.added_lines[f - 1] for f in found])
+                self.added_lines.extend(row_lines)
+                self.reader.seen.clear()  # this batch's addresses are in the store now
+                return _lines(rows, row_lines, ["added"] * len(rows), rejected)
+            self.alone = False
+            earlier = {email.lower(): self.added_lines[n - 1] for n, email in
+                       self.store.subscriber_emails(len(self.added_lines))}
+            rows, row_lines, rejected = self._duplicates(
+                rows, row_lines, rejected, [earlier.get(row[0].lower()) for row in rows])
+            self.reader.seen.update(earlier)  # (their lines come before this batch's)
+        return _lines(rows, row_lines, self.store.import_subscribers(rows, self.bulk),
+                      rejected)
+
+    @staticmethod
+    def _duplicates(rows: list[Row], row_lines: list[int], rejected: list[ImportLine],
+                    firsts: list[int | None]
+                    ) -> tuple[list[Row], list[int], list[ImportLine]]:
+        """The rows whose first line is None, and the others rejected as duplicates."""
+        kept: list[Row] = []
+        kept_lines: list[int] = []
+        rejected = [*rejected]
+        for row, line, first in zip(rows, row_lines, firsts, strict=True):
+            if first is None:
+                kept.append(row)
+                kept_lines.append(line)
+            else:
+                rejected.append(ImportLine(line, row[0], "rejected",
+                                           f"duplicate: the same address as line {first}"))
+        rejected.sort()
+        return kept, kept_lines, rejected
+
+
+def _lines(rows: list[Row], row_lines: list[int], outcomes: list[StoredOutcome],
+           rejected: list[ImportLine]) -> list[ImportLine]:
+    """Every line of a batch, in file order: the stored rows' and the rejected ones."""
+    # tuple.__new__ makes the named tuples without a Python call per line.
+    stored = list(map(functools.partial(tuple.__new__, ImportLine), zip(
+        row_lines, [row[0] for row in rows], outcomes, itertools.repeat(None))))
+    # Line numbers are distinct: merging the tuples puts the lines in file order.
+    return list(heapq.merge(stored, rejected)) if rejected else stored
+
+
 Row = tuple[str, str, str]  # to store: address, name, categories
 
 

@@ -169,17 +169,56 @@ def test_plain_blocks_are_read_as_row_by_row_reading_would(tmp_path: Path,
         return found
 
     results = []
-    for reader in (counted, lambda self, block: None):
-        monkeypatch.setattr(_Rows, "read_plain", reader)
-        with Store(tmp_path / f"{len(results)}.sqlite3") as store:
-            store.upsert_subscriber("r3@example.org", "Old", [])  # one "updated" or so
-            report = [line for batch in import_rows(data, "list.csv", store, SLUGS)
-                      for line in batch]
-            results.append((report, sorted((s.email, s.name, tuple(sorted(s.categories)))
-                                           for s in store.subscribers())))
-    assert results[0] == results[1]
+    # A new list (the addresses of earlier transactions are found by the store) and one
+    # that had a subscriber already (they are kept in memory); blocks read both ways.
+    for seeded in (False, True):
+        for reader in (counted, lambda self, block: None):
+            monkeypatch.setattr(_Rows, "read_plain", reader)
+            with Store(tmp_path / f"{len(results)}.sqlite3") as store:
+                if seeded:
+                    store.upsert_subscriber("someone@elsewhere.example", "", [])
+                report = [line for batch in import_rows(data, "list.csv", store, SLUGS)
+                          for line in batch]
+                results.append((report, sorted(
+                    (s.email, s.name, tuple(sorted(s.categories))) for s in store.subscribers()
+                    if s.email != "someone@elsewhere.example")))
+    assert results[0] == results[1] == results[2] == results[3]
     assert any(plain_blocks) and not all(plain_blocks)  # both ways were taken
-    assert {line.outcome for line in results[0][0]} == {"added", "updated", "rejected"}
+    reasons = [line.reason or "" for line in results[0][0]]
+    assert sum(r.startswith("duplicate: the same address as line") for r in reasons) > 10
+    assert {line.outcome for line in results[0][0]} == {"added", "rejected"}
+
+
+def test_a_write_from_elsewhere_during_an_import_changes_no_outcome(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A new list's import finds the duplicates of earlier transactions through the store;
+    when another connection writes meanwhile, it reads the addresses back and goes on:
+    every line's outcome is the one of an import into a list that was not new."""
+    import digest.subscribers
+    from digest.subscribers import import_rows
+
+    monkeypatch.setattr(digest.subscribers, "IMPORT_BATCH", 3)
+    rows = [f"a{n}@example.org" for n in range(7)] + ["a1@example.org", "A2@example.org"] + \
+        [f"b{n}@example.org" for n in range(4)] + ["a5@example.org", "b1@example.org"]
+    data = ("email\n" + "\n".join(rows) + "\n").encode()
+    reports = []
+    for seeded in (False, True):
+        with Store(tmp_path / f"{seeded}.sqlite3") as store:
+            if seeded:
+                store.upsert_subscriber("someone@elsewhere.example", "", [])
+            batches = import_rows(data, "list.csv", store, SLUGS)
+            report = [*next(batches), *next(batches), *next(batches)]
+            if not seeded:  # a sign-up through `digest serve`, say
+                with Store(tmp_path / f"{seeded}.sqlite3") as other:
+                    other.upsert_subscriber("late@elsewhere.example", "", [])
+            report += [line for batch in batches for line in batch]
+            reports.append(report)
+    assert reports[0] == reports[1]
+    assert [(line.line, line.reason) for line in reports[0] if line.reason] == [
+        (9, "duplicate: the same address as line 3"),
+        (10, "duplicate: the same address as line 4"),
+        (15, "duplicate: the same address as line 7"),
+        (16, "duplicate: the same address as line 12")]
 
 
 @pytest.mark.parametrize("piped", [False, True])
@@ -191,11 +230,12 @@ def test_a_stream_is_checked_whole_before_any_row_is_stored(
     import os
     import threading
 
+    import digest.csvfile
     import digest.subscribers
     from digest.errors import ImportRefused
     from digest.subscribers import import_rows
 
-    monkeypatch.setattr(digest.subscribers, "READ_CHUNK", 5)
+    monkeypatch.setattr(digest.csvfile, "READ_CHUNK", 5)
     monkeypatch.setattr(digest.subscribers, "IMPORT_BATCH", 2)
     rows = "".join(f"r{n}@example.org,Günəl {n}\r\n" for n in range(9))
     good = ("\ufeffemail,name\n" + rows).encode()

@@ -25,13 +25,18 @@ def forgotten_hash(secret: bytes, email: str) -> str:
     return hashlib.sha256(secret + b"forgotten:" + email.lower().encode()).hexdigest()
 
 
+_ADD = """INSERT INTO subscribers (email, name, categories, status, created_at, updated_at)
+          VALUES (?, ?, ?, 'active', ?, ?)"""
+
+
 class BulkImport:
-    """One import's calls of `import_subscribers`, one transaction each.
+    """One import's calls of `import_subscribers` and `add_new_subscribers`, one
+    transaction each.
 
     When the first finds no subscriber at all, and no other connection has
     changed the state file since (SQLite's `PRAGMA data_version` says so), every
-    subscriber is one this import added: an address of a later call, distinct
-    from all before it, cannot be there, and no SELECT is needed to know it.
+    subscriber is one this import added: an address not added before cannot be
+    there, and no SELECT is needed to know it.
     """
 
     def __init__(self) -> None:
@@ -119,6 +124,50 @@ class SubscribersMixin(StoreCore):
                        categories = excluded.categories, updated_at = excluded.updated_at""",
                 changed)
         return outcomes
+
+    def add_new_subscribers(self, rows: Sequence[tuple[str, str, str]], bulk: BulkImport
+                            ) -> list[int | None] | None:
+        """Add (email, name, categories text) rows in one transaction while every stored
+        subscriber is one `bulk` added (else None, and nothing is done).
+
+        The addresses must be distinct among the rows. Returns, for each row, None
+        when it was added, or the id of the subscriber `bulk` added earlier with the
+        same address (that row is not added). No query looks for them first: the
+        insert fails on such an address, and only then are they looked up.
+        """
+        now = _ts(self.clock())
+        with self.transaction() as db:
+            if not bulk.only_its_own(db):
+                return None
+            new = [(email, name, cats, now, now) for email, name, cats in rows]
+            db.execute("SAVEPOINT new_rows")
+            try:
+                db.executemany(_ADD, new)
+                found: list[int | None] = [None] * len(rows)
+            except sqlite3.IntegrityError:  # an address added before: find which
+                db.execute("ROLLBACK TO new_rows")
+                ids = self._ids(db, [row[0] for row in rows])
+                found = [ids.get(row[0].lower()) for row in rows]
+                db.executemany(_ADD, [r for r, f in zip(new, found, strict=True) if f is None])
+            db.execute("RELEASE new_rows")
+        return found
+
+    def subscriber_emails(self, up_to: int) -> Iterator[tuple[int, str]]:
+        """(id, email) of every subscriber whose id is at most `up_to`, streamed."""
+        yield from self.db.execute("SELECT id, email FROM subscribers WHERE id <= ?", (up_to,))
+
+    @staticmethod
+    def _ids(db: sqlite3.Connection, emails: list[str]) -> dict[str, int]:
+        """The ids of those of `emails` already stored, by lower-case address."""
+        ids: dict[str, int] = {}
+        step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        for start in range(0, len(emails), step):
+            chunk = emails[start:start + step]
+            marks = ",".join("?" * len(chunk))
+            for subscriber_id, email in db.execute(
+                    f"SELECT id, email FROM subscribers WHERE email IN ({marks})", chunk):
+                ids[email.lower()] = subscriber_id
+        return ids
 
     @staticmethod
     def _stored(db: sqlite3.Connection, emails: list[str]) -> dict[str, tuple[str, str]]:
