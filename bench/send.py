@@ -17,7 +17,10 @@ the same sink. It prints the medians and their ratio, then the peak memory
 
 With --dkim each round also runs a DKIM-signed send (a fresh RSA-2048 key;
 with --ed25519 an Ed25519 signature beside it) and prints the signed rate as a
-ratio of the unsigned one measured in the same rounds.
+ratio of the unsigned one measured in the same rounds, the CPU time per
+message of `digest send` (unsigned and signed) and of smtp-sink, one RSA
+signature's CPU time, and what those allow the ratio to be when the two cores
+are saturated.
 
 The rate of `digest send` is taken over the whole process (start, render,
 send, exit) and also net of a run that has nothing to send (the fixed cost
@@ -171,6 +174,25 @@ def message_size(config_path: Path) -> int:
                                                           "Reader 1"), "AQ.token"))
 
 
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds a running process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rsa_seconds(pem: Path, count: int = 400) -> float:
+    """CPU seconds of one RSA-2048 PKCS#1 v1.5 SHA-256 signature with that key."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = serialization.load_pem_private_key(pem.read_bytes(), password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    start = time.process_time()
+    for n in range(count):
+        key.sign(b"header data %d" % n, padding.PKCS1v15(), hashes.SHA256())
+    return (time.process_time() - start) / count
+
+
 def smtp_source(port: int, count: int, size: int, sessions: int) -> float:
     start = time.perf_counter()
     subprocess.run([str(SOURCE), "-d", "-s", str(sessions), "-m", str(count), "-l", str(size),
@@ -220,11 +242,14 @@ def main() -> None:
         signed = signed_config(config, write_keys(folder, args.ed25519)) if args.dkim else None
         ours, net, theirs, signed_rates, signed_net = [], [], [], [], []
         cpu, signed_cpu = [], []  # CPU seconds per message (less hurt by a busy machine)
+        sink_cpu: list[float] = []  # smtp-sink's CPU seconds per message it took
         for round_ in range(1, args.runs + 1):
             reset_delivery(state)
+            sink_before = process_cpu(sink.pid)
             seconds, _, err = digest(config, "send", "--no-fetch", "--date", DATE)
             if f"sent {n}," not in err:
                 raise SystemExit(f"digest send did not send {n} messages:\n{err}")
+            sink_cpu.append((process_cpu(sink.pid) - sink_before) / n)
             cpu_seconds = CPU["send"]
             idle, _, _ = digest(config, "send", "--no-fetch", "--date", DATE)  # sends nothing
             cpu.append((cpu_seconds - CPU["send"]) / n)
@@ -266,6 +291,13 @@ def main() -> None:
             print(f"CPU time of digest send per message (net of fixed cost): unsigned "
                   f"{per * 1e6:.0f} µs, signed {signed_per * 1e6:.0f} µs "
                   f"(unsigned/signed {per / signed_per:.2f})")
+            sink_per, rsa = statistics.median(sink_cpu), rsa_seconds(folder / "dkim.pem")
+            unsigned_all = per + sink_per  # both processes, per message
+            print(f"smtp-sink CPU per message {sink_per * 1e6:.0f} µs; one RSA-2048 signature "
+                  f"{rsa * 1e6:.0f} µs. Were both cores saturated, the rates would follow the "
+                  f"CPU per message: signed/unsigned {unsigned_all / (signed_per + sink_per):.2f}"
+                  f" with these costs, {unsigned_all / (unsigned_all + rsa):.2f} were all but "
+                  "the RSA signature free")
 
         if not args.no_memory:
             peaks = {}

@@ -15,8 +15,10 @@ which the figures are also given net of. The medians and their ratios are
 printed; the target is at most 3× the baseline.
 
 Then, for N/10 and N subscribers, the peak memory (max RSS) of `subscribers
-list --json`, `subscribers export` (CSV) and `subscribers export --format json`,
-and the ratio of the two: flat memory means a ratio near 1.
+import` (of a file of that many rows into a fresh state file, the report to
+/dev/null), `subscribers list --json`, `subscribers export` (CSV) and
+`subscribers export --format json`, and the ratio of the two: flat memory
+means a ratio near 1.
 """
 
 from __future__ import annotations
@@ -153,7 +155,8 @@ def main() -> None:
                 leftover.unlink()
             part = folder / "part.csv"
             write_csv(part, count)
-            timed(digest(config, "subscribers", "import", str(part), "-q"))
+            _, peak = timed(digest(config, "subscribers", "import", str(part)))
+            peaks.setdefault("import", {})[count] = peak
             for label, command in (
                     ("list --json", ("subscribers", "list", "--json")),
                     ("export (CSV)", ("subscribers", "export")),

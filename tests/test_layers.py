@@ -19,7 +19,7 @@ PACKAGE = ROOT / "digest"
 # placed by its longest matching prefix (docs/architecture.md draws the same list).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("digest", "digest.models", "digest.errors", "digest.text", "digest.clock",
-              "digest.words")),
+              "digest.words", "digest.csvfile")),
     ("config", ("digest.config",)),
     ("sources and store", ("digest.sources", "digest.store", "digest.lock",
                            "digest.subscribers")),

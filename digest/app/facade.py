@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Literal, TextIO
 
 from digest.app import pipeline
 from digest.config import Config, config_path, load_config
@@ -410,10 +410,11 @@ class Digest:
         write = write_csv if fmt == "csv" else write_json
         return write(self.store.subscribers(status), out)
 
-    def import_subscribers(self, source: Path | bytes, name: str | None = None, *,
+    def import_subscribers(self, source: Path | bytes | BinaryIO, name: str | None = None, *,
                            force: bool = False) -> Iterator[list[ImportLine]]:
-        """Add or update subscribers from a CSV file (or its bytes, e.g. stdin, that `name`
-        stands for); each transaction's lines come as a list when it commits."""
+        """Add or update subscribers from a CSV file (or its bytes, or a binary stream such as
+        stdin, that `name` stands for), read as a stream; each transaction's lines come as a
+        list when it commits."""
         from digest.subscribers import import_csv, import_rows
 
         try:

@@ -212,7 +212,7 @@ def subscribers_import(settings: Settings, file: Path, as_json: bool, force: boo
     name = "<stdin>" if str(file) == "-" else str(file)
     counts = dict.fromkeys(("added", "updated", "unchanged", "rejected"), 0)
     with opened(settings) as digest:
-        source = sys.stdin.buffer.read() if name == "<stdin>" else file
+        source = sys.stdin.buffer if name == "<stdin>" else file
         for batch in digest.import_subscribers(source, name, force=force):  # a transaction's lines
             for line in batch:
                 counts[line.outcome] += 1

@@ -51,7 +51,7 @@ MIN_RSA_BITS = 1024  # RFC 8301 §3.2: verifiers reject shorter RSA keys
 FOLD = 76  # columns of a DKIM-Signature line
 
 _WSP = re.compile(rb"[ \t]+")
-_FIELD = re.compile(rb"^([!-9;-~]+)[ \t]*:(.*?)\r\n(?![ \t])", re.M | re.S)
+_FOLD = re.compile(rb"\r\n(?=[ \t])")
 
 
 def canonical_lines(chunk: bytes) -> bytes:
@@ -60,6 +60,8 @@ def canonical_lines(chunk: bytes) -> bytes:
     Runs of spaces and tabs become one space; whitespace at the end of a line goes.
     (Removing empty lines at the end of the body is up to the caller.)
     """
+    if b"\t" not in chunk and b"  " not in chunk and b" \r\n" not in chunk:
+        return chunk  # already canonical (most lines): no regex
     return _WSP.sub(b" ", chunk).replace(b" \r\n", b"\r\n")
 
 
@@ -115,15 +117,22 @@ class BodyHasher:
 
 
 def _header_fields(head: bytes) -> dict[bytes, list[bytes]]:
-    """The signed header fields relaxed-canonicalised (RFC 6376 §3.4.2), by name, in order."""
+    """The signed header fields relaxed-canonicalised (RFC 6376 §3.4.2), by name, in order.
+
+    `head`: whole header fields, each ending in CRLF. Folds (CRLF before a space
+    or tab) are unfolded first, then each line is one field.
+    """
     fields: dict[bytes, list[bytes]] = {}
-    for match in _FIELD.finditer(head):
-        key = match[1].lower()
-        if key not in SIGNED:
+    if b"\r\n " in head or b"\r\n\t" in head:
+        head = _FOLD.sub(b"", head)
+    for line in head.split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        key = name.rstrip(b" \t").lower()
+        if not colon or key not in SIGNED:
             continue
-        value = match[2].strip(b" \t")
-        if b"\r\n" in value or b"\t" in value or b"  " in value:
-            value = _WSP.sub(b" ", value.replace(b"\r\n", b"")).strip(b" ")
+        value = value.strip(b" \t")
+        if b"\t" in value or b"  " in value:
+            value = _WSP.sub(b" ", value)
         fields.setdefault(key, []).append(key + b":" + value + b"\r\n")
     return fields
 
@@ -135,8 +144,12 @@ def _shared_fields(head: bytes) -> dict[bytes, list[bytes]]:
 
 
 @functools.lru_cache(maxsize=32)
-def _folded_names(names: tuple[bytes, ...]) -> str:
-    """The h= list, broken into lines at colons (FWS may follow a colon)."""
+def _folded_names(counts: tuple[int, ...]) -> str:
+    """The h= list for a header holding counts[i] fields named SIGNED[i], broken into
+    lines at colons (FWS may follow a colon)."""
+    names: list[bytes] = []
+    for name, count in zip(SIGNED, counts, strict=True):
+        names += [name] * (count + 1 if name in OVERSIGNED else max(count, 1))
     lines = [" h="]
     for n, name in enumerate(names):
         text = name.decode() + (":" if n < len(names) - 1 else ";")
@@ -223,20 +236,27 @@ class DkimSigner:
             raise ValueError("a message needs a blank line after its header")
         if body_digest is None:
             body_digest = body_hash(message[end + 4:])
-        if shared_head and message.startswith(shared_head):
+        signed_message = self.signatures(message[:end + 2], body_digest, shared_head) + message
+        # The signature's folded lines start with whitespace: still free of leading dots.
+        return DotSafe(signed_message) if isinstance(message, DotSafe) else signed_message
+
+    def signatures(self, head: bytes, body_digest: bytes, shared_head: bytes = b"") -> bytes:
+        """The DKIM-Signature header fields, one per key, for a message whose header fields
+        are `head` (each ending in CRLF) and whose body hashes to `body_digest`."""
+        if shared_head and head.startswith(shared_head):
             fields = {name: [*found] for name, found in _shared_fields(shared_head).items()}
-            for name, found in _header_fields(message[len(shared_head):end + 2]).items():
+            for name, found in _header_fields(head[len(shared_head):]).items():
                 fields.setdefault(name, []).extend(found)
         else:
-            fields = _header_fields(message[:end + 2])
-        names: list[bytes] = []
+            fields = _header_fields(head)
         signed: list[bytes] = []
         for name in SIGNED:
-            present = fields.get(name, [])
-            names += [name] * (len(present) + 1 if name in OVERSIGNED else max(len(present), 1))
-            signed += reversed(present)  # instances are taken from the bottom up (§5.4.2)
+            present = fields.get(name)
+            if present:
+                signed += reversed(present)  # instances are taken from the bottom up (§5.4.2)
         header_data = b"".join(signed)
-        tags = (f"; t={int(utcnow().timestamp())};\r\n{_folded_names(tuple(names))}\r\n"
+        tags = (f"; t={int(utcnow().timestamp())};\r\n"
+                f"{_folded_names(tuple(len(fields.get(name, ())) for name in SIGNED))}\r\n"
                 f" bh={base64.b64encode(body_digest).decode()};\r\n b=")
         signatures: list[bytes] = []
         for key in self.keys:
@@ -246,9 +266,6 @@ class DkimSigner:
             # plus one space, and no other run of whitespace is in it (RFC 6376 §3.5).
             to_sign = header_data + b"dkim-signature:" + value.replace("\r\n", "").encode()
             b = base64.b64encode(key.sign(to_sign)).decode()
-            lines = [b[i:i + FOLD - 1] for i in range(0, len(b), FOLD - 1)]
-            folded = "\r\n ".join(lines)
+            folded = "\r\n ".join([b[i:i + FOLD - 1] for i in range(0, len(b), FOLD - 1)])
             signatures.append(f"DKIM-Signature: {value}\r\n {folded}\r\n".encode())
-        signed_message = b"".join(signatures) + message
-        # The signature's folded lines start with whitespace: still free of leading dots.
-        return DotSafe(signed_message) if isinstance(message, DotSafe) else signed_message
+        return b"".join(signatures)

@@ -218,15 +218,23 @@ class MessageTemplate:
                 signer: DkimSigner, *, manage: str = "") -> SignLater:
         """The message for one subscriber, to be signed by whoever calls the result.
 
-        The send pool's workers call it: OpenSSL signs without holding Python's
-        GIL, so the signatures of several connections are made side by side.
+        The send's signing threads call it: OpenSSL signs without holding Python's
+        GIL, so signatures are made side by side with the sending.
         """
-        message, personal = self._unsigned(config, subscriber, token, manage)
-        return SignLater(message, signer, self.body_hasher, tuple(personal), self.head)
+        parts, personal = self._parts(config, subscriber, token, manage)
+        return SignLater(tuple(parts), signer, self.body_hasher, tuple(personal), self.head)
 
     def _unsigned(self, config: Config, subscriber: Subscriber, token: str, manage: str
                   ) -> tuple[DotSafe, list[bytes]]:
         """The message and its personal body chunks (for the body hash), in order."""
+        parts, personal = self._parts(config, subscriber, token, manage)
+        # Headers start with a name, folds with a space, bodies were escaped: no dots.
+        return DotSafe(b"".join(parts)), personal
+
+    def _parts(self, config: Config, subscriber: Subscriber, token: str, manage: str
+               ) -> tuple[list[bytes], list[bytes]]:
+        """The message's pieces (the first HEAD_PARTS make its header) and its personal
+        body chunks, in order."""
         leave = unsubscribe_for(config, token)
         manage_url = manage_for(config, manage)
         to = _address_header(subscriber.name, subscriber.email)
@@ -243,9 +251,9 @@ class MessageTemplate:
         parts = [
             self.head,
             "\r\n".join(personal).encode("ascii"),
-            b"\r\n",
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n\r\n'
+            f'\r\nContent-Type: multipart/alternative; boundary="{self.boundary}"\r\n'
             .encode(),
+            b"\r\n",
         ]
         filled: list[bytes] = []
         for chunk in self.body:
@@ -258,23 +266,31 @@ class MessageTemplate:
                 parts.append(encoded)
             else:
                 parts.append(chunk)
-        # Headers start with a name, folds with a space, bodies were escaped: no dots.
-        return DotSafe(b"".join(parts)), filled
+        return parts, filled
+
+
+HEAD_PARTS = 3  # MessageTemplate._parts: shared fields, personal fields, Content-Type
 
 
 @dataclass(frozen=True)
 class SignLater:
-    """A message and what its DKIM signatures need; calling it returns the signed bytes."""
+    """A message's pieces and what its DKIM signatures need; calling it returns the signed
+    bytes (joined once, the signatures in front)."""
 
-    message: DotSafe
+    parts: tuple[bytes, ...]  # the first HEAD_PARTS hold the header fields
     signer: DkimSigner
     hasher: BodyHasher | None  # None: the body is hashed whole
     personal: tuple[bytes, ...]  # the personal body chunks, for the hasher
     shared_head: bytes = b""  # the header fields the message starts with, the same for many
 
     def __call__(self) -> bytes:
-        digest = self.hasher.digest(self.personal) if self.hasher else None
-        return self.signer.sign(self.message, digest, self.shared_head)
+        if self.hasher is None:
+            return self.signer.sign(DotSafe(b"".join(self.parts)), None, self.shared_head)
+        signatures = self.signer.signatures(b"".join(self.parts[:HEAD_PARTS]),
+                                            self.hasher.digest(self.personal),
+                                            self.shared_head)
+        # Headers start with a name, folds with a space, bodies were escaped: no dots.
+        return DotSafe(b"".join((signatures, *self.parts)))
 
 
 def build_template(config: Config, rendered: RenderedEmail, now: dt.datetime, *,

@@ -19,12 +19,12 @@ from digest.store.feeds import FeedsMixin
 from digest.store.reports import EditionTally, ReportsMixin
 from digest.store.schema import MIGRATIONS
 from digest.store.signup_mail import QueuedMail, SignupMailMixin
-from digest.store.subscribers import SubscribersMixin
+from digest.store.subscribers import BulkImport, SubscribersMixin
 
 __all__ = [
     "EDITION_CONTENT", "MIGRATIONS", "TERM_SEPARATOR", "BounceEvent", "BounceTally",
-    "EditionEntry", "EditionTally", "Failure", "QueuedMail", "StorageError", "Store",
-    "Unconfirmed", "storage_problem", "utcnow",
+    "BulkImport", "EditionEntry", "EditionTally", "Failure", "QueuedMail", "StorageError",
+    "Store", "Unconfirmed", "storage_problem", "utcnow",
 ]
 
 

@@ -29,6 +29,36 @@ def forgotten_hash(secret: bytes, email: str) -> str:
     return hashlib.sha256(secret + b"forgotten:" + email.lower().encode()).hexdigest()
 
 
+_ADD = """INSERT INTO subscribers (email, name, categories, status, created_at, updated_at)
+          VALUES (?, ?, ?, 'active', ?, ?)"""
+
+
+class BulkImport:
+    """One import's calls of `import_subscribers` and `add_new_subscribers`, one
+    transaction each.
+
+    When the first finds no subscriber at all, and no other connection has
+    changed the state file since (SQLite's `PRAGMA data_version` says so), every
+    subscriber is one this import added: an address not added before cannot be
+    there, and no SELECT is needed to know it.
+    """
+
+    def __init__(self) -> None:
+        self.started = False
+        self.alone: int | None = None  # data_version while the subscribers are all ours
+
+    def only_its_own(self, db: sqlite3.Connection) -> bool:
+        """Whether every stored subscriber was added by this import (inside its transaction)."""
+        version = int(db.execute("PRAGMA data_version").fetchone()[0])
+        if not self.started:
+            self.started = True
+            if db.execute("SELECT 1 FROM subscribers LIMIT 1").fetchone() is None:
+                self.alone = version
+        elif self.alone != version:
+            self.alone = None  # someone else wrote: check every address from now on
+        return self.alone is not None
+
+
 class SubscribersMixin(StoreCore):
     """Subscribers and their statuses."""
 
@@ -62,34 +92,35 @@ class SubscribersMixin(StoreCore):
         assert found is not None
         return found, outcome
 
-    def import_subscribers(self, rows: Sequence[tuple[str, str, str]]) -> list[StoredOutcome]:
+    def import_subscribers(self, rows: Sequence[tuple[str, str, str]],
+                           bulk: BulkImport | None = None) -> list[StoredOutcome]:
         """Add or update many (email, name, categories text) in one transaction.
 
         Returns each row's outcome: 'added', 'updated' or 'unchanged'. Statuses
         are kept (an import never re-activates anyone). The addresses must be
-        distinct. One SELECT per 5,000 rows finds those already there; one
+        distinct (within `bulk`, across all its calls). One SELECT per 5,000 rows
+        finds those already there, unless `bulk` knows none can be; one
         executemany upsert writes the new and the changed.
         """
         now = _ts(self.clock())
-        outcomes: list[StoredOutcome] = []
         with self.transaction() as db:
-            existing: dict[str, tuple[str, str]] = {}
-            step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-            for start in range(0, len(rows), step):
-                chunk = [r[0] for r in rows[start:start + step]]
-                marks = ",".join("?" * len(chunk))
-                for email, name, cats in db.execute(
-                        f"SELECT email, name, categories FROM subscribers "
-                        f"WHERE email IN ({marks})", chunk):
-                    existing[email.lower()] = (name, cats)
+            if bulk is not None and bulk.only_its_own(db):
+                existing: dict[str, tuple[str, str]] = {}
+            else:
+                existing = self._stored(db, [r[0] for r in rows])
+            outcomes: list[StoredOutcome] = []
             changed = []
-            for email, name, cats in rows:
-                found = existing.get(email.lower())
-                if found == (name, cats):
-                    outcomes.append("unchanged")
-                    continue
-                outcomes.append("added" if found is None else "updated")
-                changed.append((email, name, cats, now, now))
+            if existing:
+                for email, name, cats in rows:
+                    found = existing.get(email.lower())
+                    if found == (name, cats):
+                        outcomes.append("unchanged")
+                        continue
+                    outcomes.append("added" if found is None else "updated")
+                    changed.append((email, name, cats, now, now))
+            else:
+                outcomes = ["added"] * len(rows)
+                changed = [(email, name, cats, now, now) for email, name, cats in rows]
             db.executemany(
                 """INSERT INTO subscribers (email, name, categories, status, created_at,
                        updated_at) VALUES (?, ?, ?, 'active', ?, ?)
@@ -97,6 +128,64 @@ class SubscribersMixin(StoreCore):
                        categories = excluded.categories, updated_at = excluded.updated_at""",
                 changed)
         return outcomes
+
+    def add_new_subscribers(self, rows: Sequence[tuple[str, str, str]], bulk: BulkImport
+                            ) -> list[int | None] | None:
+        """Add (email, name, categories text) rows in one transaction while every stored
+        subscriber is one `bulk` added (else None, and nothing is done).
+
+        The addresses must be distinct among the rows. Returns, for each row, None
+        when it was added, or the id of the subscriber `bulk` added earlier with the
+        same address (that row is not added). No query looks for them first: the
+        insert fails on such an address, and only then are they looked up.
+        """
+        now = _ts(self.clock())
+        with self.transaction() as db:
+            if not bulk.only_its_own(db):
+                return None
+            new = [(email, name, cats, now, now) for email, name, cats in rows]
+            db.execute("SAVEPOINT new_rows")
+            try:
+                db.executemany(_ADD, new)
+                found: list[int | None] = [None] * len(rows)
+            except sqlite3.IntegrityError:  # an address added before: find which
+                db.execute("ROLLBACK TO new_rows")
+                ids = self._ids(db, [row[0] for row in rows])
+                found = [ids.get(row[0].lower()) for row in rows]
+                db.executemany(_ADD, [r for r, f in zip(new, found, strict=True) if f is None])
+            db.execute("RELEASE new_rows")
+        return found
+
+    def subscriber_emails(self, up_to: int) -> Iterator[tuple[int, str]]:
+        """(id, email) of every subscriber whose id is at most `up_to`, streamed."""
+        yield from self.db.execute("SELECT id, email FROM subscribers WHERE id <= ?", (up_to,))
+
+    @staticmethod
+    def _ids(db: sqlite3.Connection, emails: list[str]) -> dict[str, int]:
+        """The ids of those of `emails` already stored, by lower-case address."""
+        ids: dict[str, int] = {}
+        step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        for start in range(0, len(emails), step):
+            chunk = emails[start:start + step]
+            marks = ",".join("?" * len(chunk))
+            for subscriber_id, email in db.execute(
+                    f"SELECT id, email FROM subscribers WHERE email IN ({marks})", chunk):
+                ids[email.lower()] = subscriber_id
+        return ids
+
+    @staticmethod
+    def _stored(db: sqlite3.Connection, emails: list[str]) -> dict[str, tuple[str, str]]:
+        """(name, categories) of those of `emails` already stored, by lower-case address."""
+        existing: dict[str, tuple[str, str]] = {}
+        step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+        for start in range(0, len(emails), step):
+            chunk = emails[start:start + step]
+            marks = ",".join("?" * len(chunk))
+            for email, name, cats in db.execute(
+                    f"SELECT email, name, categories FROM subscribers "
+                    f"WHERE email IN ({marks})", chunk):
+                existing[email.lower()] = (name, cats)
+        return existing
 
     def subscriber(self, email: str) -> Subscriber | None:
         row = self.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
