@@ -1,6 +1,7 @@
-"""Run a command and measure it: wall time, peak memory and CPU time.
+"""Run a command and measure it: wall time, peak memory and CPU time; or start a
+server in its own process for a benchmark that times its answers.
 
-Shared by the benchmarks that time whole `digest` processes. The environment
+Shared by the benchmarks that time whole `digest` processes or servers. The environment
 drops PYTHONDONTWRITEBYTECODE (set on this machine): an installed digest has its
 bytecode compiled, so each start would otherwise pay for compiling it again.
 """
@@ -8,9 +9,13 @@ bytecode compiled, so each start would otherwise pay for compiling it again.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
@@ -34,3 +39,31 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{err}")
     return Measured(seconds, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(command: list[str], port: int, cwd: Path) -> Iterator[int]:
+    """`command`, a server listening on 127.0.0.1:`port`, running until the block ends;
+    stop the benchmark if it does not listen within 20 seconds."""
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, env=ENV)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"{' '.join(command[:4])} did not start") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -15,25 +15,20 @@ from __future__ import annotations
 import argparse
 import http.client
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from measure import free_port, serving  # noqa: E402
+
 DATE = "2026-11-25"  # the sample feeds' edition
 TARGET = "/rss.xml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def publish(folder: Path) -> Path:
@@ -44,26 +39,6 @@ def publish(folder: Path) -> Path:
                         str(folder / "config.toml"), *args], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder)
     return folder / "public"
-
-
-@contextmanager
-def server(command: list[str], port: int, cwd: Path) -> Iterator[int]:
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{command[:4]} did not start") from None
-                time.sleep(0.05)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def rate(port: int, seconds: float) -> float:
@@ -98,7 +73,7 @@ def main() -> None:
         baseline = [sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
                     "--directory", str(public), str(theirs)]
         samples: dict[str, list[float]] = {"digest serve": [], "python -m http.server": []}
-        with server(digest, ours, folder), server(baseline, theirs, folder):
+        with serving(digest, ours, folder), serving(baseline, theirs, folder):
             rate(ours, 0.3)  # warm up: the file is read and held once
             rate(theirs, 0.3)
             for _ in range(args.rounds):  # interleaved: a busy moment weighs on both

@@ -23,7 +23,6 @@ import argparse
 import http.client
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,10 @@ from urllib.parse import urlencode
 from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from measure import free_port, serving  # noqa: E402
+
 STATES = ("new", "pending", "active", "unsubscribed", "honeypot", "rate-limited")
 
 
@@ -46,12 +49,6 @@ class Sink:
     async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
         self.count += 1
         return "250 accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def digest(folder: Path, *args: str, stdin: bytes | None = None) -> None:
@@ -129,20 +126,9 @@ def main() -> None:
         for i in range(n):
             digest(folder, "subscribers", "remove", f"gone{i}@example.org")
         port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "digest", "--config", str(folder / "config.toml"),
-             "serve", "--port", str(port)], cwd=folder, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit("digest serve did not start") from None
-                    time.sleep(0.05)
+        command = [sys.executable, "-m", "digest", "--config", str(folder / "config.toml"),
+                   "serve", "--port", str(port)]
+        with serving(command, port, folder):
             client = clients()
             for i in range(n):  # pending: signed up once (its mail went), asked again
                 post(port, client(), {"email": f"pending{i}@example.org"})
@@ -171,9 +157,6 @@ def main() -> None:
                     source = crowded if state == "rate-limited" else client()
                     times[state].append(post(port, source, fields[state](i)))
             time.sleep(1)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     smtp.stop()
     medians = {state: statistics.median(t) for state, t in times.items()}
     overall = statistics.median([x for t in times.values() for x in t])
