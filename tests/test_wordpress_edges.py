@@ -105,3 +105,38 @@ def test_an_unchanged_wordpress_feed_is_read_whole(wordpress: WordPressSite,
     first_pages = [r for r in served if "paged" not in r.path]
     assert len(first_pages) == len(config.categories)
     assert {r.status for r in first_pages} == {200}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_post_retracted_after_it_was_read_is_not_in_the_next_edition(
+        wordpress: WordPressSite, tmp_path: Path, mode: str) -> None:
+    config = set_up(wordpress, tmp_path / "digest", mode, False)
+    at = ["--config", str(config.path)]
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")  # today's edition, not sent yet: it may still change
+    assert len(edition_links(config, today(config))) == 41
+
+    # Read, then retracted before the edition is sent: one trashed (in News and Economy:
+    # two feeds carried it), one back to draft, one given a password.
+    manifest = wordpress.manifest
+    trashed, drafted, protected = (manifest.post(k) for k in ("p21", "p40", "p35"))
+    assert {"news", "economy"} <= set(trashed.categories)
+    wordpress.php(f"wp_trash_post({trashed.id});"
+                  f"wp_update_post(['ID' => {drafted.id}, 'post_status' => 'draft']);"
+                  f"wp_update_post(['ID' => {protected.id}, 'post_password' => 'secret']);")
+    window = wordpress.manifest.window(48, dt.datetime.now(dt.UTC))
+    assert len(window) == 38
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    got = edition_links(config, today(config))
+    assert sorted(link for _, link, _ in got) == sorted(p.link for p in window)
+
+    # Published again: back in the edition, once.
+    wordpress.php(f"wp_untrash_post({trashed.id});"
+                  f"wp_publish_post({trashed.id});")
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    got = edition_links(config, today(config))
+    assert sorted(link for _, link, _ in got) == sorted(
+        p.link for p in wordpress.manifest.window(48, dt.datetime.now(dt.UTC)))
+    assert [link for _, link, _ in got].count(trashed.link) == 1

@@ -119,8 +119,11 @@ class ArticlesMixin(StoreCore):
                            WHERE id = ? AND id NOT IN (SELECT article_id FROM edition_articles)""",
                         (*_merged(row, a, same_source), article_id),
                     )
-                db.execute("INSERT OR IGNORE INTO article_sources (feed_url, key, article_id)"
-                           " VALUES (?, ?, ?)", (a.feed_url, a.key, article_id))
+                # Listed again: no longer withdrawn (a post published again).
+                db.execute("INSERT INTO article_sources (feed_url, key, article_id)"
+                           " VALUES (?, ?, ?) ON CONFLICT (feed_url, key) DO UPDATE"
+                           " SET withdrawn = NULL WHERE withdrawn IS NOT NULL",
+                           (a.feed_url, a.key, article_id))
                 db.execute(
                     "INSERT OR IGNORE INTO article_categories (article_id, category) VALUES (?, ?)",
                     (article_id, category),
@@ -133,9 +136,30 @@ class ArticlesMixin(StoreCore):
                 )
         return new
 
+    def source_keys(self, feed_url: str, since: dt.datetime
+                    ) -> list[tuple[str, dt.datetime | None]]:
+        """The keys (and dates) of the articles `feed_url` gave, dated after `since`, that
+        it has not withdrawn."""
+        rows = self.db.execute(
+            """SELECT s.key, a.published FROM article_sources s
+               JOIN articles a ON a.id = s.article_id
+               WHERE s.feed_url = ? AND s.withdrawn IS NULL AND a.published > ?""",
+            (feed_url, _ts(since)))
+        return [(r["key"], _dt(r["published"])) for r in rows]
+
+    def withdraw(self, feed_url: str, keys: Iterable[str], when: dt.datetime) -> None:
+        """`feed_url` no longer lists these articles (see `sources.feed_state.withdrawn`).
+        An article every source of which withdrew it is no candidate for an edition; the
+        editions that hold it keep it."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE article_sources SET withdrawn = ? WHERE feed_url = ? AND key = ?"
+                " AND withdrawn IS NULL", [(_ts(when), feed_url, key) for key in keys])
+
     def candidate_articles(self, since: dt.datetime, until: dt.datetime,
                            edition_date: str) -> list[StoredArticle]:
-        """Articles dated in (since, until] that no other edition holds."""
+        """Articles dated in (since, until] that no other edition holds, and that not
+        every source retracted."""
         rows = self.db.execute(
             # By the date index: left to itself SQLite scans every article for the GROUP BY.
             """SELECT a.*, group_concat(c.category, ' ') AS cats,
@@ -145,6 +169,10 @@ class ArticlesMixin(StoreCore):
                JOIN article_categories c ON c.article_id = a.id
                WHERE coalesce(a.published, a.first_seen) > ?
                  AND coalesce(a.published, a.first_seen) <= ?
+                 AND NOT (  -- retracted: every source that gave it withdrew it
+                    EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = a.id)
+                    AND NOT EXISTS (SELECT 1 FROM article_sources s
+                                    WHERE s.article_id = a.id AND s.withdrawn IS NULL))
                  AND NOT EXISTS (  -- looked up per candidate: the archive is not read
                     SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
                     WHERE ea.article_id = a.id AND e.date != ?)
