@@ -235,9 +235,13 @@ def test_an_article_every_source_withdrew_is_no_candidate_but_stays_in_its_editi
         # One of two sources withdraws article 1: the other still lists it.
         store.withdraw(FEED_A, [article(1).key, article(2).key], NOW)
         assert [a.id for a in stored(store)] == [first.id]
+        assert [a.id for a in store.category_articles("news", 10)] == [first.id]
         assert store.source_keys(FEED_A, since) == []
+        assert [a.id for a in store.category_articles("economy", 10)] == [first.id]
         store.withdraw(FEED_B, [article(1).key], NOW)
         assert stored(store) == []
+        assert store.category_articles("economy", 10) == []
+        assert store.category_articles("news", 10) == []
         # The edition that showed article 2 keeps it: sent editions are history.
         kept = store.edition(dt.date(2026, 11, 24))
         assert kept is not None and [a.id for a in kept.sections[0].articles] == [second.id]

@@ -12,6 +12,10 @@ from digest.models import Article, StoredArticle
 from digest.store.core import StoreCore, _dt, _ts
 
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
+# An article `a` that every source which gave it has withdrawn (the site retracted it).
+RETRACTED = """(EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = a.id)
+    AND NOT EXISTS (SELECT 1 FROM article_sources s
+                    WHERE s.article_id = a.id AND s.withdrawn IS NULL))"""
 
 
 def _merged(row: sqlite3.Row, a: Article, same_source: bool) -> tuple[object, ...]:
@@ -162,17 +166,14 @@ class ArticlesMixin(StoreCore):
         every source retracted."""
         rows = self.db.execute(
             # By the date index: left to itself SQLite scans every article for the GROUP BY.
-            """SELECT a.*, group_concat(c.category, ' ') AS cats,
+            f"""SELECT a.*, group_concat(c.category, ' ') AS cats,
                  (SELECT group_concat(t.term, char(31)) FROM article_terms t
                    WHERE t.article_id = a.id) AS terms
                FROM articles a INDEXED BY articles_when
                JOIN article_categories c ON c.article_id = a.id
                WHERE coalesce(a.published, a.first_seen) > ?
                  AND coalesce(a.published, a.first_seen) <= ?
-                 AND NOT (  -- retracted: every source that gave it withdrew it
-                    EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = a.id)
-                    AND NOT EXISTS (SELECT 1 FROM article_sources s
-                                    WHERE s.article_id = a.id AND s.withdrawn IS NULL))
+                 AND NOT {RETRACTED}
                  AND NOT EXISTS (  -- looked up per candidate: the archive is not read
                     SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
                     WHERE ea.article_id = a.id AND e.date != ?)
@@ -186,7 +187,8 @@ class ArticlesMixin(StoreCore):
     def category_articles(self, category: str, limit: int,
                           names: tuple[str, ...] = ()) -> list[StoredArticle]:
         """The newest `limit` articles any of `category`'s feeds carried, or that name it
-        themselves by one of `names` (its slug and title, case aside), newest first.
+        themselves by one of `names` (its slug and title, case aside), newest first; not
+        those the site retracted (their links lead nowhere now).
 
         An article can belong to several categories; each keeps all of them.
         """
@@ -195,9 +197,10 @@ class ArticlesMixin(StoreCore):
             f"""SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
                             WHERE c2.article_id = a.id) AS cats
                FROM articles a
-               WHERE a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
-                  OR a.id IN (SELECT article_id FROM article_terms
-                              WHERE term COLLATE NOCASE IN ({marks}))
+               WHERE (a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
+                      OR a.id IN (SELECT article_id FROM article_terms
+                                  WHERE term COLLATE NOCASE IN ({marks})))
+                 AND NOT {RETRACTED}
                ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?""",
             (category, *names, limit),
         )
