@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from digest.models import Article, FeedState
-from digest.sources.feed_state import next_feed_state
+from digest.sources.feed_state import next_feed_state, withdrawn
 from digest.sources.fetch import Download
 from digest.sources.normalise import ParsedFeed
 from digest.sources.reading import Reading
@@ -95,3 +95,14 @@ def test_what_a_wordpress_source_looked_up_is_kept_even_when_reading_failed():
     kept = next_feed_state(step.state, Reading(Download(URL, "not_modified"), None, None), NOW)
     assert (kept.state.api_root, kept.state.category_id) == (
         "https://news.example.org/wp-json/", 7)
+
+
+def test_withdrawn_are_the_articles_given_before_that_a_complete_read_no_longer_lists():
+    since = NOW - dt.timedelta(hours=48)
+    given = [("1", EARLIER + dt.timedelta(hours=1)),  # listed again
+             ("2", NOW - dt.timedelta(hours=3)),  # retracted
+             ("3", since),  # at the limit: the read may not reach it
+             ("4", since - dt.timedelta(hours=1)),  # before it
+             ("5", None)]  # undated: tells nothing
+    assert withdrawn([ARTICLE], given, since) == {"2"}
+    assert withdrawn([], [], since) == frozenset()

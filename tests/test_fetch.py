@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gzip
+import hashlib
 import http.server
 import json
 import socket
@@ -346,3 +347,38 @@ def test_status_flags_a_feed_failing_for_over_a_day_and_fetch_summarises(
     assert "1 new articles" in out
     assert cli_run(config, "fetch", "--reenable", "https://nowhere.example/feed",
                    code=2).count("not a feed in") == 1
+
+
+def test_wordpress_validators_are_neither_kept_nor_sent(
+        tmp_path: Path, feed_server: FeedServer, store: Store):
+    # WordPress's ETag is the MD5 of its Last-Modified date, the site's latest post date
+    # or modified date: a 304 built on it can hide a post its cron published late.
+    modified = "Wed, 25 Nov 2026 05:00:00 GMT"
+    wordpress = {"ETag": '"' + hashlib.md5(modified.encode()).hexdigest() + '"',
+                 "Last-Modified": modified}
+    own = {"ETag": '"a1b2c3"', "Last-Modified": modified}  # the feed's own: trusted
+
+    def answer(headers: dict[str, str]) -> Route:
+        def handler(request: http.server.BaseHTTPRequestHandler) -> Route:
+            if request.headers.get("If-None-Match") == headers["ETag"]:
+                return Route(304, headers)
+            return Route(200, {**RSS_TYPE, **headers}, FEED)
+        return Route(handler=handler)
+
+    feed_server.routes["/wordpress/"] = answer(wordpress)
+    feed_server.routes["/own/"] = answer(own)
+    urls = [feed_server.url("/wordpress/"), feed_server.url("/own/")]
+    config = make_config(tmp_path, urls)
+    assert run(config, store).new == 2
+    assert store.feed_state(urls[0]).etag is None
+    assert store.feed_state(urls[1]).etag == '"a1b2c3"'
+    # A state kept before WordPress's validators were recognised: not sent either.
+    store.save_feed_state(FeedState(url=urls[0], etag=wordpress["ETag"],
+                                    last_modified=modified))
+    feed_server.requests.clear()
+    again = run(config, store, NOW + dt.timedelta(hours=1))
+    assert (again.new, again.unchanged, len(again.failed)) == (0, 1, 0)
+    sent = {r.path: r.headers for r in feed_server.requests}
+    assert "if-none-match" not in sent["/wordpress/"]
+    assert "if-modified-since" not in sent["/wordpress/"]
+    assert sent["/own/"]["if-none-match"] == '"a1b2c3"'

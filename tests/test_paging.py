@@ -228,3 +228,40 @@ def test_a_next_link_to_a_local_file_is_never_followed(tmp_path: Path,
         [feed] = gather(config, store, now=NOW).feeds
         assert store.article_count() == 12
     assert "the feed cannot be paged back" in (feed.message or "")
+
+
+def candidates(store: Store, now: dt.datetime = NOW) -> set[str]:
+    return {a.title for a in store.candidate_articles(now - dt.timedelta(hours=48), now,
+                                                      now.date().isoformat())}
+
+
+def test_a_post_a_wordpress_feed_no_longer_lists_is_retracted_another_feeds_is_not(
+        tmp_path: Path, feed_server: FeedServer):
+    # 25 posts over 30 hours, three pages; then one of page 1 and one of page 3 are taken
+    # back (trashed on the site). Beside it, a feed that is no WordPress drops an item.
+    items = posts(25, dt.timedelta(minutes=70))
+    site = CategoryFeeds(feed_server, items, NAMES, parents=PARENTS)
+    other = rss("energy", [Item(100, "Other feed's story", NOW - dt.timedelta(hours=2)),
+                           Item(101, "Other feed's dropped story", NOW - dt.timedelta(hours=3))])
+    feed_server.routes["/other/"] = Route(200, {"Content-Type": "application/rss+xml"}, other)
+    path = write_config(tmp_path, [("news", "News", [site.url("news")]),
+                                   ("energy", "Energy", [feed_server.url("/other/")])],
+                        transport="file")
+    config = load_config(path)
+    with Store(config.state) as store:
+        gather(config, store, now=NOW)
+        assert len(candidates(store)) == 27
+        site.posts = [p for p in items if p.guid not in (2, 23)]
+        feed_server.routes["/other/"] = Route(200, {"Content-Type": "application/rss+xml"},
+                                              rss("energy", [Item(100, "Other feed's story",
+                                                                  NOW - dt.timedelta(hours=2))]))
+        later = NOW + dt.timedelta(minutes=5)
+        report = gather(config, store, now=later)
+        assert (report.new, len(report.failed)) == (0, 0)
+        assert candidates(store, later) == (
+            {p.title for p in items} - {"Story 2", "Story 23"}
+            | {"Other feed's story", "Other feed's dropped story"})
+        site.posts = items  # published again
+        gather(config, store, now=later)
+        assert len(candidates(store, later)) == 27
+        assert store.article_count() == 27

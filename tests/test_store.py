@@ -211,3 +211,49 @@ def test_the_recipient_query_and_the_claim_agree_with_the_delivery_policy(tmp_pa
         assert owed == {"over@example.org", "active@example.org"}
         assert {s.email for s in everyone if store.still_active(s.id, edition.id)} == owed
         assert sum(store.owed_counts(edition.id, later)) == len(owed)
+
+
+def test_an_article_every_source_withdrew_is_no_candidate_but_stays_in_its_edition(
+        tmp_path: Path):
+    since = NOW - dt.timedelta(days=2)
+
+    def item(n: int, feed: str) -> Article:
+        link = f"https://news.example.org/{n}/"
+        return article(n, feed_url=feed, link=link, canonical=link)
+
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.add_articles([item(1, FEED_A), item(2, FEED_A)], "news", NOW)
+        store.add_articles([item(1, FEED_B)], "economy", NOW)  # the same article
+        assert sorted(k for k, _ in store.source_keys(FEED_A, since)) == [
+            article(1).key, article(2).key]
+        [first, second] = stored(store)
+        yesterday = store.save_edition(Edition(dt.date(2026, 11, 24),
+                                               (Section("news", "News", (second,)),), NOW))
+        assert yesterday.id is not None
+        store.freeze_edition(yesterday.id, NOW)
+
+        # One of two sources withdraws article 1: the other still lists it.
+        store.withdraw(FEED_A, [article(1).key, article(2).key], NOW)
+        assert [a.id for a in stored(store)] == [first.id]
+        assert [a.id for a in store.category_articles("news", 10)] == [first.id]
+        assert store.source_keys(FEED_A, since) == []
+        assert [a.id for a in store.category_articles("economy", 10)] == [first.id]
+        store.withdraw(FEED_B, [article(1).key], NOW)
+        assert stored(store) == []
+        assert store.category_articles("economy", 10) == []
+        assert store.category_articles("news", 10) == []
+        # The edition that showed article 2 keeps it: sent editions are history.
+        kept = store.edition(dt.date(2026, 11, 24))
+        assert kept is not None and [a.id for a in kept.sections[0].articles] == [second.id]
+
+        # Listed again (published again): a candidate again, the same article.
+        assert store.add_articles([item(1, FEED_A)], "news", NOW) == 0
+        assert [a.id for a in stored(store)] == [first.id]
+
+
+def test_an_article_without_recorded_sources_is_never_taken_for_withdrawn(tmp_path: Path):
+    # State files from before migration 4 may hold articles with no source rows.
+    with Store(tmp_path / "s.sqlite3") as store:
+        store.add_articles([article(1)], "news", NOW)
+        store.db.execute("DELETE FROM article_sources")
+        assert len(stored(store)) == 1

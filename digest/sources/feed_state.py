@@ -8,6 +8,7 @@ server or a database.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from digest.models import Article, FeedState, FetchOutcome
@@ -62,3 +63,14 @@ def next_feed_state(state: FeedState, reading: Reading, now: dt.datetime) -> Fee
                 failing_since=None, covered_from=reading.covered_from),
         result.outcome, "; ".join(notes) or None,
         parsed.articles if parsed is not None else None)
+
+
+def withdrawn(listed: Iterable[Article], given: Iterable[tuple[str, dt.datetime | None]],
+              complete_since: dt.datetime) -> frozenset[str]:
+    """The keys of the articles a source gave before (`given`: key and date) that its
+    latest read, which lists every post dated after `complete_since`, no longer lists:
+    the site trashed them, made them drafts or private, or gave them a password. An
+    undated article, or one dated at or before that moment, tells nothing."""
+    keys = {a.key for a in listed}
+    return frozenset(key for key, when in given
+                     if when is not None and when > complete_since and key not in keys)

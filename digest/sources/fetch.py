@@ -18,6 +18,7 @@ import urllib3
 from digest import __version__
 from digest.config import FetchConfig
 from digest.models import FeedState, FetchOutcome
+from digest.sources.validators import trusted_validators
 
 PROJECT_URL = "https://github.com/digest-news/digest"
 MAX_REDIRECTS = 5
@@ -133,10 +134,12 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
         "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                   "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
     }
-    if state.etag:
-        headers["If-None-Match"] = state.etag
-    if state.last_modified:
-        headers["If-Modified-Since"] = state.last_modified
+    # Validators kept before WordPress's were recognised are not sent either.
+    etag, last_modified = trusted_validators(state.etag, state.last_modified)
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     deadline = time.monotonic() + limits.deadline
     url = start
     moved_to = state.moved_to

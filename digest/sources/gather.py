@@ -13,7 +13,7 @@ import requests
 from digest.clock import utcnow
 from digest.config import Config
 from digest.models import FeedState, FetchOutcome
-from digest.sources.feed_state import next_feed_state
+from digest.sources.feed_state import next_feed_state, withdrawn
 from digest.sources.fetch import HostLimiter
 from digest.sources.parse_pool import ParsePool
 from digest.sources.reading import Reading
@@ -153,6 +153,12 @@ def _record(store: Store, state: FeedState, categories: tuple[str, ...], reading
     if step.articles is not None:
         for slug in categories:
             new += store.add_articles(step.articles, slug, now)
+        since = reading.complete_since
+        sources = {a.feed_url for a in step.articles}
+        if since is not None and len(sources) == 1:
+            source = sources.pop()
+            store.withdraw(source, withdrawn(step.articles, store.source_keys(source, since),
+                                             since), now)
     store.save_feed_state(step.state)
     return FeedReport(state.url, categories, step.outcome,
                       entries=len(step.articles) if step.articles is not None else 0, new=new,

@@ -11,7 +11,7 @@ import html
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import feedparser.datetimes as feedparser_dates
 
@@ -36,7 +36,8 @@ TRACKING_PARAMS = re.compile(
 )
 TRACKING_IN_QUERY = re.compile(
     r"(?:^|[&;])(?:utm_|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|yclid|_hs"
-    r"|mkt_tok|igshid|ref_src|oly_|vero_id|__s=|s_cid)", re.IGNORECASE)
+    r"|mkt_tok|igshid|ref_src|oly_|vero_id|__s=|s_cid)"
+    r"|(?:^|[&;])[^=&;]*%", re.IGNORECASE)  # a percent-encoded name: decoded to be matched
 # A lower-case http(s) URL with a path, no fragment and no empty query: already canonical
 # unless its query holds a tracking parameter.
 PLAIN_LINK = re.compile(r"https?://[^/?#\s\\@]+/[^?#\s\\]*(?:\?[^#\s\\]+)?")
@@ -135,9 +136,14 @@ MONTHS = {name: number for number, name in enumerate(
 
 
 def _without_tracking(query: str) -> str:
-    """The query less its tracking parameters, the others byte for byte."""
+    """The query less its tracking parameters, the others byte for byte. A name is
+    matched as the server reads it: percent-decoded (`%75tm_source` is `utm_source`)."""
     return "&".join(pair for pair in query.split("&")
-                    if pair and not TRACKING_PARAMS.match(pair.split("=", 1)[0]))
+                    if pair and not _is_tracking(pair.split("=", 1)[0]))
+
+
+def _is_tracking(name: str) -> bool:
+    return TRACKING_PARAMS.fullmatch(unquote(name) if "%" in name else name) is not None
 
 
 def parse_date(value: object) -> dt.datetime | None:

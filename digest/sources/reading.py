@@ -24,3 +24,7 @@ class Reading:
     pages: int = 1  # requests for articles (feed pages, API pages)
     api_root: str | None = None  # WordPress REST: the API the site advertises
     category_id: int | None = None  # and the category's id there
+    # The source's posts dated after this moment are all among the articles read (a
+    # WordPress feed paged back, or its REST API): one it gave before and does not list
+    # now was retracted. None when the reading cannot tell.
+    complete_since: dt.datetime | None = None

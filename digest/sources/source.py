@@ -27,6 +27,7 @@ from digest.sources.paging import (
 )
 from digest.sources.parse import parse_feed
 from digest.sources.reading import Reading
+from digest.sources.validators import trusted_validators
 from digest.sources.wordpress import read_wordpress
 
 # Parses a document: (body, url, content type, now) -> ParsedFeed (in-process or a pool).
@@ -86,6 +87,9 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
     articles = list(parsed.articles)
     keys = {a.key for a in articles}
     wordpress = is_wordpress(first.body)
+    etag, last_modified = trusted_validators(first.etag, first.last_modified,
+                                             wordpress=wordpress)
+    first = replace(first, etag=etag, last_modified=last_modified)
     body, page_url, page = first.body, url, 1
     gap: str | None = None
     while needs_more(articles, now - lookback):
@@ -103,7 +107,9 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
         more, gap = _next_page(session, following, config, now, limiter, parse, page + 1)
         if more is None:
             break
-        fresh = [a for a in more[0] if a.key not in keys]
+        # A page is the same feed: its items are the feed's (one source, one guid each).
+        fresh = [replace(a, feed_url=parsed.articles[0].feed_url) if parsed.articles else a
+                 for a in more[0] if a.key not in keys]
         if not fresh:
             if more[0] and len(parsed.articles) >= FULL:
                 gap = "the feed's next page repeats what came before"
@@ -116,8 +122,11 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
             break  # a page shorter than the first is the last
     covered_from = oldest(articles) if gap else None
     note = f"{coverage_note(covered_from, now, lookback)} ({gap})" if covered_from else None
+    # WordPress lists a feed's posts newest first, page after page: every post dated after
+    # the oldest item read is among them (later than it, to be safe with equal dates).
+    complete = oldest(articles) if wordpress else None
     return Reading(first, replace(parsed, articles=tuple(articles)), None,
-                   covered_from=covered_from, note=note, pages=page)
+                   covered_from=covered_from, note=note, pages=page, complete_since=complete)
 
 
 def _next_page(session: requests.Session, url: str, config: Config, now: dt.datetime,

@@ -294,4 +294,7 @@ def read_wordpress(session: requests.Session, state: FeedState, source: WordPres
     return Reading(replace(first, headers={}), ParsedFeed(source.category, feed_link,
                                                           articles, None),
                    None, pages=page - 1 if page > 1 else 1, api_root=root,
-                   category_id=category_id)
+                   category_id=category_id,
+                   # `after` (the window's start less a day, in the site's time) and every
+                   # page read: each post dated in the window is listed.
+                   complete_since=now - lookback if articles else None)

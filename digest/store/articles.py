@@ -12,6 +12,10 @@ from digest.models import Article, StoredArticle
 from digest.store.core import StoreCore, _dt, _ts
 
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
+# An article `a` that every source which gave it has withdrawn (the site retracted it).
+RETRACTED = """(EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = a.id)
+    AND NOT EXISTS (SELECT 1 FROM article_sources s
+                    WHERE s.article_id = a.id AND s.withdrawn IS NULL))"""
 
 
 def _merged(row: sqlite3.Row, a: Article, same_source: bool) -> tuple[object, ...]:
@@ -119,8 +123,11 @@ class ArticlesMixin(StoreCore):
                            WHERE id = ? AND id NOT IN (SELECT article_id FROM edition_articles)""",
                         (*_merged(row, a, same_source), article_id),
                     )
-                db.execute("INSERT OR IGNORE INTO article_sources (feed_url, key, article_id)"
-                           " VALUES (?, ?, ?)", (a.feed_url, a.key, article_id))
+                # Listed again: no longer withdrawn (a post published again).
+                db.execute("INSERT INTO article_sources (feed_url, key, article_id)"
+                           " VALUES (?, ?, ?) ON CONFLICT (feed_url, key) DO UPDATE"
+                           " SET withdrawn = NULL WHERE withdrawn IS NOT NULL",
+                           (a.feed_url, a.key, article_id))
                 db.execute(
                     "INSERT OR IGNORE INTO article_categories (article_id, category) VALUES (?, ?)",
                     (article_id, category),
@@ -133,18 +140,40 @@ class ArticlesMixin(StoreCore):
                 )
         return new
 
+    def source_keys(self, feed_url: str, since: dt.datetime
+                    ) -> list[tuple[str, dt.datetime | None]]:
+        """The keys (and dates) of the articles `feed_url` gave, dated after `since`, that
+        it has not withdrawn."""
+        rows = self.db.execute(
+            """SELECT s.key, a.published FROM article_sources s
+               JOIN articles a ON a.id = s.article_id
+               WHERE s.feed_url = ? AND s.withdrawn IS NULL AND a.published > ?""",
+            (feed_url, _ts(since)))
+        return [(r["key"], _dt(r["published"])) for r in rows]
+
+    def withdraw(self, feed_url: str, keys: Iterable[str], when: dt.datetime) -> None:
+        """`feed_url` no longer lists these articles (see `sources.feed_state.withdrawn`).
+        An article every source of which withdrew it is no candidate for an edition; the
+        editions that hold it keep it."""
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE article_sources SET withdrawn = ? WHERE feed_url = ? AND key = ?"
+                " AND withdrawn IS NULL", [(_ts(when), feed_url, key) for key in keys])
+
     def candidate_articles(self, since: dt.datetime, until: dt.datetime,
                            edition_date: str) -> list[StoredArticle]:
-        """Articles dated in (since, until] that no other edition holds."""
+        """Articles dated in (since, until] that no other edition holds, and that not
+        every source retracted."""
         rows = self.db.execute(
             # By the date index: left to itself SQLite scans every article for the GROUP BY.
-            """SELECT a.*, group_concat(c.category, ' ') AS cats,
+            f"""SELECT a.*, group_concat(c.category, ' ') AS cats,
                  (SELECT group_concat(t.term, char(31)) FROM article_terms t
                    WHERE t.article_id = a.id) AS terms
                FROM articles a INDEXED BY articles_when
                JOIN article_categories c ON c.article_id = a.id
                WHERE coalesce(a.published, a.first_seen) > ?
                  AND coalesce(a.published, a.first_seen) <= ?
+                 AND NOT {RETRACTED}
                  AND NOT EXISTS (  -- looked up per candidate: the archive is not read
                     SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
                     WHERE ea.article_id = a.id AND e.date != ?)
@@ -158,7 +187,8 @@ class ArticlesMixin(StoreCore):
     def category_articles(self, category: str, limit: int,
                           names: tuple[str, ...] = ()) -> list[StoredArticle]:
         """The newest `limit` articles any of `category`'s feeds carried, or that name it
-        themselves by one of `names` (its slug and title, case aside), newest first.
+        themselves by one of `names` (its slug and title, case aside), newest first; not
+        those the site retracted (their links lead nowhere now).
 
         An article can belong to several categories; each keeps all of them.
         """
@@ -167,9 +197,10 @@ class ArticlesMixin(StoreCore):
             f"""SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
                             WHERE c2.article_id = a.id) AS cats
                FROM articles a
-               WHERE a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
-                  OR a.id IN (SELECT article_id FROM article_terms
-                              WHERE term COLLATE NOCASE IN ({marks}))
+               WHERE (a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
+                      OR a.id IN (SELECT article_id FROM article_terms
+                                  WHERE term COLLATE NOCASE IN ({marks})))
+                 AND NOT {RETRACTED}
                ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?""",
             (category, *names, limit),
         )

@@ -207,6 +207,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         """CREATE TABLE handled_messages (message_id TEXT PRIMARY KEY,
                                    handled_at TEXT NOT NULL)""",
     ),
+    # 10: retracted posts. A source whose read lists every post dated after some moment
+    # (a WordPress feed paged back, a REST source) and no longer lists one it gave
+    # before: its row is marked withdrawn (when), and cleared when it is listed again.
+    # An article every source of which withdrew it is left out of the next editions.
+    (
+        "ALTER TABLE article_sources ADD COLUMN withdrawn TEXT",
+        # An article's sources, looked up for each candidate of an edition.
+        "CREATE INDEX article_sources_article ON article_sources (article_id, withdrawn)",
+    ),
 )
 
 

@@ -1,0 +1,142 @@
+"""Issue 11's edges on a real WordPress (tests/wordpress_site.py): a scheduled post that
+WordPress's cron publishes late, a post edited after it was read, and a post retracted
+(trashed, back to draft) after it was read. Both modes: category feeds and REST."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_wordpress_real import digest, filed, set_up, shown, today
+from wordpress_site import WordPressSite
+
+from digest.config import Config
+
+MODES = ["feeds", "rest"]
+
+
+def edition_links(config: Config, date: dt.date) -> list[tuple[str, str, str]]:
+    """(section, link, title) of every article of `date`'s edition."""
+    data: dict[str, Any] = shown(config, date)
+    return [(s["slug"], a["link"], a["title"]) for s in data["sections"]
+            for a in s["articles"]]
+
+
+def overdue_scheduled_post(site: WordPressSite, title: str, categories: tuple[str, ...],
+                           late: dt.timedelta) -> int:
+    """A post an editor scheduled two hours ago for `late` ago, whose time has come while
+    WordPress's cron has not run yet (a "missed schedule"): still `future`, dated in the
+    past, last modified when it was scheduled. Returns its id."""
+    post = site.add_post(title, categories, status="future", age=-dt.timedelta(hours=2))
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    baku = dt.timezone(dt.timedelta(hours=4))  # Asia/Baku, no DST
+    when, saved = now - late, now - dt.timedelta(hours=2)
+    site.php(f"""global $wpdb;
+$wpdb->update($wpdb->posts, ['post_date' => '{when.astimezone(baku):%Y-%m-%d %H:%M:%S}',
+                             'post_date_gmt' => '{when:%Y-%m-%d %H:%M:%S}',
+                             'post_modified' => '{saved.astimezone(baku):%Y-%m-%d %H:%M:%S}',
+                             'post_modified_gmt' => '{saved:%Y-%m-%d %H:%M:%S}'],
+              ['ID' => {post.id}]);
+clean_post_cache({post.id});""")
+    assert site.manifest.post(post.key).status == "future"
+    return post.id
+
+
+def publish_as_cron_does(site: WordPressSite, post_id: int) -> None:
+    """What wp-cron's `publish_future_post` event runs: WordPress publishes the post
+    without touching its modified date."""
+    before = next(p for p in site.manifest.posts if p.id == post_id)
+    site.php(f"check_and_publish_future_post({post_id});")
+    after = next(p for p in site.manifest.posts if p.id == post_id)
+    assert after.status == "publish"
+    assert after.modified_gmt == before.modified_gmt and after.date_gmt == before.date_gmt
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_scheduled_post_published_late_by_cron_comes_once(
+        wordpress: WordPressSite, tmp_path: Path, mode: str) -> None:
+    config = set_up(wordpress, tmp_path / "digest", mode, False)
+    at = ["--config", str(config.path)]
+    assert "0 failed" in digest(*at, "fetch")
+
+    # Its time has come, but the cron has not run: not public, not fetched.
+    post_id = overdue_scheduled_post(wordpress, "Scheduled: the port’s new cranes",
+                                     ("economy",), dt.timedelta(hours=1))
+    assert "0 new articles" in digest(*at, "fetch")
+    # The cron publishes it. WordPress's feeds' validators come from the latest post date
+    # or modified date of the site, which this post (dated an hour ago, modified when it
+    # was scheduled) leaves as they were: a conditional GET of a feed is answered 304.
+    publish_as_cron_does(wordpress, post_id)
+    assert "1 new article" in digest(*at, "fetch")
+    assert "0 new articles" in digest(*at, "fetch")
+
+    # A post already read is edited: its title changes, it is still one article.
+    edited = wordpress.manifest.post("p30")
+    wordpress.edit_post(edited.id, title="Air quality: Baku’s worst days are in winter")
+    assert "0 new articles" in digest(*at, "fetch")
+
+    digest(*at, "build")
+    now = dt.datetime.now(dt.UTC)
+    window = wordpress.manifest.window(48, now)
+    assert len(window) == 42
+    got = edition_links(config, today(config))
+    assert sorted(link for _, link, _ in got) == sorted(p.link for p in window)
+    by_link = {link: (section, title) for section, link, title in got}
+    for post in window:
+        assert by_link[post.link] == (filed(config, post), post.title)
+    scheduled = next(p for p in window if p.id == post_id)
+    assert by_link[scheduled.link][0] == "economy"
+    assert by_link[edited.link][1] == "Air quality: Baku’s worst days are in winter"
+
+
+def test_an_unchanged_wordpress_feed_is_read_whole(wordpress: WordPressSite,
+                                                    tmp_path: Path) -> None:
+    # WordPress's feed validators are the site's, not the feed's (see above): the digest
+    # does not send them, so nothing is answered 304 and nothing new is stored.
+    config = set_up(wordpress, tmp_path / "digest", "feeds", False)
+    at = ["--config", str(config.path)]
+    digest(*at, "fetch")
+    mark = wordpress.mark()
+    assert "0 new articles" in digest(*at, "fetch")
+    served = [r for r in wordpress.requests(since=mark) if r.server == "pretty"]
+    assert 304 not in {r.status for r in served}, served
+    first_pages = [r for r in served if "paged" not in r.path]
+    assert len(first_pages) == len(config.categories)
+    assert {r.status for r in first_pages} == {200}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_post_retracted_after_it_was_read_is_not_in_the_next_edition(
+        wordpress: WordPressSite, tmp_path: Path, mode: str) -> None:
+    config = set_up(wordpress, tmp_path / "digest", mode, False)
+    at = ["--config", str(config.path)]
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")  # today's edition, not sent yet: it may still change
+    assert len(edition_links(config, today(config))) == 41
+
+    # Read, then retracted before the edition is sent: one trashed (in News and Economy:
+    # two feeds carried it), one back to draft, one given a password.
+    manifest = wordpress.manifest
+    trashed, drafted, protected = (manifest.post(k) for k in ("p21", "p40", "p35"))
+    assert {"news", "economy"} <= set(trashed.categories)
+    wordpress.php(f"wp_trash_post({trashed.id});"
+                  f"wp_update_post(['ID' => {drafted.id}, 'post_status' => 'draft']);"
+                  f"wp_update_post(['ID' => {protected.id}, 'post_password' => 'secret']);")
+    window = wordpress.manifest.window(48, dt.datetime.now(dt.UTC))
+    assert len(window) == 38
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    got = edition_links(config, today(config))
+    assert sorted(link for _, link, _ in got) == sorted(p.link for p in window)
+
+    # Published again: back in the edition, once.
+    wordpress.php(f"wp_untrash_post({trashed.id});"
+                  f"wp_publish_post({trashed.id});")
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    got = edition_links(config, today(config))
+    assert sorted(link for _, link, _ in got) == sorted(
+        p.link for p in wordpress.manifest.window(48, dt.datetime.now(dt.UTC)))
+    assert [link for _, link, _ in got].count(trashed.link) == 1
