@@ -129,6 +129,9 @@ class FeedState:
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    # Until when etag and last_modified may be sent: set for WordPress's site-wide ones
+    # (sources/validators.py); None: for as long as the feed does not change.
+    validators_until: dt.datetime | None = None
     moved_to: str | None = None
     gone: bool = False
     retry_after: dt.datetime | None = None

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -25,6 +26,7 @@ from digest.cli import cli
 from digest.config import Config, load_config
 from digest.models import FeedState
 from digest.sources.gather import GatherReport, gather
+from digest.sources.validators import WORDPRESS_TRUST
 from digest.store import Store
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
@@ -349,10 +351,11 @@ def test_status_flags_a_feed_failing_for_over_a_day_and_fetch_summarises(
                    code=2).count("not a feed in") == 1
 
 
-def test_wordpress_validators_are_neither_kept_nor_sent(
+def test_wordpress_validators_are_sent_only_within_the_hour_after_a_read(
         tmp_path: Path, feed_server: FeedServer, store: Store):
     # WordPress's ETag is the MD5 of its Last-Modified date, the site's latest post date
-    # or modified date: a 304 built on it can hide a post its cron published late.
+    # or modified date: a 304 built on it can hide a post its cron published late. They
+    # are sent only within WORDPRESS_TRUST of the read that gave them.
     modified = "Wed, 25 Nov 2026 05:00:00 GMT"
     wordpress = {"ETag": '"' + hashlib.md5(modified.encode()).hexdigest() + '"',
                  "Last-Modified": modified}
@@ -370,15 +373,31 @@ def test_wordpress_validators_are_neither_kept_nor_sent(
     urls = [feed_server.url("/wordpress/"), feed_server.url("/own/")]
     config = make_config(tmp_path, urls)
     assert run(config, store).new == 2
-    assert store.feed_state(urls[0]).etag is None
-    assert store.feed_state(urls[1]).etag == '"a1b2c3"'
-    # A state kept before WordPress's validators were recognised: not sent either.
-    store.save_feed_state(FeedState(url=urls[0], etag=wordpress["ETag"],
-                                    last_modified=modified))
-    feed_server.requests.clear()
-    again = run(config, store, NOW + dt.timedelta(hours=1))
-    assert (again.new, again.unchanged, len(again.failed)) == (0, 1, 0)
-    sent = {r.path: r.headers for r in feed_server.requests}
+    kept = store.feed_state(urls[0])
+    assert kept.etag == wordpress["ETag"]
+    assert kept.validators_until == NOW + WORDPRESS_TRUST
+    assert store.feed_state(urls[1]).validators_until is None
+
+    def sent_after(later: dt.timedelta) -> dict[str, Any]:
+        feed_server.requests.clear()
+        again = run(config, store, NOW + later)
+        assert (again.new, len(again.failed)) == (0, 0)
+        return {r.path: r.headers for r in feed_server.requests}
+
+    # Right after: both are conditional, both 304.
+    sent = sent_after(dt.timedelta(minutes=5))
+    assert sent["/wordpress/"]["if-none-match"] == wordpress["ETag"]
+    assert sent["/own/"]["if-none-match"] == '"a1b2c3"'
+    # An hour after the read that gave them: WordPress's feed is read whole (a 304 would
+    # not extend their trust), and trusted for another hour from that read.
+    sent = sent_after(WORDPRESS_TRUST)
     assert "if-none-match" not in sent["/wordpress/"]
     assert "if-modified-since" not in sent["/wordpress/"]
     assert sent["/own/"]["if-none-match"] == '"a1b2c3"'
+    assert store.feed_state(urls[0]).validators_until == NOW + 2 * WORDPRESS_TRUST
+    # A state kept before WordPress's validators were recognised (no end): not sent.
+    store.save_feed_state(FeedState(url=urls[0], etag=wordpress["ETag"],
+                                    last_modified=modified))
+    sent = sent_after(3 * WORDPRESS_TRUST)
+    assert "if-none-match" not in sent["/wordpress/"]
+    assert "if-modified-since" not in sent["/wordpress/"]

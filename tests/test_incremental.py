@@ -293,6 +293,7 @@ def test_a_state_file_from_before_incremental_builds_is_migrated_and_built_in_fu
             ALTER TABLE subscribers DROP COLUMN status_changed_at;
             DROP INDEX article_sources_article;
             ALTER TABLE article_sources DROP COLUMN withdrawn;
+            ALTER TABLE feeds DROP COLUMN validators_until;
             PRAGMA user_version = {before};""")
     rendered.clear()
     run(config, "build", "--date", DAYS[2].isoformat())

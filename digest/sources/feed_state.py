@@ -59,6 +59,8 @@ def next_feed_state(state: FeedState, reading: Reading, now: dt.datetime) -> Fee
         replace(state,
                 etag=result.etag if changed else state.etag,
                 last_modified=result.last_modified if changed else state.last_modified,
+                validators_until=(result.validators_until if changed
+                                  else state.validators_until),
                 moved_to=moved_to, retry_after=None, last_success=now, last_error=None,
                 failing_since=None, covered_from=reading.covered_from),
         result.outcome, "; ".join(notes) or None,

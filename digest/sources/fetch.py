@@ -18,7 +18,7 @@ import urllib3
 from digest import __version__
 from digest.config import FetchConfig
 from digest.models import FeedState, FetchOutcome
-from digest.sources.validators import trusted_validators
+from digest.sources.validators import sendable
 
 PROJECT_URL = "https://github.com/digest-news/digest"
 MAX_REDIRECTS = 5
@@ -41,6 +41,7 @@ class Download:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    validators_until: dt.datetime | None = None  # see sources/validators.py
     moved_to: str | None = None  # set after a 301/308
     retry_after: dt.datetime | None = None
     error: str | None = None
@@ -134,8 +135,8 @@ def _get(session: requests.Session, state: FeedState, start: str, limits: FetchC
         "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
                   "application/json;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8",
     }
-    # Validators kept before WordPress's were recognised are not sent either.
-    etag, last_modified = trusted_validators(state.etag, state.last_modified)
+    etag, last_modified = sendable(state.etag, state.last_modified,
+                                   state.validators_until, now)
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:

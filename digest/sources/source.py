@@ -27,7 +27,7 @@ from digest.sources.paging import (
 )
 from digest.sources.parse import parse_feed
 from digest.sources.reading import Reading
-from digest.sources.validators import trusted_validators
+from digest.sources.validators import trusted_until
 from digest.sources.wordpress import read_wordpress
 
 # Parses a document: (body, url, content type, now) -> ParsedFeed (in-process or a pool).
@@ -87,9 +87,8 @@ def _read_feed(session: requests.Session, state: FeedState, config: Config,
     articles = list(parsed.articles)
     keys = {a.key for a in articles}
     wordpress = is_wordpress(first.body)
-    etag, last_modified = trusted_validators(first.etag, first.last_modified,
-                                             wordpress=wordpress)
-    first = replace(first, etag=etag, last_modified=last_modified)
+    first = replace(first, validators_until=trusted_until(
+        first.etag, first.last_modified, now, wordpress=wordpress))
     body, page_url, page = first.body, url, 1
     gap: str | None = None
     while needs_more(articles, now - lookback):

@@ -17,6 +17,7 @@ class FeedsMixin(StoreCore):
             url=row["url"],
             etag=row["etag"],
             last_modified=row["last_modified"],
+            validators_until=_dt(row["validators_until"]),
             moved_to=row["moved_to"],
             gone=bool(row["gone"]),
             retry_after=_dt(row["retry_after"]),
@@ -33,20 +34,21 @@ class FeedsMixin(StoreCore):
         self.db.execute(
             """INSERT INTO feeds (url, etag, last_modified, moved_to, gone, retry_after,
                                   last_success, last_error, failing_since, covered_from,
-                                  api_root, category_id)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  api_root, category_id, validators_until)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (url) DO UPDATE SET
                  etag = excluded.etag, last_modified = excluded.last_modified,
                  moved_to = excluded.moved_to, gone = excluded.gone,
                  retry_after = excluded.retry_after, last_success = excluded.last_success,
                  last_error = excluded.last_error, failing_since = excluded.failing_since,
                  covered_from = excluded.covered_from, api_root = excluded.api_root,
-                 category_id = excluded.category_id""",
+                 category_id = excluded.category_id,
+                 validators_until = excluded.validators_until""",
             (
                 state.url, state.etag, state.last_modified, state.moved_to, int(state.gone),
                 _ts(state.retry_after), _ts(state.last_success), state.last_error,
                 _ts(state.failing_since), _ts(state.covered_from), state.api_root,
-                state.category_id,
+                state.category_id, _ts(state.validators_until),
             ),
         )
 

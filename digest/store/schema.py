@@ -211,7 +211,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     # (a WordPress feed paged back, a REST source) and no longer lists one it gave
     # before: its row is marked withdrawn (when), and cleared when it is listed again.
     # An article every source of which withdrew it is left out of the next editions.
+    # Until when a feed's validators may be sent (WordPress's are the site's, not the
+    # feed's: sources/validators.py).
     (
+        "ALTER TABLE feeds ADD COLUMN validators_until TEXT",
         "ALTER TABLE article_sources ADD COLUMN withdrawn TEXT",
         # An article's sources, looked up for each candidate of an edition.
         "CREATE INDEX article_sources_article ON article_sources (article_id, withdrawn)",
