@@ -122,7 +122,8 @@ class RawRelay:
     `script` holds one action per connection, in order (the last one repeats):
     "accept" takes messages and answers 250; "reset-mid-data" reads `after` bytes of
     the first message's text and resets the connection (RST) before its final dot can
-    arrive. `received` lists the recipients of the messages taken whole.
+    arrive; "garble" takes each message whole, then answers a line that is no SMTP
+    reply. `received` lists the recipients of the messages taken whole.
     """
 
     def __init__(self, script: list[str], after: int = 65536) -> None:
@@ -131,6 +132,8 @@ class RawRelay:
         self.received: list[str] = []
         self.connections = 0
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)  # to notice `stop` (closing does not wake accept)
+        self.stop = threading.Event()
         self.port = int(self.listener.getsockname()[1])
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -139,15 +142,17 @@ class RawRelay:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.listener.close()
+        self.stop.set()
         self.thread.join(10)
+        self.listener.close()
 
     def _serve(self) -> None:
-        while True:
+        while not self.stop.is_set():
             try:
                 conn, _ = self.listener.accept()
-            except OSError:
-                return
+            except TimeoutError:
+                continue
+            conn.settimeout(10)
             action = self.script.pop(0) if len(self.script) > 1 else self.script[0]
             self.connections += 1
             with conn, contextlib.suppress(OSError):
@@ -174,11 +179,12 @@ class RawRelay:
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                     struct.pack("ii", 1, 0))
                     return  # closed with unread data and linger 0: an RST
-                while reader.readline() not in (b".\r\n", b""):
-                    pass
+                while (text := reader.readline()) != b".\r\n":
+                    if not text:
+                        return  # closed before the final dot: nothing taken
                 self.received.extend(recipients)
                 recipients = []
-                conn.sendall(b"250 queued\r\n")
+                conn.sendall(b"hello there\r\n" if action == "garble" else b"250 queued\r\n")
             elif verb == b"QUIT":
                 conn.sendall(b"221 bye\r\n")
                 return

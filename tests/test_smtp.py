@@ -122,6 +122,18 @@ def test_a_connection_dropped_before_data_is_retried_then_deferred():
     assert len(sink.sessions) == 3  # a twice, then b on a fresh connection
 
 
+def test_an_answer_that_is_no_reply_after_the_final_dot_is_unknown():
+    with RawRelay(["garble", "accept"]) as relay:
+        transport = SmtpTransport(settings(relay.port))
+        first = transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
+        second = transport.send(SENDER, "b@example.org", MESSAGE)
+        transport.close()
+    assert first.status == "unknown" and "not a reply" in (first.reply or "")
+    assert second == Outcome("sent")
+    assert relay.received == ["a@example.org", "b@example.org"]
+    assert relay.connections == 2
+
+
 @pytest.mark.parametrize("pipelining", [True, False])
 @pytest.mark.parametrize("loss", ["taken-close", "taken-reset"])
 def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_sent_twice(

@@ -245,8 +245,11 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException) as exc:
             if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
                 raise _Unconfirmed(f"waited {wait:g} s") from None
-            cause = exc.__context__ if isinstance(exc.__context__, OSError) else exc
-            raise _Unconfirmed(f"the connection failed: {cause or type(cause).__name__}") \
+            if isinstance(exc.__context__, OSError):  # reset, TLS error
+                raise _Unconfirmed(f"the connection failed: {exc.__context__}") from None
+            if isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise _Unconfirmed("the server closed the connection") from None
+            raise _Unconfirmed(f"the connection failed: {exc or type(exc).__name__}") \
                 from None
         if not 200 <= code < 600:  # smtplib's -1: a line that is not a reply
             raise _Unconfirmed(f"an answer that is not a reply: {_reply(code, text)}")
