@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
+import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +32,9 @@ class Sink:
 
     `rcpt` and `data` map a recipient to a list of replies handed out one per
     attempt (the last one repeats): "250" accepts, "drop" closes the connection.
+    In `data`, "taken-close" and "taken-reset" take the message (it counts as
+    received: a relay that queued it) and then close the connection, or reset it
+    (RST), without a reply: the lost reply of RFC 1047.
     """
 
     pipelining: bool = True
@@ -84,18 +90,107 @@ class Sink:
         if reply == "drop":
             server.transport.close()
             return "421 closing"
-        if not reply.startswith("250"):
+        if not reply.startswith(("250", "taken-")):
             return reply
         with self.lock:
             self.received.append((envelope.mail_from or "", list(envelope.rcpt_tos),
                                   envelope.original_content or b""))
-        return "250 Message accepted"
+        if reply == "taken-close":
+            server.transport.close()
+        elif reply == "taken-reset":
+            reset(server.transport)
+        return "250 Message accepted"  # after a close: never written
 
     def recipients(self) -> list[str]:
         return [r for _, rcpts, _ in self.received for r in rcpts]
 
     def raw_for(self, address: str) -> list[bytes]:
         return [raw for _, rcpts, raw in self.received if address in rcpts]
+
+
+def reset(transport: Any) -> None:
+    """Close an asyncio transport with a TCP RST (SO_LINGER 0), not a FIN."""
+    sock = transport.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class RawRelay:
+    """A hand-written ESMTP server with PIPELINING, on a thread: it can fail where
+    aiosmtpd cannot, part way through a message's text.
+
+    `script` holds one action per connection, in order (the last one repeats):
+    "accept" takes messages and answers 250; "reset-mid-data" reads `after` bytes of
+    the first message's text and resets the connection (RST) before its final dot can
+    arrive; "garble" takes each message whole, then answers a line that is no SMTP
+    reply. `received` lists the recipients of the messages taken whole.
+    """
+
+    def __init__(self, script: list[str], after: int = 65536) -> None:
+        self.script = list(script)
+        self.after = after
+        self.received: list[str] = []
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)  # to notice `stop` (closing does not wake accept)
+        self.stop = threading.Event()
+        self.port = int(self.listener.getsockname()[1])
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> RawRelay:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.listener.close()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(10)
+            action = self.script.pop(0) if len(self.script) > 1 else self.script[0]
+            self.connections += 1
+            with conn, contextlib.suppress(OSError):
+                self._session(conn, action)
+
+    def _session(self, conn: socket.socket, action: str) -> None:
+        conn.sendall(b"220 raw ESMTP\r\n")
+        with conn.makefile("rb") as reader:
+            self._commands(conn, reader, action)
+
+    def _commands(self, conn: socket.socket, reader: Any, action: str) -> None:
+        recipients: list[str] = []
+        while line := reader.readline():
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                conn.sendall(b"250-raw\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
+            elif verb == b"RCPT":
+                recipients.append(line.decode().partition("<")[2].partition(">")[0])
+                conn.sendall(b"250 OK\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                if action == "reset-mid-data":
+                    reader.read(self.after)
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                    struct.pack("ii", 1, 0))
+                    return  # closed with unread data and linger 0: an RST
+                while (text := reader.readline()) != b".\r\n":
+                    if not text:
+                        return  # closed before the final dot: nothing taken
+                self.received.extend(recipients)
+                recipients = []
+                conn.sendall(b"hello there\r\n" if action == "garble" else b"250 queued\r\n")
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:  # MAIL, RSET, NOOP
+                recipients = [] if verb in (b"MAIL", b"RSET") else recipients
+                conn.sendall(b"250 OK\r\n")
 
 
 @contextmanager

@@ -212,9 +212,11 @@ def test_send_then_status_and_editions_in_text_and_json(project: Path):
 
     listing = invoke(project, "editions", "list")
     assert listing.stdout.splitlines()[0].split() == [
-        "DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "SECTIONS"]
+        "DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "UNKNOWN", "SECTIONS"]
     assert listing.stdout.splitlines()[1].startswith(f"{DATE}  {total}")
-    assert json.loads(invoke(project, "editions", "list", "--json").stdout)[0]["sent"] == 4
+    assert listing.stdout.splitlines()[1].split()[3:7] == ["4", "0", "0", "0"]
+    listed = json.loads(invoke(project, "editions", "list", "--json").stdout)[0]
+    assert (listed["sent"], listed["unknown"]) == (4, 0)
 
     shown = invoke(project, "editions", "show", "latest").stdout
     assert shown.startswith(f"Edition {DATE}: {total} articles, sent\n")

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from mailservers import Sink, password_check, running, self_signed
+from mailservers import RawRelay, Sink, password_check, running, self_signed
 
 from digest.config import SmtpConfig
 from digest.deliver.send_pool import Job, Pacer, SendPool
@@ -83,19 +83,34 @@ def test_a_refusal_after_the_message_is_recorded_with_the_reply(reply: str, stat
     assert sink.recipients() == ["b@example.org"]
 
 
-def test_a_connection_dropped_mid_data_is_reopened_and_the_message_sent_once():
-    sink = Sink(data={"a@example.org": ["drop", "250"]})
-    with running(sink) as port:
-        transport = SmtpTransport(settings(port))
-        outcome = transport.send(SENDER, "a@example.org", MESSAGE)
+# Far more than loopback's socket buffers hold: the writer is still writing the text
+# when the server resets the connection, so the final dot was never handed over.
+BIG = MESSAGE.replace(b"first line\r\n", b"x" * 74 + b"\r\n") * 200_000
+
+
+def test_a_connection_reset_part_way_through_the_message_is_reopened_and_sent_once():
+    with RawRelay(["reset-mid-data", "accept"]) as relay:
+        transport = SmtpTransport(settings(relay.port))
+        outcome = transport.send(SENDER, "a@example.org", BIG)
         transport.close()
     assert outcome == Outcome("sent")
-    assert sink.recipients() == ["a@example.org"]
-    assert len(sink.sessions) == 2
+    assert relay.received == ["a@example.org"]
+    assert relay.connections == 2
 
 
-def test_a_connection_dropped_every_time_defers_that_recipient_only():
-    sink = Sink(data={"a@example.org": ["drop"]})
+def test_a_connection_reset_mid_message_every_time_defers_that_recipient_only():
+    with RawRelay(["reset-mid-data", "reset-mid-data", "accept"]) as relay:
+        transport = SmtpTransport(settings(relay.port))
+        outcome = transport.send(SENDER, "a@example.org", BIG)
+        other = transport.send(SENDER, "b@example.org", MESSAGE)
+        transport.close()
+    assert outcome.status == "deferred" and "lost twice" in (outcome.reply or "")
+    assert other.status == "sent"
+    assert relay.received == ["b@example.org"]
+
+
+def test_a_connection_dropped_before_data_is_retried_then_deferred():
+    sink = Sink(rcpt={"a@example.org": ["drop"]})
     with running(sink) as port:
         transport = SmtpTransport(settings(port))
         outcome = transport.send(SENDER, "a@example.org", MESSAGE)
@@ -104,6 +119,39 @@ def test_a_connection_dropped_every_time_defers_that_recipient_only():
     assert outcome.status == "deferred" and "lost twice" in (outcome.reply or "")
     assert other.status == "sent"
     assert sink.recipients() == ["b@example.org"]
+    assert len(sink.sessions) == 3  # a twice, then b on a fresh connection
+
+
+def test_an_answer_that_is_no_reply_after_the_final_dot_is_unknown():
+    with RawRelay(["garble", "accept"]) as relay:
+        transport = SmtpTransport(settings(relay.port))
+        first = transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
+        second = transport.send(SENDER, "b@example.org", MESSAGE)
+        transport.close()
+    assert first.status == "unknown" and "not a reply" in (first.reply or "")
+    assert second == Outcome("sent")
+    assert relay.received == ["a@example.org", "b@example.org"]
+    assert relay.connections == 2
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+@pytest.mark.parametrize("loss", ["taken-close", "taken-reset"])
+def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_sent_twice(
+        pipelining: bool, loss: str):
+    sink = Sink(pipelining=pipelining, data={"a@example.org": [loss, "250"]})
+    with running(sink) as port:
+        transport = SmtpTransport(settings(port))
+        first = transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
+        # b's envelope rode behind a's final dot, its text never did: sent on a new
+        # connection, once.
+        second = transport.send(SENDER, "b@example.org", MESSAGE, following="c@example.org")
+        third = transport.send(SENDER, "c@example.org", MESSAGE)
+        transport.close()
+    assert first.status == "unknown"
+    assert "127.0.0.1" in (first.reply or "") and "may have been delivered" in (first.reply or "")
+    assert [second, third] == [Outcome("sent")] * 2
+    assert sink.recipients() == ["a@example.org", "b@example.org", "c@example.org"]
+    assert len(sink.sessions) == 2
 
 
 def test_a_server_that_is_not_there_raises_a_clear_error():
@@ -145,6 +193,18 @@ def test_starttls_and_auth_with_a_private_ca(tls_files, monkeypatch: pytest.Monk
     assert sink.recipients() == ["a@example.org"]
 
 
+def test_a_tls_connection_reset_after_the_final_dot_is_unknown(tls_files):
+    sink = Sink(data={"a@example.org": ["taken-reset", "250"]})
+    with running(sink, ssl_context=tls_files.server_context()) as port:
+        transport = SmtpTransport(settings(port, security="tls", ca_file=tls_files.cert))
+        first = transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
+        second = transport.send(SENDER, "b@example.org", MESSAGE)
+        transport.close()
+    assert first.status == "unknown"
+    assert second == Outcome("sent")
+    assert sink.recipients() == ["a@example.org", "b@example.org"]
+
+
 def test_implicit_tls(tls_files):
     sink = Sink()
     with running(sink, ssl_context=tls_files.server_context()) as port:
@@ -172,6 +232,24 @@ def test_the_pool_sends_over_each_of_its_connections_and_reuses_them():
     assert sorted(outcomes) == sorted((f"r{n}@example.org", "sent") for n in range(60))
     assert sorted(sink.recipients()) == sorted(f"r{n}@example.org" for n in range(60))
     assert len(sink.sessions) == 4
+
+
+def test_the_pool_records_a_lost_reply_as_unknown_and_sends_the_rest_once():
+    sink = Sink(data={"r1@example.org": ["taken-close", "250"]})
+    outcomes: dict[str, str] = {}
+
+    def record(job: Job, outcome: Outcome) -> None:
+        outcomes[job.subscriber.email] = outcome.status
+
+    with running(sink) as port:
+        pool = SendPool(lambda: SmtpTransport(settings(port)), 1, SENDER, record)
+        for n in range(4):  # one connection: each envelope rides behind the message before
+            assert pool.submit(Job(Subscriber(n, f"r{n}@example.org", ""), MESSAGE))
+        pool.drain()
+        pool.close()
+    assert outcomes == {"r0@example.org": "sent", "r1@example.org": "unknown",
+                        "r2@example.org": "sent", "r3@example.org": "sent"}
+    assert sorted(sink.recipients()) == [f"r{n}@example.org" for n in range(4)]
 
 
 def test_a_pool_whose_connections_all_fail_stops_with_the_reason():

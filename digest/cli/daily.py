@@ -153,8 +153,9 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
     Running it again for the same date sends nothing more; mail left
     undelivered by an earlier run goes out first, as does the sign-up mail
     that `digest serve` left queued. A message the mail server
-    never confirmed (no reply within [smtp] data_timeout) is recorded as
-    unknown and sent again only with --retry-unknown. SIGTERM or SIGINT stops
+    never confirmed (no reply within [smtp] data_timeout, or the connection
+    lost after the end of the message) is recorded as unknown and sent again
+    only with --retry-unknown. SIGTERM or SIGINT stops
     the send after the messages in flight (exit 143 or 130).
 
     \b

@@ -106,6 +106,10 @@ def editions() -> None:
 def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
     """List editions with article and delivery counts, newest first.
 
+    UNKNOWN counts the recipients whose message went out but whose mail server
+    never confirmed it: perhaps delivered, so not sent again until `digest send
+    --retry-unknown` (`digest status` lists them).
+
     \b
     Example:
       digest editions list --limit 7 --json
@@ -116,8 +120,9 @@ def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
         emit_json(rows)
     elif rows:
         emit_table(
-            ["DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "SECTIONS"],
-            [[e.date, e.articles, e.delivery, e.sent, e.deferred, e.failed,
+            ["DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "UNKNOWN",
+             "SECTIONS"],
+            [[e.date, e.articles, e.delivery, e.sent, e.deferred, e.failed, e.unknown,
               ", ".join(f"{s.title} {s.articles}" for s in e.sections)] for e in rows],
         )
     settings.info(f"{len(rows)} edition(s)")

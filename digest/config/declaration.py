@@ -216,8 +216,9 @@ class SmtpConfig:
     data_timeout: float = setting(
         "smtp", "data_timeout", "number",
         "seconds to wait for the server's reply to the end of a message (RFC 5321 "
-        "§4.5.3.2.6 says 10 minutes). A message whose reply does not come in that time is "
-        "recorded as **unknown** (it may have been delivered): not sent again, listed by "
+        "§4.5.3.2.6 says 10 minutes). A message whose reply does not come in that time (or "
+        "whose connection closes or resets first) is recorded as **unknown** (it may have "
+        "been delivered): not sent again, listed by "
         "`digest status`, sent again by `digest send --retry-unknown`", 600,
         minimum=1, maximum=3600)
 

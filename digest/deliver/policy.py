@@ -114,7 +114,8 @@ def edition_done(stopped: str | None, deferred: int, waiting: int) -> bool:
 def classify_reply(code: int) -> DeliveryStatus:
     """What a mail server's reply to a message means for its recipient: "sent" (250),
     "failed" (5xx: refused for good, never sent again) or "deferred" (anything else,
-    4xx or no reply: tried again in a later pass or run)."""
+    4xx: tried again in a later pass or run). No reply at all is the transport's
+    case: "unknown" once the message's final dot was written, else sent again."""
     if code == 250:
         return "sent"
     return "failed" if 500 <= code < 600 else "deferred"

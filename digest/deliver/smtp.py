@@ -8,15 +8,19 @@ is two round trips per message instead of smtplib's four, and no regex over
 the body. Without PIPELINING the same commands go one by one.
 
 After a refused transaction the connection is RSET and reused. A connection
-that drops before the message's final dot went out is opened again and the
-message sent once more; if it drops again the recipient is deferred to a later
-pass. Once the final dot is out, the server may take up to `[smtp]
-data_timeout` (RFC 5321 §4.5.3.2.6: 10 minutes) to answer; a reply that does
-not come in that time leaves the message "unknown" (it may well have been
-delivered), and it is not sent again without `digest send --retry-unknown`. (A
-connection the server closes without a reply counts as dropped: sent once
-more.) Only a server that cannot be reached or logged into at all raises
-DeliveryError.
+that drops before the message's final dot was written (while connecting, in
+MAIL, RCPT or DATA, or part way through the message) is opened again and the
+message sent once more, since the server cannot have taken it; if it drops
+again the recipient is deferred to a later pass. Once the final dot is written,
+the server may take up to `[smtp] data_timeout` (RFC 5321 §4.5.3.2.6: 10
+minutes) to answer; whatever keeps its reply from being read (no reply in that
+time, a connection closed or reset, a TLS error, a line that is not a reply)
+leaves the message "unknown": it may well have been delivered (RFC 1047), and
+it is not sent again without `digest send --retry-unknown`. With PIPELINING
+only the next message's envelope rides behind a final dot, never its text, so
+at most one message per connection can be unknown; the next is sent again on
+a new connection. Only a server that cannot be reached or logged into at all
+raises DeliveryError.
 """
 
 from __future__ import annotations
@@ -178,9 +182,9 @@ class SmtpTransport:
                 self._drop()
                 return Outcome("unknown", f"no reply from {self._where()} to the end of the "
                                           f"message ({exc}); it may have been delivered")
-            except (OSError, smtplib.SMTPServerDisconnected) as exc:
-                # Sent or not, the server's answer is lost: a fresh connection tries
-                # once more (at worst one duplicate for this connection).
+            except (OSError, smtplib.SMTPException) as exc:
+                # Lost before the final dot was written: the server cannot have taken
+                # the message, so a fresh connection tries once more.
                 lost = str(exc) or type(exc).__name__
                 self._drop()
         return Outcome("deferred", f"connection to {self._where()} lost twice ({lost})")
@@ -206,10 +210,11 @@ class SmtpTransport:
             if mail[0] == 250 and rcpt[0] in (250, 251):
                 if self.pipelining and ahead is not None:
                     # RFC 2920: the next MAIL may follow the end of data in one write.
-                    conn.send(payload + "".join(_envelope(*ahead)).encode())
+                    _write(conn, payload + "".join(_envelope(*ahead)).encode(),
+                           len(payload))
                     self.presented = ahead
                 else:
-                    conn.send(payload)
+                    _write(conn, payload, len(payload))
                 code, text = self._final_reply(conn)
                 if code == 250:
                     return Outcome("sent")
@@ -225,19 +230,30 @@ class SmtpTransport:
         return self._refused(*first_bad)
 
     def _final_reply(self, conn: smtplib.SMTP) -> tuple[int, bytes]:
-        """The reply to the final dot, waited for up to `data_timeout` seconds."""
+        """The reply to the final dot, waited for up to `data_timeout` seconds.
+
+        The message is out: anything but a reply read in full is _Unconfirmed, since
+        the server may have taken it (RFC 1047) and sending it again could double it.
+        """
         wait = self.settings.data_timeout
         try:
             if conn.sock is not None:
                 conn.sock.settimeout(wait)
-            reply = conn.getreply()
+            code, text = conn.getreply()
             if conn.sock is not None:
                 conn.sock.settimeout(self.settings.timeout)
-        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+        except (OSError, smtplib.SMTPException) as exc:
             if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
                 raise _Unconfirmed(f"waited {wait:g} s") from None
-            raise  # closed without a reply: the server gave up on it; sent again once
-        return reply
+            if isinstance(exc.__context__, OSError):  # reset, TLS error
+                raise _Unconfirmed(f"the connection failed: {exc.__context__}") from None
+            if isinstance(exc, smtplib.SMTPServerDisconnected):
+                raise _Unconfirmed("the server closed the connection") from None
+            raise _Unconfirmed(f"the connection failed: {exc or type(exc).__name__}") \
+                from None
+        if not 200 <= code < 600:  # smtplib's -1: a line that is not a reply
+            raise _Unconfirmed(f"an answer that is not a reply: {_reply(code, text)}")
+        return code, text
 
     def _refused(self, code: int, text: bytes) -> Outcome:
         outcome = _outcome(code, text)
@@ -282,6 +298,30 @@ def _ehlo(conn: smtplib.SMTP) -> None:
     code, text = conn.ehlo()
     if code != 250:
         raise smtplib.SMTPHeloError(code, text)
+
+
+def _write(conn: smtplib.SMTP, data: bytes, message_end: int) -> None:
+    """Write `data`, whose first `message_end` bytes end with the message's final dot.
+
+    Counts what the socket took (smtplib's sendall cannot tell): a failure before
+    the final dot was handed over leaves the message undelivered for sure and is
+    raised as it is (sent again); one after it is _Unconfirmed (the server may have
+    the whole message).
+    """
+    sock = conn.sock
+    if sock is None:
+        raise smtplib.SMTPServerDisconnected("not connected")
+    view = memoryview(data)
+    done = 0
+    try:
+        while done < len(data):
+            done += sock.send(view[done:])
+    except OSError as exc:
+        _close(conn)
+        if done >= message_end:
+            raise _Unconfirmed(f"the connection failed: {exc or type(exc).__name__}") \
+                from None
+        raise
 
 
 def _valid(address: str) -> bool:
