@@ -118,6 +118,8 @@ class Subscriber:
     status: SubscriberStatus = "active"
     created_at: dt.datetime | None = None
     paused_until: dt.date | None = None  # status 'paused': no edition dated up to this day
+    status_reason: str | None = None  # why the status last changed (a bounce's words, …)
+    status_changed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,8 @@ def editions_of(store: Store, dates: list[str]) -> list[Edition]:
 
 
 def test_repeated_permanent_failures_mark_the_address_bounced(tmp_path: Path):
-    sink = Sink(rcpt={"gone@example.org": ["550 5.1.1 no such user"]})
+    # A refusal that names no cause: 3 editions in a row (a 5.1.1 bounces at once, below).
+    sink = Sink(rcpt={"gone@example.org": ["554 transaction failed"]})
     with running(sink) as port:
         config_path = sample_config(tmp_path, port)
         add_subscribers(config_path, [("gone@example.org", "", ""),
@@ -245,6 +246,37 @@ def test_repeated_permanent_failures_mark_the_address_bounced(tmp_path: Path):
             report = pipeline.deliver(config, store, fourth)
             assert (report.sent, report.failed) == (1, 0)
     assert Counter(sink.recipients()) == {"here@example.org": 4}
+
+
+def test_an_unknown_user_bounces_at_once_and_a_policy_block_never(tmp_path: Path):
+    sink = Sink(rcpt={"gone@example.org": ["550 5.1.1 <gone@example.org>: Recipient "
+                                           "address rejected: User unknown"],
+                      "blocked@example.net": ["550 5.7.1 Service unavailable; client host "
+                                              "[192.0.2.1] blocked using Spamhaus"]})
+    with running(sink) as port:
+        config_path = sample_config(tmp_path, port)
+        add_subscribers(config_path, [("gone@example.org", "", ""),
+                                      ("blocked@example.net", "", ""),
+                                      ("here@example.org", "", "")])
+        config = load_config(config_path)
+        with Store(config.state) as store:
+            editions = editions_of(store, ["2026-12-01", "2026-12-02", "2026-12-03",
+                                           "2026-12-04"])
+            report = pipeline.deliver(config, store, editions[0])
+            assert (report.sent, report.failed, report.bounced) == (1, 2, ["gone@example.org"])
+            gone = store.subscriber("gone@example.org")
+            assert gone is not None and gone.status == "bounced"
+            assert gone.status_reason is not None and "5.1.1" in gone.status_reason
+            assert gone.status_changed_at is not None
+            for edition in editions[1:]:
+                report = pipeline.deliver(config, store, edition)
+                assert report.bounced == []
+            blocked = store.subscriber("blocked@example.net")
+            assert blocked is not None and blocked.status == "active"
+            assert store.policy_blocks() == [("example.net", 4)]
+            assert store.bounce_tally(editions[0].id).bounced == 1
+            assert store.bounce_tally().blocked == 1
+    assert Counter(sink.recipients())["gone@example.org"] == 0
 
 
 def test_bodies_never_start_a_line_with_a_dot_and_stay_within_76_columns():

@@ -20,6 +20,7 @@ from digest.app.pipeline import BuildResult, Preview, SendResult, TestSend
 from digest.errors import InputError, NotFound  # what the facade's actions raise
 
 if TYPE_CHECKING:
+    from digest.app.bounces import BounceLine, BouncesReport
     from digest.app.manage import ManageAnswer, ManageChoice
     from digest.app.signup import ConfirmAnswer, SignUp
     from digest.app.status import EditionDetail, EditionStatus, SourceHealth, Status
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from digest.subscribers import ImportLine, subscriber_record
 
 _LOADED_WHEN_ASKED = {
+    "BounceLine": "digest.app.bounces",
+    "BouncesReport": "digest.app.bounces",
     "ConfirmAnswer": "digest.app.signup",
     "ManageAnswer": "digest.app.manage",
     "ManageChoice": "digest.app.manage",
@@ -56,6 +59,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BounceLine",
+    "BouncesReport",
     "BuildResult",
     "ConfirmAnswer",
     "DeliveryReport",

@@ -24,6 +24,7 @@ from digest.models import Edition, Subscriber
 from digest.store import Store, utcnow
 
 if TYPE_CHECKING:  # each action imports what it uses when it runs
+    from digest.app.bounces import BounceLine, BouncesReport
     from digest.app.manage import ManageAnswer, ManageChoice
     from digest.app.signup import ConfirmAnswer, SignUp
     from digest.app.status import EditionDetail, EditionStatus, Status
@@ -141,10 +142,34 @@ class Digest:
              on_start: Callable[[Edition, int], None] | None = None,
              on_message: Callable[[Subscriber, str], None] | None = None,
              ) -> pipeline.SendResult:
-        """The daily job: fetch, build, publish and mail `date`'s edition."""
-        return pipeline.send(self.config, self.store, date, dry_run=dry_run,
-                             skip_fetch=not fetch, on_feed=on_feed, on_start=on_start,
-                             on_message=on_message, retry_unknown=retry_unknown)
+        """The daily job: read the bounce mailbox (when `[bounces] mailbox` is set: a
+        mailbox that cannot be read is a warning, and the send goes on), then fetch,
+        build, publish and mail `date`'s edition."""
+        import dataclasses
+
+        bounces, problem = None, None
+        if self.config.bounces.mailbox:
+            try:
+                bounces = self.process_bounces(dry_run=dry_run)
+            except DigestError as exc:
+                problem = f"bounces not read: {exc}"
+        result = pipeline.send(self.config, self.store, date, dry_run=dry_run,
+                               skip_fetch=not fetch, on_feed=on_feed, on_start=on_start,
+                               on_message=on_message, retry_unknown=retry_unknown)
+        if bounces is None and problem is None:
+            return result
+        return dataclasses.replace(result, bounces=bounces, warnings=(
+            *((problem,) if problem else ()), *result.warnings))
+
+    def process_bounces(self, *, dry_run: bool = False,
+                        on_line: Callable[[BounceLine], None] | None = None
+                        ) -> BouncesReport:
+        """Read `[bounces] mailbox`: classify each message, act on it (bounce, count,
+        unsubscribe) and put it away; a dry run changes and moves nothing. InputError
+        without a mailbox configured, MailboxError when it cannot be read."""
+        from digest.app.bounces import process_bounces
+
+        return process_bounces(self.config, self.store, dry_run=dry_run, on_line=on_line)
 
     def test_send(self, date: dt.date, address: str) -> pipeline.TestSend:
         """Mail one "[TEST]" copy of `date`'s edition to `address`; record nothing."""

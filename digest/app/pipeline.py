@@ -21,6 +21,7 @@ from digest.store import EditionEntry, Store, utcnow
 if TYPE_CHECKING:  # each step imports what it uses when it runs: commands start at once
     from jinja2 import Environment
 
+    from digest.app.bounces import BouncesReport
     from digest.deliver.policy import DeliveryReport
     from digest.deliver.transport import Transport
     from digest.models import StoredArticle
@@ -279,6 +280,7 @@ class SendResult:
     built: BuildResult
     deliveries: tuple[DeliveryReport, ...]
     warnings: tuple[str, ...]
+    bounces: BouncesReport | None = None  # what `digest bounces` did first, when set up
 
     @property
     def undelivered(self) -> bool:
@@ -398,7 +400,12 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     from digest.deliver import mailing
     from digest.deliver.dkim import DkimSigner
     from digest.deliver.message import build_template
-    from digest.deliver.tokens import make_manage_token, make_token, secret_for
+    from digest.deliver.tokens import (
+        make_manage_token,
+        make_token,
+        return_path_for,
+        secret_for,
+    )
     from digest.render.email import render_email
     from digest.render.templates import environment
 
@@ -419,7 +426,11 @@ def send_test(config: Config, store: Store, date: dt.date, address: str, *,
     if transport is None:
         transport = mailing.open_transport(config, "test")
     try:
-        outcome = transport.send(config.email.sender_address, address, message)
+        sender = config.email.sender_address
+        if config.email.return_path:  # the bounce of a test copy names no subscriber
+            sender = return_path_for(config.email.return_path, secret, edition.date,
+                                     TEST_SUBSCRIBER_ID)
+        outcome = transport.send(sender, address, message)
     finally:
         if own:
             transport.close()

@@ -3,7 +3,7 @@
 
 The framework (global options, Settings, progress, error mapping) is in
 `framework`, output helpers in `output`; the commands are grouped as the help
-lists them: `daily` (fetch, build, send, test-send, preview), `state` (status,
+lists them: `daily` (fetch, build, send, test-send, preview), `bounces`, `state` (status,
 editions, feeds), `subscribers` (subscribers, unsubscribe), `setup` (init,
 serve). Only click and these modules are imported at start-up.
 """
@@ -14,7 +14,7 @@ import os
 
 import click
 
-from digest.cli import daily, setup, state, subscribers
+from digest.cli import bounces, daily, setup, state, subscribers
 from digest.cli.framework import EXIT_CODES, DigestGroup, settings_of
 
 __all__ = ["cli", "main"]
@@ -38,7 +38,7 @@ def cli(ctx: click.Context) -> None:
         ctx.color = False
 
 
-for _module in (daily, state, subscribers, setup):
+for _module in (daily, bounces, state, subscribers, setup):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -193,6 +193,8 @@ def _say_sent(settings: Settings, config: Config, date: dt.date, result: SendRes
         emit_json(_send_json(result, date, dry_run))
     for warning in result.warnings:
         settings.warn(warning)
+    if result.bounces is not None:
+        settings.info(f"bounces: {result.bounces.summary()}")
     if result.gathered is not None:
         settings.info(f"fetched {result.gathered.summary()}")
     _say_built(settings, config, date, result.built)
@@ -248,6 +250,7 @@ def _send_json(result: SendResult, date: dt.date, dry_run: bool) -> dict[str, An
                        for d in result.deliveries],
         "undelivered": result.undelivered,
         "warnings": result.warnings,
+        "bounces": result.bounces.record() if result.bounces is not None else None,
     }
 
 

@@ -8,6 +8,7 @@ loading.py builds the Config; reference.py writes the docs tables and init's tem
 from digest.config.addresses import ascii_domain
 from digest.config.declaration import (
     KNOWN_KEYS,
+    BouncesConfig,
     CategoryConfig,
     Config,
     DkimConfig,
@@ -24,6 +25,7 @@ from digest.config.loading import DEFAULT_CONFIG, config_path, load_config
 __all__ = [
     "DEFAULT_CONFIG",
     "KNOWN_KEYS",
+    "BouncesConfig",
     "CategoryConfig",
     "Config",
     "DkimConfig",

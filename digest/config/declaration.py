@@ -22,6 +22,10 @@ from typing import Any, Literal
 from digest.words import Word
 
 NUMBER_CEILING = 1e9  # the largest number any key takes unless it says otherwise
+# A VERP envelope sender is RETURN_PATH_LOCAL+TAG: the tag (deliver/tokens.py) takes
+# VERP_TAG_CHARS at most, and a local part holds 64 characters (RFC 5321 §4.5.3.1.1).
+VERP_TAG_CHARS = 32
+RETURN_PATH_LOCAL = 64 - 1 - VERP_TAG_CHARS
 
 
 class Required:
@@ -163,6 +167,13 @@ class EmailConfig:
     feedback_id: str | None = setting(  # one stable Feedback-ID header value (Gmail FBL)
         "email", "feedback_id", "header_text", "one stable `Feedback-ID` header value", "",
         example="daily:digest")
+    return_path: str | None = setting(  # the bounce mailbox: each message's VERP sender
+        "email", "return_path", "address",
+        "the bounce mailbox (one bare address, at most 31 characters before the `@`): each "
+        "message's envelope sender becomes `LOCAL+TAG@DOMAIN`, TAG a signed name of the "
+        "edition and subscriber that `digest bounces` reads back. Without it the envelope "
+        "sender is the `from` address", "", shown="the `from` address",
+        example="bounces@news.example.org")
 
     @property
     def domain(self) -> str:
@@ -292,6 +303,29 @@ class SubscribeConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BouncesConfig:
+    """`digest bounces`: where bounce notices, complaints and mailed unsubscribes arrive."""
+
+    mailbox: str | None = setting(
+        "bounces", "mailbox", "optional_text",
+        "where bounces, complaints and mailed unsubscribes arrive: a Maildir "
+        "(`\"maildir:/var/mail/digest\"` or a folder holding `cur/ new/ tmp/`), an mbox file "
+        "(`\"mbox:/var/mail/bounces\"` or its path), or IMAP "
+        "(`\"imaps://user@imap.example.org/INBOX\"`). Empty: `digest bounces` has nothing to "
+        "read and `send` does not run it", "", example="maildir:/var/mail/digest-bounces")
+    password_env: str = setting(
+        "bounces", "password_env", "text",
+        "the environment variable holding the IMAP password", "DIGEST_IMAP_PASSWORD")
+    soft_limit: int = setting(
+        "bounces", "soft_limit", "integer",
+        "soft bounces (mailbox full, 4.x.x) in that many editions in a row make an address "
+        "bounced", 5, minimum=1, maximum=100)
+
+    def password(self) -> str | None:
+        return os.environ.get(self.password_env) if self.password_env else None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     path: Path
     title: str = setting("digest", "title", "text",
@@ -322,6 +356,7 @@ class Config:
     fetch: FetchConfig = field(default_factory=FetchConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
     subscribe: SubscribeConfig = field(default_factory=SubscribeConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
     max_per_category: int = setting(
         "digest", "max_per_category", "integer",
         "articles per section in the email; the rest behind \"More in …\"", 10, minimum=1)
@@ -360,7 +395,7 @@ class Config:
 
 # The classes that declare keys, in the order the README and the template show them.
 DECLARING = (Config, CategoryConfig, EmailConfig, SmtpConfig, DkimConfig, FetchConfig,
-             ServeConfig, SubscribeConfig)
+             ServeConfig, SubscribeConfig, BouncesConfig)
 # Tables of config.toml that are not made of declared keys: [words] takes the word list.
 FREE_TABLES = ("words",)
 

@@ -15,6 +15,9 @@ from urllib.parse import urlsplit
 
 from digest.config.addresses import mailbox
 from digest.config.declaration import (
+    RETURN_PATH_LOCAL,
+    VERP_TAG_CHARS,
+    BouncesConfig,
     CategoryConfig,
     Config,
     DkimConfig,
@@ -56,10 +59,12 @@ def load_config(path: Path) -> Config:
     serve = ServeConfig(**read(r, ServeConfig, "serve", _table(r, root, "serve")))
     subscribe = SubscribeConfig(**read(r, SubscribeConfig, "subscribe",
                                        _table(r, root, "subscribe")))
+    bounces = _bounces(r, _table(r, root, "bounces"))
     words = _words(r, root)
     r.raise_problems()
     return Config(path=path.resolve(), categories=categories, email=email, smtp=smtp,
-                  fetch=fetch, serve=serve, subscribe=subscribe, words=words, dkim=dkim, **settings)
+                  fetch=fetch, serve=serve, subscribe=subscribe, bounces=bounces, words=words,
+                  dkim=dkim, **settings)
 
 
 def read(r: Reader, cls: type, table: str, data: dict[str, Any],
@@ -81,7 +86,36 @@ def _email(r: Reader, e: dict[str, Any]) -> EmailConfig:
     values = read(r, EmailConfig, "email", e)
     sender = values["sender"]
     name, address = mailbox(r, "email", "from", sender) if sender else ("", "")
+    return_path = values["return_path"]
+    if return_path and len(return_path.rpartition("@")[0]) > RETURN_PATH_LOCAL:
+        r.problem("email", "return_path",
+                  f"at most {RETURN_PATH_LOCAL} characters before the @: a signed tag of "
+                  f"{VERP_TAG_CHARS} more follows it, and a local part holds at most 64")
     return EmailConfig(sender_name=name, sender_address=address, **values)
+
+
+def _bounces(r: Reader, b: dict[str, Any]) -> BouncesConfig:
+    if "password" in b:
+        r.problem("bounces", "password", "passwords never go in the file: put it in the "
+                  "environment variable named by password_env (default DIGEST_IMAP_PASSWORD)")
+    values = read(r, BouncesConfig, "bounces", b)
+    where = values["mailbox"]
+    if where and mailbox_problem(where):
+        r.problem("bounces", "mailbox", mailbox_problem(where) or "")
+    return BouncesConfig(**values)
+
+
+def mailbox_problem(where: str) -> str | None:
+    """What is wrong with a `[bounces] mailbox` value, or None."""
+    scheme, sep, rest = where.partition(":")
+    if not sep or scheme not in ("maildir", "mbox", "imap", "imaps"):
+        return None if "://" not in where else (
+            "an IMAP mailbox is written imaps://USER@HOST[:PORT]/FOLDER")
+    if scheme in ("imap", "imaps"):
+        if not rest.startswith("//") or "@" not in rest or not rest[2:].split("@", 1)[1]:
+            return "an IMAP mailbox is written imaps://USER@HOST[:PORT]/FOLDER"
+        return None
+    return None if rest else f"{scheme}: needs a path after it"
 
 
 def _smtp(r: Reader, s: dict[str, Any]) -> SmtpConfig:

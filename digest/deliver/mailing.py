@@ -22,6 +22,7 @@ from typing import Protocol
 import jinja2
 
 from digest.config import Config
+from digest.deliver.bounce_rules import reply_kind, status_in
 from digest.deliver.dkim import DkimSigner
 from digest.deliver.message import MessageTemplate, SignLater, build_template
 from digest.deliver.outbox import OutboxTransport
@@ -29,20 +30,20 @@ from digest.deliver.policy import (
     PROBLEMS_SHOWN,
     DeliveryReport,
     another_pass,
+    bounce_at_send,
     edition_done,
     sections_for,
     send_passes,
-    should_bounce,
     shown_problems,
 )
 from digest.deliver.send_pool import Job, SendPool
 from digest.deliver.smtp import SmtpTransport
-from digest.deliver.tokens import make_manage_token, make_token, secret_for
+from digest.deliver.tokens import make_manage_token, make_token, return_path_for, secret_for
 from digest.deliver.transport import Outcome, Transport
 from digest.models import Edition, Subscriber
 from digest.render.email import render_email
 from digest.render.templates import environment
-from digest.store import Store
+from digest.store import BounceEvent, Store
 
 
 @dataclass
@@ -74,6 +75,14 @@ class Messages:
             return template.to_sign(self.config, subscriber, token, self.signer, manage=manage)
         return template.for_subscriber(self.config, subscriber, token, manage=manage)
 
+    def envelope_sender(self, subscriber: Subscriber) -> str | None:
+        """The subscriber's VERP return path with `[email] return_path`, else None (the
+        pool's sender, the `from` address)."""
+        if not self.config.email.return_path:
+            return None
+        return return_path_for(self.config.email.return_path, self.secret, self.edition.date,
+                               subscriber.id)
+
 
 def owed(store: Store, edition_id: int, audience_until: dt.datetime, *,
          include_unknown: bool = False) -> Iterator[Subscriber]:
@@ -92,7 +101,8 @@ def owed(store: Store, edition_id: int, audience_until: dt.datetime, *,
 def open_transport(config: Config, outbox_folder: str) -> Transport:
     """The configured transport; the file transport writes into OUTBOX/`outbox_folder`."""
     if config.email.transport == "file":
-        return OutboxTransport(config.email.outbox, outbox_folder)
+        return OutboxTransport(config.email.outbox, outbox_folder,
+                               return_path=config.email.return_path is not None)
     return SmtpTransport(config.smtp, local_hostname=config.email.domain)
 
 
@@ -157,11 +167,23 @@ class Recorder:
                 report.failed += 1
                 if len(self.failed_lines) < PROBLEMS_SHOWN:
                     self.failed_lines.append(f"{subscriber.email}: refused ({outcome.reply})")
-                if should_bounce(self.store.hard_failures_in_a_row(subscriber.id)):
-                    self.store.set_subscriber_status(subscriber.email, "bounced")
-                    report.bounced.append(subscriber.email)
+                self._failed(subscriber, outcome.reply)
             if self.on_message:
                 self.on_message(subscriber, outcome.status)
+
+    def _failed(self, subscriber: Subscriber, reply: str | None) -> None:
+        """A refusal for good: bounced at once when the address does not exist, never for
+        a policy block (kept, per receiving domain, for `status`), else after 3 in a row."""
+        kind = reply_kind(reply)
+        if kind in ("hard", "policy"):
+            self.store.record_bounce(BounceEvent(
+                subscriber.id, self.edition_id, kind, status_in(reply or ""),
+                " ".join((reply or "").split())[:300], subscriber.email.rpartition("@")[2],
+                "smtp"))
+        if bounce_at_send(reply, self.store.hard_failures_in_a_row(subscriber.id)):
+            self.store.set_subscriber_status(subscriber.email, "bounced",
+                                             f"refused at send time: {reply}")
+            self.report.bounced.append(subscriber.email)
 
     def close(self) -> None:
         self.store.close()
@@ -213,7 +235,7 @@ def send_pass(subscribers: Iterable[Subscriber], messages: Messages, outlet: Out
             continue
         if message is None:
             outlet.skipped(subscriber)
-        elif not submit(Job(subscriber, message)):
+        elif not submit(Job(subscriber, message, messages.envelope_sender(subscriber))):
             return
 
 

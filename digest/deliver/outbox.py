@@ -33,8 +33,9 @@ def outbox_name(recipient: str) -> str:
 
 
 class OutboxTransport:
-    def __init__(self, folder: Path, edition: str) -> None:
+    def __init__(self, folder: Path, edition: str, *, return_path: bool = False) -> None:
         self.folder = folder / edition
+        self.return_path = return_path  # write the envelope sender as Return-Path:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             for leftover in self.folder.glob(f"{TMP_PREFIX}*.eml"):  # from a killed run
@@ -46,12 +47,14 @@ class OutboxTransport:
             ) from None
 
     def send(self, sender: str, recipient: str, message: bytes,
-             following: str | None = None) -> Outcome:
+             following: str | None = None, following_sender: str | None = None) -> Outcome:
         target = self.folder / outbox_name(recipient)
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=TMP_PREFIX, suffix=".eml")
             with os.fdopen(fd, "wb") as f:
+                if self.return_path:  # as the delivering server would add it
+                    f.write(f"Return-Path: <{sender}>\r\n".encode())
                 f.write(message)
             os.replace(tmp, target)
         except OSError as exc:

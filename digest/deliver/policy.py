@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
-from digest.models import DeliveryStatus, Edition, Subscriber
+from digest.deliver.bounce_rules import BounceKind, reply_kind
+from digest.models import DeliveryStatus, Edition, Subscriber, SubscriberStatus
 
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is marked bounced
 PROBLEMS_SHOWN = 20  # per kind; a run with 10,000 refusals prints a count, not 10,000 lines
@@ -36,6 +38,46 @@ def receives(subscriber: Subscriber, edition_date: dt.date) -> bool:
 
 def should_bounce(failures_in_a_row: int) -> bool:
     return failures_in_a_row >= BOUNCE_AFTER
+
+
+# What `digest bounces` does with a notice: bounced (the subscriber becomes bounced),
+# counted (a soft bounce under the limit, a policy block), unsubscribed (a complaint, a
+# mailed request), ignored (an automatic reply), left (unknown or forged: left in the
+# mailbox), not_subscriber (about an address not on the list), unchanged (already gone).
+BounceAction = Literal["bounced", "counted", "unsubscribed", "ignored", "left",
+                       "not_subscriber", "unchanged"]
+BOUNCE_ACTIONS: tuple[BounceAction, ...] = get_args(BounceAction)
+
+
+def bounce_action(kind: BounceKind, acts: bool, status: SubscriberStatus | None,
+                  soft_streak: int, soft_limit: int) -> BounceAction:
+    """What a classified notice does to the subscriber it names (`status` None: nobody on
+    the list). `soft_streak`: editions in a row that bounced, this one included."""
+    if kind == "auto_reply":
+        return "ignored"
+    if kind == "unknown" or not acts:
+        return "left"
+    if status is None:
+        return "not_subscriber"
+    if kind in ("complaint", "unsubscribe"):
+        return "unchanged" if status == "unsubscribed" else "unsubscribed"
+    if status not in ("active", "paused"):
+        return "unchanged"
+    if kind == "hard" or (kind == "soft" and soft_streak >= soft_limit):
+        return "bounced"
+    return "counted"
+
+
+def bounce_at_send(reply: str | None, failures_in_a_row: int) -> bool:
+    """Whether a refusal at send time makes the address bounced: at once when the reply
+    says the address does not exist (550 5.1.1), never for a policy block (5.7.x: the
+    sender's reputation, not the address), else after BOUNCE_AFTER in a row."""
+    kind = reply_kind(reply)
+    if kind == "hard":
+        return True
+    if kind == "policy":
+        return False
+    return should_bounce(failures_in_a_row)
 
 
 def retry_delays(retries: int, first: float) -> list[float]:

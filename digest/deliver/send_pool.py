@@ -28,6 +28,7 @@ QUEUE_PER_WORKER = 4
 class Job:
     subscriber: Subscriber
     message: bytes | Callable[[], bytes]  # or what makes them in the worker (DKIM signing)
+    sender: str | None = None  # its envelope sender (a VERP return path); None: the pool's
 
 
 class Pacer:
@@ -150,8 +151,9 @@ class SendPool:
                         if transport is None:
                             transport = self.open_transport()
                         outcome = transport.send(
-                            self.sender, job.subscriber.email, message,
-                            following=ahead.subscriber.email if ahead else None)
+                            job.sender or self.sender, job.subscriber.email, message,
+                            following=ahead.subscriber.email if ahead else None,
+                            following_sender=(ahead.sender or self.sender) if ahead else None)
                     except DeliveryError:
                         self._hand_back(job)  # the transport is unusable, not the job
                         raise

@@ -153,10 +153,11 @@ class SmtpTransport:
         return conn
 
     def send(self, sender: str, recipient: str, message: bytes,
-             following: str | None = None) -> Outcome:
-        """Send one message; with PIPELINING, `following` (the next recipient) has its
-        envelope written right behind this message, so the next send starts with the
-        replies already on their way (one round trip per message instead of two).
+             following: str | None = None, following_sender: str | None = None) -> Outcome:
+        """Send one message; with PIPELINING, `following` (the next recipient, whose
+        envelope sender is `following_sender` or else `sender`) has its envelope written
+        right behind this message, so the next send starts with the replies already on
+        their way (one round trip per message instead of two).
         """
         if not _valid(recipient):
             return Outcome("failed", f"invalid recipient address {recipient!r} (only ASCII "
@@ -164,7 +165,9 @@ class SmtpTransport:
         if self.presented is not None and self.presented != (sender, recipient):
             self._drop()  # an envelope for someone else is pending: start clean
         payload = data_payload(message)
-        ahead = following if following is not None and _valid(following) else None
+        ahead = None
+        if following is not None and _valid(following) and _valid(following_sender or sender):
+            ahead = (following_sender or sender, following)
         lost = ""
         for _attempt in (1, 2):
             conn = self.connection or self.connect()
@@ -183,7 +186,7 @@ class SmtpTransport:
         return Outcome("deferred", f"connection to {self._where()} lost twice ({lost})")
 
     def _transaction(self, conn: smtplib.SMTP, sender: str, recipient: str,
-                     payload: bytes, ahead: str | None) -> Outcome:
+                     payload: bytes, ahead: tuple[str, str] | None) -> Outcome:
         commands = _envelope(sender, recipient)
         replies: list[tuple[int, bytes]] = []
         if self.presented == (sender, recipient):
@@ -203,8 +206,8 @@ class SmtpTransport:
             if mail[0] == 250 and rcpt[0] in (250, 251):
                 if self.pipelining and ahead is not None:
                     # RFC 2920: the next MAIL may follow the end of data in one write.
-                    conn.send(payload + "".join(_envelope(sender, ahead)).encode())
-                    self.presented = (sender, ahead)
+                    conn.send(payload + "".join(_envelope(*ahead)).encode())
+                    self.presented = ahead
                 else:
                     conn.send(payload)
                 code, text = self._final_reply(conn)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import datetime as dt
 import hashlib
 import hmac
 import os
@@ -24,11 +26,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _mac(secret: bytes, purpose: bytes, body: bytes, size: int = TAG_BYTES) -> bytes:
+    return hmac.new(secret, purpose + b":" + body, hashlib.sha256).digest()[:size]
+
+
 def _sign(secret: bytes, purpose: bytes, body: bytes) -> str:
     """`body` and its HMAC tag; the purpose is signed too, so no kind of token stands in
     for another."""
-    tag = hmac.new(secret, purpose + b":" + body, hashlib.sha256).digest()[:TAG_BYTES]
-    return _b64(body) + "." + _b64(tag)
+    return _b64(body) + "." + _b64(_mac(secret, purpose, body))
 
 
 def _read(secret: bytes, purpose: bytes, token: str) -> bytes | None:
@@ -39,8 +44,7 @@ def _read(secret: bytes, purpose: bytes, token: str) -> bytes | None:
         tag = base64.urlsafe_b64decode(tag_text + "=" * (-len(tag_text) % 4))
     except (ValueError, TypeError):
         return None
-    expected = hmac.new(secret, purpose + b":" + body, hashlib.sha256).digest()[:TAG_BYTES]
-    return body if hmac.compare_digest(tag, expected) else None
+    return body if hmac.compare_digest(tag, _mac(secret, purpose, body)) else None
 
 
 def _id_body(subscriber_id: int) -> bytes:
@@ -90,3 +94,43 @@ def read_manage_token(secret: bytes, token: str) -> int | None:
     """The subscriber id a manage token was made for, or None if it is forged, malformed
     or made for another purpose."""
     return _read_id(secret, b"manage", token)
+
+
+# The VERP tag of an envelope sender (`bounces+TAG@domain`): the edition's date and the
+# subscriber, signed. Some servers lower-case local parts, so it is base32 in lower case
+# (case does not matter), with a shorter MAC than the tokens: a local part holds 64
+# characters. 2 bytes of date + at most 8 of id + 10 of MAC: at most 32 characters.
+RETURN_TAG_MAC = 10
+EPOCH = dt.date(2000, 1, 1)
+
+
+def make_return_tag(secret: bytes, edition_date: dt.date, subscriber_id: int) -> str:
+    body = (edition_date - EPOCH).days.to_bytes(2, "big") + _id_body(subscriber_id)
+    raw = body + _mac(secret, b"return-path", body, RETURN_TAG_MAC)
+    return base64.b32encode(raw).decode().rstrip("=").lower()
+
+
+def read_return_tag(secret: bytes, tag: str) -> tuple[dt.date, int] | None:
+    """(edition date, subscriber id) a VERP tag was made for; None when it is forged,
+    malformed or cut short."""
+    text = tag.strip().upper()
+    if not text or len(text) > 40 or not text.isascii() or not text.isalnum():
+        return None
+    try:
+        raw = base64.b32decode(text + "=" * (-len(text) % 8))
+    except (ValueError, binascii.Error):
+        return None
+    body, mac = raw[:-RETURN_TAG_MAC], raw[-RETURN_TAG_MAC:]
+    if len(body) < 3 or len(body) > 10:
+        return None
+    if not hmac.compare_digest(mac, _mac(secret, b"return-path", body, RETURN_TAG_MAC)):
+        return None
+    return (EPOCH + dt.timedelta(days=int.from_bytes(body[:2], "big")),
+            int.from_bytes(body[2:], "big"))
+
+
+def return_path_for(return_path: str, secret: bytes, edition_date: dt.date,
+                    subscriber_id: int) -> str:
+    """The VERP envelope sender `LOCAL+TAG@DOMAIN` for one subscriber's message."""
+    local, _, domain = return_path.rpartition("@")
+    return f"{local}+{make_return_tag(secret, edition_date, subscriber_id)}@{domain}"

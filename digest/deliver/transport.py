@@ -26,11 +26,13 @@ class Outcome:
 
 class Transport(Protocol):
     def send(self, sender: str, recipient: str, message: bytes,
-             following: str | None = None) -> Outcome:
+             following: str | None = None, following_sender: str | None = None) -> Outcome:
         """Deliver one message; raise DeliveryError only when the transport is unusable.
 
         `following` names the recipient of the next message when it is known, for
-        transports that can start on it early (SMTP pipelining); others ignore it.
+        transports that can start on it early (SMTP pipelining), and `following_sender`
+        its envelope sender when it is not `sender` (a VERP return path); others ignore
+        them.
         """
         ...
 

@@ -153,6 +153,32 @@ MIGRATIONS: tuple[Migration, ...] = (
     (
         "ALTER TABLE subscribers ADD COLUMN paused_until TEXT",
     ),
+    # 8: bounces, complaints and mailed unsubscribes (`digest bounces`, and refusals at
+    # send time): one event per notice and subscriber, with the edition it was about
+    # (the VERP tag's, else the last one sent), the kind (hard, soft, policy, complaint,
+    # unsubscribe), the status code, the server's words and the receiving domain (policy
+    # blocks are counted per domain). Why and when a subscriber's status last changed.
+    # The Message-IDs of the mbox messages handled (an mbox is not changed).
+    (
+        """CREATE TABLE bounce_events (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+        edition_id INTEGER REFERENCES editions (id) ON DELETE SET NULL,
+        kind TEXT NOT NULL,
+        code TEXT,
+        diagnostic TEXT NOT NULL DEFAULT '',
+        domain TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL,
+        message_id TEXT,
+        received_at TEXT NOT NULL
+    )""",
+        "CREATE INDEX bounce_events_subscriber ON bounce_events (subscriber_id, edition_id)",
+        "CREATE INDEX bounce_events_edition ON bounce_events (edition_id, kind)",
+        "ALTER TABLE subscribers ADD COLUMN status_reason TEXT",
+        "ALTER TABLE subscribers ADD COLUMN status_changed_at TEXT",
+        """CREATE TABLE handled_messages (message_id TEXT PRIMARY KEY,
+                                   handled_at TEXT NOT NULL)""",
+    ),
 )
 
 

@@ -17,6 +17,8 @@ def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
         categories=frozenset(row["categories"].split()), status=row["status"],
         created_at=_dt(row["created_at"]),
         paused_until=dt.date.fromisoformat(row["paused_until"]) if row["paused_until"] else None,
+        status_reason=row["status_reason"],
+        status_changed_at=_dt(row["status_changed_at"]),
     )
 
 
@@ -103,10 +105,17 @@ class SubscribersMixin(StoreCore):
         found = row.fetchone()
         return subscriber_from_row(found) if found else None
 
-    def set_subscriber_status(self, email: str, status: SubscriberStatus) -> bool:
+    def set_subscriber_status(self, email: str, status: SubscriberStatus,
+                              reason: str | None = None) -> bool:
+        """Set a subscriber's status, with why (`reason`: a bounce's status code and
+        words, "complaint", …); when it changes, when is kept too."""
+        now = _ts(self.clock())
         cur = self.db.execute(
-            "UPDATE subscribers SET status = ?, updated_at = ? WHERE email = ?",
-            (status, _ts(self.clock()), email),
+            """UPDATE subscribers SET status = ?, updated_at = ?, status_reason = ?,
+                   status_changed_at = CASE WHEN status = ? THEN status_changed_at
+                                            ELSE ? END
+               WHERE email = ?""",
+            (status, now, reason, status, now, email),
         )
         return cur.rowcount > 0
 

@@ -1,0 +1,307 @@
+"""`digest bounces` end to end: a real send (file transport) with VERP return paths, then
+notices in a real Maildir and mbox on disk, read, acted on and put away."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import mailbox
+import sqlite3
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from feeds import Item, rss
+from support.project import write_config
+from support.servers import FeedServer, Route
+
+from digest.cli import cli
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+READERS = ["gone@example.org", "full@example.net", "blocked@example.com",
+           "angry@example.org", "leaving@example.org", "away@example.org",
+           "fine@example.org"]
+SAMPLES = Path(__file__).parent / "data" / "bounces"
+
+
+def run(config: Path, *args: str, code: int = 0) -> str:
+    result = CliRunner().invoke(cli, ["--config", str(config), *args])
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    return result.output
+
+
+def dsn(to: str, recipient: str, status: str, words: str, message_id: str) -> bytes:
+    return f"""Return-Path: <>
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: {to}
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <{message_id}@mx.example.net>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b"
+
+--b
+Content-Type: text/plain
+
+<{recipient}>: {words}
+
+--b
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; {recipient}
+Action: failed
+Status: {status}
+Diagnostic-Code: smtp; {words}
+
+--b--
+""".replace("\n", "\r\n").encode()
+
+
+def plain(to: str, subject: str, message_id: str, extra: str = "") -> bytes:
+    return (f"From: someone@example.org\r\nTo: {to}\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{message_id}@example.org>\r\n{extra}\r\nHello.\r\n").encode()
+
+
+def arf(original_return_path: str, recipient: str, message_id: str) -> bytes:
+    return f"""From: fbl@isp.example
+To: bounces@news.example.org
+Subject: complaint
+Message-ID: <{message_id}@isp.example>
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="f"
+
+--f
+Content-Type: text/plain
+
+A complaint.
+
+--f
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: isp/1
+Version: 1
+Original-Rcpt-To: <{recipient}>
+
+--f
+Content-Type: message/rfc822
+
+Return-Path: <{original_return_path}>
+From: Aze Daily Digest <digest@news.example.org>
+To: {recipient}
+Subject: the digest
+
+body
+--f--
+""".replace("\n", "\r\n").encode()
+
+
+@pytest.fixture
+def project(tmp_path: Path, feed_server: FeedServer) -> Path:
+    feed_server.routes["/category/news/feed/"] = Route(
+        200, {"Content-Type": "application/rss+xml; charset=UTF-8"},
+        rss("news", [Item(1001, "Parliament passes budget", NOW - dt.timedelta(hours=2))]))
+    maildir = tmp_path / "bounces"
+    mailbox.Maildir(maildir, create=True).close()
+    path = write_config(
+        tmp_path, [("news", "News", [feed_server.url("/category/news/feed/")])],
+        transport="file", email_extra='return_path = "bounces@news.example.org"\n'
+        'unsubscribe_mailto = "bounces@news.example.org"',
+        extra=f'\n[bounces]\nmailbox = "maildir:{maildir}"\nsoft_limit = 2\n')
+    for reader in READERS:
+        run(path, "subscribers", "add", reader)
+    return path
+
+
+def sent(project: Path) -> dict[str, bytes]:
+    """Each reader's .eml of the last send, by address."""
+    found: dict[str, bytes] = {}
+    for eml in sorted((project.parent / "outbox").glob("*/*.eml")):
+        raw = eml.read_bytes()
+        found[str(message_from_bytes(raw)["To"])] = raw
+    return found
+
+
+def return_path(raw: bytes) -> str:
+    return str(message_from_bytes(raw)["Return-Path"]).strip("<>")
+
+
+def test_each_message_has_its_own_signed_return_path(project: Path):
+    run(project, "send", "--quiet")
+    messages = sent(project)
+    assert set(messages) == set(READERS)
+    paths = {address: return_path(raw) for address, raw in messages.items()}
+    assert len(set(paths.values())) == len(READERS)
+    for address, path in paths.items():
+        local, _, domain = path.partition("@")
+        assert domain == "news.example.org" and local.startswith("bounces+")
+        assert len(local) <= 64 and local == local.lower()
+        assert address not in path  # the tag is opaque
+    unsubscribe = str(message_from_bytes(messages["fine@example.org"])["List-Unsubscribe"])
+    assert "mailto:bounces@news.example.org?subject=unsubscribe%20" in unsubscribe
+
+
+def deliver_notices(project: Path, notices: list[bytes]) -> Path:
+    maildir = project.parent / "bounces"
+    box = mailbox.Maildir(maildir, create=False)
+    for notice in notices:
+        box.add(notice)
+    box.close()
+    return maildir
+
+
+def statuses(project: Path) -> dict[str, tuple[str, str | None]]:
+    with sqlite3.connect(project.parent / "state" / "digest.sqlite3") as db:
+        return {r[0]: (r[1], r[2]) for r in db.execute(
+            "SELECT email, status, status_reason FROM subscribers")}
+
+
+def test_bounces_acts_on_each_notice_and_puts_it_away(project: Path):
+    run(project, "send", "--quiet")
+    paths = {address: return_path(raw) for address, raw in sent(project).items()}
+    unsubscribe = str(message_from_bytes(sent(project)["leaving@example.org"])
+                      ["List-Unsubscribe"]).split("subject=unsubscribe%20")[1].rstrip(">")
+    local, _, domain = paths["fine@example.org"].partition("@")
+    forged = f"{local[:-4]}{'bbbb' if local.endswith('aaaa') else 'aaaa'}@{domain}"
+    maildir = deliver_notices(project, [
+        dsn(paths["gone@example.org"], "gone@example.org", "5.1.1",
+            "550 5.1.1 <gone@example.org>: Recipient address rejected: User unknown", "h1"),
+        dsn(paths["full@example.net"], "full@example.net", "5.2.2",
+            "552 5.2.2 Mailbox full", "s1"),
+        dsn(paths["blocked@example.com"], "blocked@example.com", "5.7.1",
+            "550 5.7.1 Message rejected due to sender reputation", "p1"),
+        arf(paths["angry@example.org"], "angry@example.org", "c1"),
+        plain("bounces@news.example.org", f"unsubscribe {unsubscribe}", "u1"),
+        plain(paths["away@example.org"], "Out of office", "o1",
+              "Auto-Submitted: auto-replied\r\n"),
+        dsn(forged, "fine@example.org", "5.1.1", "550 5.1.1 user unknown", "f1"),
+        dsn("digest@news.example.org", "stranger@example.net", "5.1.1",
+            "550 5.1.1 no such user", "n1"),
+        b"this is not mail at all",
+    ])
+    dry = json.loads(run(project, "bounces", "--dry-run", "--json"))
+    assert dry["dry_run"] is True and dry["total"] == 9
+    assert statuses(project)["gone@example.org"][0] == "active"  # a dry run changes nothing
+    assert len(list((maildir / "new").iterdir())) == 9
+
+    report = json.loads(run(project, "bounces", "--json"))
+    lines = {(m["address"], m["kind"], m["action"]) for m in report["messages"]}
+    assert lines == {
+        ("gone@example.org", "hard", "bounced"),
+        ("full@example.net", "soft", "counted"),
+        ("blocked@example.com", "policy", "counted"),
+        ("angry@example.org", "complaint", "unsubscribed"),
+        ("leaving@example.org", "unsubscribe", "unsubscribed"),
+        ("away@example.org", "auto_reply", "ignored"),
+        (None, "unknown", "left"),  # the forged tag: it names nobody
+        ("stranger@example.net", "hard", "not_subscriber"),
+    } | {(None, "unknown", "left")}
+    assert report["forged"] == 1 and report["total"] == 9
+    assert report["counts"]["hard"] == 2 and report["actions"]["left"] == 2
+    assert set(report) == {"mailbox", "dry_run", "messages", "counts", "actions", "forged",
+                           "total"}
+    gone = next(m for m in report["messages"] if m["address"] == "gone@example.org")
+    assert gone["status"] == "5.1.1" and gone["tag"] == "valid" and gone["edition"]
+    assert "User unknown" in gone["diagnostic"]
+
+    now = statuses(project)
+    assert now["gone@example.org"][0] == "bounced" and "5.1.1" in (now["gone@example.org"][1]
+                                                                   or "")
+    assert now["full@example.net"][0] == "active"  # one soft bounce of soft_limit = 2
+    assert now["blocked@example.com"][0] == "active"
+    assert now["angry@example.org"] == ("unsubscribed", "complaint (feedback report)")
+    assert now["leaving@example.org"] == ("unsubscribed", "unsubscribed by mail")
+    assert now["away@example.org"][0] == "active"
+    assert now["fine@example.org"][0] == "active"  # the forged notice did nothing
+
+    # Handled ones moved to .processed; the unrecognised stay where they were.
+    assert len(list((maildir / "new").iterdir())) == 2
+    assert len(list((maildir / ".processed" / "cur").iterdir())) == 7
+    again = json.loads(run(project, "bounces", "--json"))
+    assert again["total"] == 2 and again["actions"]["left"] == 2
+
+    status = json.loads(run(project, "status", "--json"))
+    assert status["bounces"]["bounced"] == 1 and status["bounces"]["complained"] == 1
+    assert status["bounces"]["blocked"] == 1
+    assert status["bounces"]["policy_blocks"] == [{"domain": "example.com", "blocks": 1}]
+    text = run(project, "status")
+    assert "example.com" in text and "policy" in text
+    listed = run(project, "subscribers", "list", "--status", "bounced")
+    assert "gone@example.org" in listed and "5.1.1" in listed
+
+
+def test_soft_bounces_bounce_after_the_limit_of_editions_in_a_row(project: Path):
+    run(project, "send", "--quiet")
+    first = return_path(sent(project)["full@example.net"])
+    deliver_notices(project, [dsn(first, "full@example.net", "4.2.2", "452 4.2.2 full",
+                                  "a1")])
+    run(project, "bounces")
+    assert statuses(project)["full@example.net"][0] == "active"
+    # the same edition bouncing again is still one edition
+    deliver_notices(project, [dsn(first, "full@example.net", "4.2.2", "452 4.2.2 full",
+                                  "a2")])
+    out = run(project, "bounces")
+    assert "counted" in out and statuses(project)["full@example.net"][0] == "active"
+
+
+def test_an_mbox_is_read_and_not_changed_and_remembered(project: Path, tmp_path: Path):
+    run(project, "send", "--quiet")
+    paths = {address: return_path(raw) for address, raw in sent(project).items()}
+    mbox_path = tmp_path / "bounces.mbox"
+    box = mailbox.mbox(mbox_path, create=True)
+    box.add(dsn(paths["gone@example.org"], "gone@example.org", "5.1.1", "550 5.1.1 gone",
+                "m1"))
+    box.add(b"From: x@example.org\r\nTo: y@example.org\r\nSubject: hi\r\n\r\nno id\r\n")
+    box.close()
+    before = mbox_path.read_bytes()
+    text = project.read_text().replace(f'mailbox = "maildir:{tmp_path / "bounces"}"',
+                                       f'mailbox = "mbox:{mbox_path}"')
+    project.write_text(text)
+    first = json.loads(run(project, "bounces", "--json"))
+    assert [(m["address"], m["action"]) for m in first["messages"]] == [
+        ("gone@example.org", "bounced"), (None, "left")]
+    assert mbox_path.read_bytes() == before
+    second = json.loads(run(project, "bounces", "--json"))
+    assert [(m["address"], m["action"]) for m in second["messages"]] == [(None, "left")]
+
+
+def test_a_missing_mailbox_is_an_error_that_says_where(project: Path, tmp_path: Path):
+    text = project.read_text().replace(f'"maildir:{tmp_path / "bounces"}"',
+                                       f'"maildir:{tmp_path / "nowhere"}"')
+    project.write_text(text)
+    run(project, "send", "--quiet")  # the state file exists
+    out = run(project, "bounces", code=1)
+    assert "nowhere" in out and "Maildir" in out
+
+
+def test_send_reads_bounces_first_and_goes_on_when_it_cannot(project: Path, tmp_path: Path):
+    run(project, "send", "--quiet")
+    paths = {address: return_path(raw) for address, raw in sent(project).items()}
+    deliver_notices(project, [dsn(paths["gone@example.org"], "gone@example.org", "5.1.1",
+                                  "550 5.1.1 gone", "x1")])
+    out = json.loads(run(project, "send", "--json"))
+    assert out["bounces"]["actions"]["bounced"] == 1
+    assert statuses(project)["gone@example.org"][0] == "bounced"
+    project.write_text(project.read_text().replace(
+        f'"maildir:{tmp_path / "bounces"}"', f'"maildir:{tmp_path / "gone"}"'))
+    result = CliRunner().invoke(cli, ["--config", str(project), "send"])
+    assert result.exit_code == 0, result.output
+    assert "bounces not read" in result.output and "gone" in result.output
+
+
+def test_a_five_megabyte_notice_does_not_stop_the_run(project: Path):
+    run(project, "send", "--quiet")
+    paths = {address: return_path(raw) for address, raw in sent(project).items()}
+    big = dsn(paths["gone@example.org"], "gone@example.org", "5.1.1", "550 5.1.1 gone",
+              "big").replace(b"--b--", b"--b\r\nContent-Type: application/octet-stream\r\n"
+                             b"\r\n" + b"x" * (5 * 1024 * 1024) + b"\r\n--b--")
+    deliver_notices(project, [big, (SAMPLES / "koi8r_mailbox_full.eml").read_bytes(),
+                              (SAMPLES / "truncated_report.eml").read_bytes()])
+    report = json.loads(run(project, "bounces", "--json"))
+    assert report["total"] == 3
+    assert ("gone@example.org", "bounced") in {(m["address"], m["action"])
+                                               for m in report["messages"]}
+    assert {s for s, _ in statuses(project).values()} <= {"active", "bounced"}
