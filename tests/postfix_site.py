@@ -13,37 +13,37 @@ Fixtures (tests/conftest.py)
 ``postfix`` (function scope)
     The same ``PostfixSite``.
 
-The domain ``mail.test`` (``DOMAIN``)
+The domain ``mail.example.net`` (``DOMAIN``)
 ------------------------------------
 Recipients are virtual mailboxes chosen by the local part, so that each test takes its own
 addresses without reconfiguring the server (``recipient_delimiter = +``: an ``ADDRESS+TAG``
 lands where ``ADDRESS`` does, as a VERP return path must):
 
-``box-000@mail.test`` … ``box-199@mail.test`` (``POOL``)
+``box-000@mail.example.net`` … ``box-199@mail.example.net`` (``POOL``)
     Accepted and delivered by virtual(8) to the Maildir ``site.maildir("box-NNN")``
     (``new/ cur/ tmp/``, made on first delivery, owned by ``nobody``). ``site.new_mailbox()``
     hands out one no test used yet: a bounce mailbox is one of these, and the DSNs for the
-    envelope sender ``box-NNN+TAG@mail.test`` land in it.
-``gone-ANYTHING@mail.test``
+    envelope sender ``box-NNN+TAG@mail.example.net`` land in it.
+``gone-ANYTHING@mail.example.net``
     Accepted at RCPT (250), then relayed by Postfix's smtp(8) client to a second smtpd(8) of
-    the same instance ("the server behind", ``inner.mail.test`` on another loopback port),
+    the same instance ("the server behind", ``inner.mail.example.net`` on another loopback port),
     which refuses it: ``550 5.1.1 … User unknown``. The front bounces it: a DSN (RFC 3464,
     ``multipart/report; report-type=delivery-status``, ``Status: 5.1.1``, from
-    ``MAILER-DAEMON@mail.test`` with the null sender, the message attached) goes to the
+    ``MAILER-DAEMON@mail.example.net`` with the null sender, the message attached) goes to the
     envelope sender. A server that accepts and bounces later, as a backup MX does.
-``full-ANYTHING@mail.test``
+``full-ANYTHING@mail.example.net``
     The same, refused behind with ``552 5.2.2 Mailbox full``: ``Status: 5.2.2``.
-anything else ``@mail.test``
+anything else ``@mail.example.net``
     Refused at RCPT: ``550 5.1.1 <…>: Recipient address rejected: User unknown in virtual
     mailbox table``. Other domains: ``554 5.7.1 … Relay access denied``.
-``postmaster@`` and ``MAILER-DAEMON@mail.test`` are aliases of ``box-postmaster``.
+``postmaster@`` and ``MAILER-DAEMON@mail.example.net`` are aliases of ``box-postmaster``.
 One delivery attempt only (``maximal_queue_lifetime = 0``): a deferral bounces at once.
 
 API
 ---
 ``site.port``, ``site.host`` (127.0.0.1), ``site.folder``, ``site.version`` (``mail_version``)
 ``site.new_mailbox() -> str``
-    The address of a Maildir no test used yet.
+    The address of a Maildir no test used yet, made empty.
 ``site.maildir(local) -> Path``
     The Maildir of ``box-NNN`` (the address works too); it exists after the first delivery.
 ``site.messages(local) -> list[Path]``
@@ -80,7 +80,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-DOMAIN = "mail.test"
+DOMAIN = "mail.example.net"
 PACKAGE = "postfix"
 POSTFIX = "/usr/sbin/postfix"
 POSTQUEUE = "/usr/sbin/postqueue"
@@ -199,6 +199,7 @@ def _master_cf(port: int, inner: int) -> str:
         "\n".join(services) + "\n"
 
 
+MAILDIR = ("new", "cur", "tmp")
 POOL = 200  # box-000 … box-199: Maildirs handed out by site.new_mailbox()
 _DOMAIN_RE = DOMAIN.replace(".", r"\.")
 _LOCAL = r"[a-z0-9][a-z0-9._-]*(\+[^@]*)?"
@@ -233,11 +234,17 @@ class PostfixSite:
         return self.folder / "etc"
 
     def new_mailbox(self) -> str:
-        """The address of a Maildir no one used yet (``box-NNN@mail.test``)."""
+        """The address of a Maildir no one used yet (``box-NNN@mail.example.net``), made empty
+        (``new/ cur/ tmp/``, owned by the mail user) so that a reader finds it at once."""
         if self._handed >= POOL:
             raise RuntimeError(f"all {POOL} mailboxes are taken: raise POOL")
         self._handed += 1
-        return f"box-{self._handed - 1:03d}@{DOMAIN}"
+        local = f"box-{self._handed - 1:03d}"
+        user = pwd.getpwnam(MAIL_USER)
+        for folder in (self.maildir(local), *(self.maildir(local) / s for s in MAILDIR)):
+            folder.mkdir(mode=0o700)
+            os.chown(folder, user.pw_uid, user.pw_gid)
+        return f"{local}@{DOMAIN}"
 
     def maildir(self, local: str) -> Path:
         return self.folder / "mail" / local.partition("@")[0]

@@ -108,9 +108,9 @@ def test_nothing_is_relayed_to_other_domains(postfix: PostfixSite):
     assert code == 554  # relay access denied
 
 
-RAW = (b"From: Mail Delivery System <MAILER-DAEMON@mail.test>\r\n"
-       b"To: box-000+tag@mail.test\r\nSubject: Undelivered Mail Returned to Sender\r\n"
-       b"Message-ID: <imap-1@mail.test>\r\n\r\nThis is the mail system.\r\n")
+RAW = (b"From: Mail Delivery System <MAILER-DAEMON@mail.example.net>\r\n"
+       b"To: box-000+tag@mail.example.net\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+       b"Message-ID: <imap-1@mail.example.net>\r\n\r\nThis is the mail system.\r\n")
 
 
 class FromElsewhere(imaplib.IMAP4):
@@ -141,7 +141,7 @@ def test_dovecot_append_then_fetch_gives_the_message_back_per_user(dovecot: Dove
     dovecot.append(user, RAW.replace(b"imap-1", b"imap-2"), flags=r"(\Seen)")
     first, second = dovecot.mailbox(user)
     assert first.raw == RAW and first.flags == ()
-    assert b"<imap-2@mail.test>" in second.raw and second.flags == ("\\Seen",)
+    assert b"<imap-2@mail.example.net>" in second.raw and second.flags == ("\\Seen",)
     assert dovecot.mailbox(other) == []  # users do not see each other's mail
     assert dovecot.mailbox(user, "processed") == []  # no such mailbox yet
     dovecot.append(user, RAW, mailbox="processed")
