@@ -31,6 +31,11 @@ def run(config: Path, *args: str, code: int = 0) -> str:
     return result.output
 
 
+def first_json(output: str) -> dict:  # type: ignore[type-arg]
+    """The JSON document an output starts with (the summary line may follow it)."""
+    return json.JSONDecoder().raw_decode(output)[0]  # type: ignore[no-any-return]
+
+
 def dsn(to: str, recipient: str, status: str, words: str, message_id: str) -> bytes:
     return f"""Return-Path: <>
 From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
@@ -223,14 +228,21 @@ def test_bounces_acts_on_each_notice_and_puts_it_away(project: Path):
     again = json.loads(run(project, "bounces", "--json"))
     assert again["total"] == 2 and again["actions"]["left"] == 2
 
-    status = json.loads(run(project, "status", "--json"))
-    assert status["bounces"]["bounced"] == 1 and status["bounces"]["complained"] == 1
+    status = first_json(run(project, "status", "--json"))
+    # bounced: the copies that came back (gone's hard bounce, full's soft one)
+    assert status["bounces"]["bounced"] == 2 and status["bounces"]["complained"] == 1
     assert status["bounces"]["blocked"] == 1
     assert status["bounces"]["policy_blocks"] == [{"domain": "example.com", "blocks": 1}]
+    [edition] = status["editions"]
+    assert (edition["bounced"], edition["complained"], edition["blocked"]) == (2, 1, 1)
     text = run(project, "status")
     assert "example.com" in text and "policy" in text
     listed = run(project, "subscribers", "list", "--status", "bounced")
-    assert "gone@example.org" in listed and "5.1.1" in listed
+    assert "gone@example.org" in listed and "5.1.1" in listed and "since" in listed
+    failures = run(project, "editions", "show", "latest", "--failures")
+    assert "gone@example.org" in failures and "User unknown" in failures
+    assert "blocked@example.com" in failures and "reputation" in failures
+    assert "fine@example.org" not in failures
 
 
 def test_soft_bounces_bounce_after_the_limit_of_editions_in_a_row(project: Path):
@@ -282,7 +294,7 @@ def test_send_reads_bounces_first_and_goes_on_when_it_cannot(project: Path, tmp_
     paths = {address: return_path(raw) for address, raw in sent(project).items()}
     deliver_notices(project, [dsn(paths["gone@example.org"], "gone@example.org", "5.1.1",
                                   "550 5.1.1 gone", "x1")])
-    out = json.loads(run(project, "send", "--json"))
+    out = first_json(run(project, "send", "--json"))
     assert out["bounces"]["actions"]["bounced"] == 1
     assert statuses(project)["gone@example.org"][0] == "bounced"
     project.write_text(project.read_text().replace(

@@ -197,7 +197,8 @@ def test_send_then_status_and_editions_in_text_and_json(project: Path):
         "date": DATE, "articles": total,
         "sections": [{"slug": s["slug"], "title": s["title"], "articles": len(s["articles"])}
                      for s in show["sections"]],
-        "delivery": "sent", "sent": 4, "deferred": 0, "failed": 0, "unknown": 0}]
+        "delivery": "sent", "sent": 4, "deferred": 0, "failed": 0, "unknown": 0,
+        "bounced": 0, "complained": 0, "blocked": 0}]
     assert data["subscribers"] == {"pending": 0, "active": 4, "paused": 0, "unsubscribed": 0,
                                    "bounced": 0}
     assert status.stderr.strip() == f"{len(SLUGS)} sources, 1 edition(s), 4 active subscribers"

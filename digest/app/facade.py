@@ -209,7 +209,8 @@ class Digest:
         """The editions with article and delivery counts, newest first."""
         from digest.app.status import edition_status
 
-        return [edition_status(t) for t in self.store.edition_tallies(limit)]
+        return [edition_status(t, self.store.bounce_tally(t.id))
+                for t in self.store.edition_tallies(limit)]
 
     def edition_dates(self, limit: int = 60) -> list[dt.date]:
         """The dates of the latest editions, newest first (none if there is no state file:
@@ -225,8 +226,9 @@ class Digest:
                            "makes one")
         return latest
 
-    def edition(self, date: dt.date) -> EditionDetail:
-        """An edition's articles by category."""
+    def edition(self, date: dt.date, *, failures: bool = False) -> EditionDetail:
+        """An edition's articles by category; with `failures`, each recipient it was not
+        sent to (or whose copy bounced) with the server's reply or the bounce's words."""
         from digest.app.status import edition_detail
 
         edition = self.store.edition(date)
@@ -234,7 +236,10 @@ class Digest:
             raise NotFound(f"there is no edition of {date}; `digest editions list` shows "
                            "the dates")
         tally = next(iter(self.store.edition_tallies(date=date)), None)
-        return edition_detail(edition, tally)
+        found = None
+        if failures and edition.id is not None:
+            found = tuple(self.store.edition_failures(edition.id))
+        return edition_detail(edition, tally, found)
 
     def feed_count(self) -> int:
         from digest.sources.gather import feed_categories

@@ -13,7 +13,7 @@ from pathlib import Path
 from digest.clock import utcnow
 from digest.config import Config
 from digest.models import Edition, FeedState
-from digest.store import EditionTally, Store, Unconfirmed
+from digest.store import BounceTally, EditionTally, Failure, Store, Unconfirmed
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class EditionStatus:
     deferred: int
     failed: int
     unknown: int = 0  # no final reply from the server: perhaps delivered, not sent again
+    bounced: int = 0  # subscribers whose copy bounced (hard or soft; at send time or later)
+    complained: int = 0  # who reported it as spam
+    blocked: int = 0  # refused for policy (the sender's reputation, not the address)
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,34 @@ class StateFile:
 
 
 @dataclass(frozen=True)
+class PolicyBlocks:
+    """Policy blocks by one receiving domain lately: a warning to the editor."""
+
+    domain: str
+    blocks: int
+
+
+@dataclass(frozen=True)
+class BounceStatus:
+    """Bounces, complaints and policy blocks overall (distinct subscribers)."""
+
+    bounced: int = 0
+    complained: int = 0
+    blocked: int = 0
+    unsubscribed_by_mail: int = 0
+    policy_blocks: tuple[PolicyBlocks, ...] = ()  # in the last POLICY_DAYS days
+
+    def warnings(self) -> list[str]:
+        return [f"{p.domain} refused {p.blocks} message(s) for policy in the last "
+                f"{POLICY_DAYS} days: its server blocks the sender, not the address (check "
+                "SPF, DKIM, DMARC and the sending address's reputation)"
+                for p in self.policy_blocks]
+
+
+POLICY_DAYS = 30
+
+
+@dataclass(frozen=True)
 class Status:
     state: StateFile
     sources: tuple[SourceHealth, ...]
@@ -67,6 +98,7 @@ class Status:
     subscribers: dict[str, int]  # active, unsubscribed, bounced
     # Recipients whose delivery is unknown (the first UNCONFIRMED_SHOWN), oldest first.
     unconfirmed: tuple[Unconfirmed, ...] = ()
+    bounces: BounceStatus = BounceStatus()
 
     @property
     def failing(self) -> tuple[SourceHealth, ...]:
@@ -111,8 +143,10 @@ def delivery_state(tally: EditionTally) -> str:
     return "not sent"
 
 
-def edition_status(tally: EditionTally) -> EditionStatus:
+def edition_status(tally: EditionTally, bounces: BounceTally | None = None) -> EditionStatus:
+    bounces = bounces or BounceTally()
     return EditionStatus(
+        bounced=bounces.bounced, complained=bounces.complained, blocked=bounces.blocked,
         date=tally.date,
         articles=tally.articles,
         sections=tuple(SectionCount(slug, title, n) for slug, title, n in tally.sections),
@@ -163,10 +197,19 @@ def collect_status(config: Config, store: Store, *, now: dt.datetime | None = No
         state=StateFile(path=config.state, bytes=state_size(config.state),
                         articles=store.article_count(), editions=store.edition_count()),
         sources=tuple(sources),
-        editions=tuple(edition_status(t) for t in store.edition_tallies(editions)),
+        editions=tuple(edition_status(t, store.bounce_tally(t.id))
+                       for t in store.edition_tallies(editions)),
         subscribers=store.subscriber_counts(),
         unconfirmed=tuple(store.unconfirmed(limit=UNCONFIRMED_SHOWN)),
+        bounces=bounce_status(store, now),
     )
+
+
+def bounce_status(store: Store, now: dt.datetime) -> BounceStatus:
+    tally = store.bounce_tally()
+    blocks = store.policy_blocks(now - dt.timedelta(days=POLICY_DAYS))
+    return BounceStatus(tally.bounced, tally.complained, tally.blocked, tally.unsubscribed,
+                        tuple(PolicyBlocks(domain, n) for domain, n in blocks))
 
 
 @dataclass(frozen=True)
@@ -192,9 +235,12 @@ class EditionDetail:
     articles: int
     delivery: str
     sections: tuple[SectionDetail, ...]
+    # With --failures: each recipient not sent, with the reply or the bounce's words.
+    failures: tuple[Failure, ...] | None = None
 
 
-def edition_detail(edition: Edition, tally: EditionTally | None) -> EditionDetail:
+def edition_detail(edition: Edition, tally: EditionTally | None,
+                   failures: tuple[Failure, ...] | None = None) -> EditionDetail:
     """An edition's articles by category, for `digest editions show`."""
     return EditionDetail(
         date=edition.date,
@@ -207,4 +253,5 @@ def edition_detail(edition: Edition, tally: EditionTally | None) -> EditionDetai
                 for a in section.articles))
             for section in edition.sections
         ),
+        failures=failures,
     )

@@ -29,8 +29,10 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
 
     Shows each source's health (last success, last error, failing since), the
     last editions with their article and delivery counts (sent, deferred,
-    failed, unknown), the recipients whose delivery is unknown, subscriber
-    counts (active, unsubscribed, bounced), and the state file's path and size.
+    failed, unknown) and bounce counts (bounced, complained, blocked for
+    policy), the recipients whose delivery is unknown, subscriber counts
+    (active, unsubscribed, bounced), a warning per receiving domain that
+    blocks the sender for policy, and the state file's path and size.
 
     \b
     Example:
@@ -41,6 +43,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     config = digest.config
     if as_json:
         emit_json(data)
+        for warning in data.bounces.warnings():
+            settings.warn(warning)
         settings.info(data.summary())
         return
     click.echo(f"State file: {data.state.path} ({size(data.state.bytes)}, "
@@ -63,9 +67,10 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     click.echo(f"\nEditions (last {edition_limit}):")
     if data.editions:
         emit_table(
-            ["  DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "UNKNOWN"],
-            [[f"  {e.date}", e.articles, e.delivery, e.sent, e.deferred, e.failed, e.unknown]
-             for e in data.editions],
+            ["  DATE", "ARTICLES", "DELIVERY", "SENT", "DEFERRED", "FAILED", "UNKNOWN",
+             "BOUNCED", "COMPLAINED", "BLOCKED"],
+            [[f"  {e.date}", e.articles, e.delivery, e.sent, e.deferred, e.failed, e.unknown,
+              e.bounced, e.complained, e.blocked] for e in data.editions],
         )
     else:
         click.echo("  none yet (`digest send` makes one)")
@@ -75,6 +80,11 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
         for u in data.unconfirmed:
             click.echo(f"  {u.date}  {u.email}  {u.reply or ''}".rstrip())
     click.echo("\nSubscribers: " + ", ".join(f"{n} {k}" for k, n in data.subscribers.items()))
+    b = data.bounces
+    click.echo(f"Bounces: {b.bounced} bounced, {b.complained} complained, {b.blocked} "
+               f"blocked for policy, {b.unsubscribed_by_mail} unsubscribed by mail")
+    for warning in b.warnings():
+        settings.warn(warning)
     settings.info(data.summary())
 
 
@@ -115,16 +125,20 @@ def editions_list(settings: Settings, limit: int, as_json: bool) -> None:
 
 @editions.command("show")
 @click.argument("date_text", metavar="DATE", shell_complete=complete_edition_dates)
+@click.option("--failures", is_flag=True,
+              help="List each recipient not sent (or whose copy bounced) with the mail "
+                   "server's reply or the bounce's diagnostic.")
 @json_option()
 @pass_settings
-def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
+def editions_show(settings: Settings, date_text: str, failures: bool,
+                  as_json: bool) -> None:
     """Show an edition's articles by category.
 
     DATE is YYYY-MM-DD, `today` or `latest`.
 
     \b
     Example:
-      digest editions show 2026-11-25
+      digest editions show 2026-11-25 --failures
     """
     with opened(settings, create=False) as digest:
         if date_text == "latest":
@@ -137,10 +151,14 @@ def editions_show(settings: Settings, date_text: str, as_json: bool) -> None:
             except ValueError:
                 raise click.BadParameter(f"{date_text!r} is not a date like 2026-11-25, "
                                          "`today` or `latest`", param_hint="DATE") from None
-        data = digest.edition(date)
+        data = digest.edition(date, failures=failures)
     config = digest.config
     if as_json:
         emit_json(data)
+    elif data.failures is not None:
+        click.echo(f"Edition {date}: {len(data.failures)} recipient(s) not sent or bounced")
+        for f in data.failures:
+            click.echo(f"  {f.email}\t{f.status}\t{when(f.when, config)}\t{f.reply}")
     else:
         click.echo(f"Edition {date}: {data.articles} articles, {data.delivery}")
         for section in data.sections:

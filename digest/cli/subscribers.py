@@ -123,6 +123,8 @@ def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> N
 
     A paused subscriber's status reads "paused until DATE": no edition dated up
     to and including DATE is sent to them (they chose it on their manage page).
+    A bounced or unsubscribed one's says since when and why (the bounce's status
+    code and words, a complaint, a mailed unsubscribe).
 
     \b
     Example:
@@ -141,9 +143,15 @@ def subscribers_list(settings: Settings, status: str | None, as_json: bool) -> N
                 record.pop("created_at")
                 if s.status == "paused":
                     record["paused_until"] = until
+                if s.status in ("bounced", "unsubscribed") and s.status_changed_at:
+                    record["status_reason"] = s.status_reason
+                    record["status_changed_at"] = s.status_changed_at.isoformat()
                 emit_json_line(record)
             else:
                 shown = f"paused until {until}" if s.status == "paused" else s.status
+                if s.status in ("bounced", "unsubscribed") and s.status_changed_at:
+                    shown += (f" since {s.status_changed_at:%Y-%m-%d %H:%M} UTC"
+                              + (f" ({s.status_reason})" if s.status_reason else ""))
                 click.echo(f"{s.email}\t{s.name}\t{cats or '(all)'}\t{shown}")
     settings.info(f"{count} subscriber(s)")
 

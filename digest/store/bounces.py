@@ -97,13 +97,14 @@ class BouncesMixin(StoreCore):
         of one edition or overall."""
         where, params = ("WHERE edition_id = ?", (edition_id,)) if edition_id else ("", ())
         counts = dict.fromkeys(("bounced", "complained", "blocked", "unsubscribed"), 0)
-        names = {"hard": "bounced", "soft": "bounced", "complaint": "complained",
-                 "policy": "blocked", "unsubscribe": "unsubscribed"}
-        for kind, n in self.db.execute(
-                f"""SELECT kind, count(DISTINCT subscriber_id) FROM bounce_events {where}
-                    GROUP BY kind""", params):
-            if kind in names:
-                counts[names[kind]] += n
+        for name, n in self.db.execute(
+                f"""SELECT CASE kind WHEN 'hard' THEN 'bounced' WHEN 'soft' THEN 'bounced'
+                               WHEN 'complaint' THEN 'complained' WHEN 'policy' THEN 'blocked'
+                               WHEN 'unsubscribe' THEN 'unsubscribed' END AS name,
+                           count(DISTINCT subscriber_id) FROM bounce_events {where}
+                    GROUP BY name""", params):
+            if name in counts:
+                counts[name] = n
         return BounceTally(**counts)
 
     def policy_blocks(self, since: dt.datetime | None = None) -> list[tuple[str, int]]:
