@@ -138,7 +138,23 @@ def test_send_through_postfix_then_bounces_reads_its_dsns(postfix: PostfixSite,
 
     listed = run(config, "subscribers", "list", "--status", "bounced")
     assert sent.gone in listed and sent.unknown in listed
+    records = run(config, "subscribers", "list", "--status", "bounced", "--json")
+    why = {r["email"]: r for r in map(json.loads, records.splitlines()[:-1])}  # then a count
+    assert "5.1.1" in why[sent.gone]["status_reason"]  # the DSN's status, and when
+    assert "5.1.1" in why[sent.unknown]["status_reason"]  # the refusal at RCPT
+    assert why[sent.gone]["status_changed_at"]
     assert sent.good not in listed and sent.full not in listed and sent.blocked not in listed
+    # The JSON, then the warnings (stderr, which the test runner mixes in).
+    status, _ = json.JSONDecoder().raw_decode(run(config, "status", "--json"))
+    assert status["subscribers"]["bounced"] == 2 and status["subscribers"]["active"] == 3
+    assert status["bounces"]["policy_blocks"] == [{"domain": "example.org", "blocks": 1}]
+    # Each recipient not served, with the server's reply or the notice's diagnostic.
+    failures = {line.split("\t")[0].strip(): line for line in run(
+        config, "editions", "show", SAMPLE_DATE, "--failures").splitlines() if "\t" in line}
+    assert set(failures) == {sent.unknown, sent.gone, sent.full, sent.blocked}
+    assert "User unknown" in failures[sent.unknown] and "User unknown" in failures[sent.gone]
+    assert "Mailbox full" in failures[sent.full]
+    assert "Relay access denied" in failures[sent.blocked]
     active = run(config, "subscribers", "list", "--status", "active")
     assert sent.good in active
 
