@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -70,7 +70,7 @@ def send_through(postfix: PostfixSite, folder: Path, mailbox: str | None = None)
     output = run(config, "send", "--date", SAMPLE_DATE, code=1)
     assert "sent 3" in output and "failed 2" in output, output
     postfix.wait_idle()  # every message delivered or bounced, every DSN delivered
-    return Sent(**{**sent.__dict__, "config": config, "output": output})
+    return replace(sent, config=config, output=output)
 
 
 def bounces_json(config: Path, *args: str) -> dict[str, object]:
@@ -90,6 +90,8 @@ def test_send_through_postfix_then_bounces_reads_its_dsns(postfix: PostfixSite,
     config = sent.config
     # At send time: no such user (550 5.1.1 at RCPT) is bounced at once; the relay refusal
     # (554 5.7.1) is a policy block and leaves the address active.
+    assert f"{sent.unknown}: refused (550 5.1.1" in sent.output  # the server's reply, shown
+    assert f"{sent.blocked}: refused (554 5.7.1" in sent.output
     after_send = statuses(config)
     assert after_send[sent.unknown] == "bounced"
     assert after_send[sent.blocked] == "active"

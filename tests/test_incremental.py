@@ -285,6 +285,9 @@ def test_a_state_file_from_before_incremental_builds_is_migrated_and_built_in_fu
             ALTER TABLE subscribers DROP COLUMN consent_form;
             ALTER TABLE subscribers DROP COLUMN consent_ip; DROP TABLE forgotten;
             ALTER TABLE subscribers DROP COLUMN paused_until;
+            DROP TABLE bounce_events; DROP TABLE handled_messages;
+            ALTER TABLE subscribers DROP COLUMN status_reason;
+            ALTER TABLE subscribers DROP COLUMN status_changed_at;
             PRAGMA user_version = {before};""")
     rendered.clear()
     run(config, "build", "--date", DAYS[2].isoformat())
