@@ -219,6 +219,7 @@ class ImapMailbox:
             raise MailboxError(f"the IMAP password for {where} is not set: export "
                                f"{password_env} before running")
         self.expunge = False
+        self.move = False
         try:
             if address.secure:
                 self.imap: imaplib.IMAP4 = imaplib.IMAP4_SSL(
@@ -227,13 +228,15 @@ class ImapMailbox:
             else:
                 self.imap = imaplib.IMAP4(address.host, address.port, timeout=timeout)
             self.imap.login(address.user, password)
+            # What the server offers once logged in (imaplib keeps the greeting's list).
+            offered = _text(self._ok(self.imap.capability(), "capability")).upper().split()
+            self.move = "MOVE" in offered or "MOVE" in self.imap.capabilities
             self._ensure_folder()
             self._ok(self.imap.select(_quoted(address.folder)), f"select {address.folder}")
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
             self._give_up()
             raise MailboxError(f"cannot use the IMAP mailbox {where}: {exc}. Check [bounces] "
                                f"mailbox and ${password_env}.") from None
-        self.move = "MOVE" in self.imap.capabilities
 
     def _give_up(self) -> None:
         with contextlib.suppress(Exception):
