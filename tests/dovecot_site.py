@@ -5,17 +5,23 @@ Fixtures (tests/conftest.py)
 ``dovecot_server`` (session scope)
     Starts one private Dovecot per test session (``dovecot -F -c FILE``: its own config file,
     ``base_dir``, ``state_dir``, log file and Maildirs in a temporary folder; never the
-    system's service) listening for IMAP on ``127.0.0.1:PORT`` only, without TLS, plain
-    passwords allowed (``ssl = no``, ``disable_plaintext_auth = no``, ``auth_mechanisms =
-    plain login``). Users come from a passwd-file; their mail is ``maildir:FOLDER/mail/USER``
-    (owned by ``nobody``). Dovecot speaks IMAP4rev1 with MOVE, UIDPLUS and the rest.
+    system's service) listening for IMAP on ``127.0.0.1:PORT``, plain passwords allowed
+    without TLS (``disable_plaintext_auth = no``, ``auth_mechanisms = plain login``), and
+    for IMAP over TLS on ``127.0.0.1:TLS_PORT`` with a self-signed certificate for
+    127.0.0.1 and localhost (``site.certificate``: a client trusts it with
+    ``SSL_CERT_FILE``). Users come from a passwd-file; their mail is
+    ``maildir:FOLDER/mail/USER`` (owned by ``nobody``). Dovecot speaks IMAP4rev1 with MOVE
+    (announced after login), UIDPLUS and the rest.
+    Wrong passwords cost no delay (``auth_failure_delay = 0``, no auth penalty), so a test
+    of one does not slow the others' logins.
     If the package is missing the fixture FAILS (it does not skip): ``.ci/run`` installs it.
 ``dovecot`` (function scope)
     The same ``DovecotSite``.
 
 API
 ---
-``site.host`` (127.0.0.1), ``site.port``, ``site.folder``, ``site.version``
+``site.host`` (127.0.0.1), ``site.port``, ``site.tls_port``, ``site.certificate``,
+``site.folder``, ``site.version``
 ``site.new_user() -> ImapUser``
     A user no test used yet (``user``, ``password``), with an empty INBOX: tests that share
     the session's server do not see each other's mail.
@@ -49,6 +55,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mailservers import self_signed
 
 PACKAGE = "dovecot-imapd"
 DOVECOT = "/usr/sbin/dovecot"
@@ -100,7 +108,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config(folder: Path, port: int, uid: int, gid: int) -> str:
+def _config(folder: Path, port: int, tls_port: int, uid: int, gid: int) -> str:
     return f"""\
 # Written by tests/dovecot_site.py: a private IMAP server on loopback, no TLS.
 protocols = imap
@@ -110,7 +118,9 @@ base_dir = {folder / "run"}
 state_dir = {folder / "state"}
 log_path = {folder / "dovecot.log"}
 info_log_path = {folder / "dovecot.log"}
-ssl = no
+ssl = yes
+ssl_cert = <{folder / "relay.crt"}
+ssl_key = <{folder / "relay.key"}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -138,7 +148,14 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+  }}
+}}
+# No auth penalty: it would delay every login from 127.0.0.1 after a wrong password.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
   }}
 }}
 protocol imap {{
@@ -153,6 +170,8 @@ class DovecotSite:
 
     folder: Path
     port: int
+    tls_port: int
+    certificate: Path  # the server's self-signed certificate: its own CA
     version: str = ""
     host: str = "127.0.0.1"
     users: tuple[ImapUser, ...] = ()
@@ -236,7 +255,7 @@ class DovecotSite:
             self._watchdog = None
 
 
-def _lay_out(folder: Path, port: int) -> tuple[ImapUser, ...]:
+def _lay_out(folder: Path, port: int, tls_port: int) -> tuple[ImapUser, ...]:
     mail_user = pwd.getpwnam(MAIL_USER)
     mail = folder / "mail"
     mail.mkdir()
@@ -246,7 +265,7 @@ def _lay_out(folder: Path, port: int) -> tuple[ImapUser, ...]:
     (folder / "users").write_text(
         "".join(f"{u.user}:{{PLAIN}}{u.password}::::::\n" for u in users), encoding="utf-8")
     (folder / "dovecot.conf").write_text(
-        _config(folder, port, mail_user.pw_uid, mail_user.pw_gid), encoding="utf-8")
+        _config(folder, port, tls_port, mail_user.pw_uid, mail_user.pw_gid), encoding="utf-8")
     return users
 
 
@@ -260,10 +279,14 @@ def start_dovecot(folder: Path | None = None) -> Iterator[DovecotSite]:
     own = folder is None
     root = Path(tempfile.mkdtemp(prefix="digest-dovecot-")) if folder is None else folder
     root.chmod(0o755)  # the mail user reaches its Maildirs
-    site = DovecotSite(root, _free_port())
+    port = _free_port()
+    while (tls_port := _free_port()) == port:
+        pass
+    site = DovecotSite(root, port, tls_port, root / "relay.crt")
     config = str(root / "dovecot.conf")
     try:
-        site.users = _lay_out(root, site.port)
+        self_signed(root)  # relay.crt and relay.key, for 127.0.0.1 and localhost
+        site.users = _lay_out(root, port, tls_port)
         site.version = subprocess.run([DOVECOT, "--version"], capture_output=True,
                                       text=True, check=True).stdout.split()[0]
         with (root / "dovecot.out").open("wb") as out:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import imaplib
 import smtplib
-import socket
+import ssl
 from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
@@ -113,26 +113,29 @@ RAW = (b"From: Mail Delivery System <MAILER-DAEMON@mail.example.net>\r\n"
        b"Message-ID: <imap-1@mail.example.net>\r\n\r\nThis is the mail system.\r\n")
 
 
-class FromElsewhere(imaplib.IMAP4):
-    """A client from 127.0.0.2: Dovecot delays every later login from an address that gave a
-    wrong password, and the other tests connect from 127.0.0.1."""
-
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        return socket.create_connection((self.host, self.port), timeout,
-                                        source_address=("127.0.0.2", 0))
-
-
 def test_dovecot_refuses_a_wrong_password_and_logs_a_user_in(dovecot: DovecotSite):
     user = dovecot.new_user()
-    elsewhere = FromElsewhere(dovecot.host, dovecot.port, timeout=30)
+    wrong = imaplib.IMAP4(dovecot.host, dovecot.port, timeout=30)
     with pytest.raises(imaplib.IMAP4.error, match="AUTHENTICATIONFAILED"):
-        elsewhere.login(user.user, "wrong")
-    elsewhere.logout()
+        wrong.login(user.user, "wrong")
+    wrong.logout()
     with dovecot.connect(user) as imap:
         _, lines = imap.capability()  # after login: imaplib keeps the greeting's
         assert {b"MOVE", b"UIDPLUS"} <= set(b" ".join(lines).split())
         status, _ = imap.select("INBOX")
         assert status == "OK"
+
+
+def test_dovecot_speaks_tls_with_a_certificate_a_client_can_trust(dovecot: DovecotSite):
+    user = dovecot.new_user()
+    trusting = ssl.create_default_context(cafile=str(dovecot.certificate))
+    with imaplib.IMAP4_SSL(dovecot.host, dovecot.tls_port, ssl_context=trusting,
+                           timeout=30) as imap:
+        status, _ = imap.login(user.user, user.password)
+        assert status == "OK"
+    with pytest.raises(ssl.SSLCertVerificationError):
+        imaplib.IMAP4_SSL(dovecot.host, dovecot.tls_port,
+                          ssl_context=ssl.create_default_context(), timeout=30)
 
 
 def test_dovecot_append_then_fetch_gives_the_message_back_per_user(dovecot: DovecotSite):
