@@ -269,3 +269,40 @@ def test_bounces_over_imap_flags_moves_and_counts_nothing_twice(
     assert lines(again) == {(None, "unknown", "left")}
     assert statuses(config) == now
     assert len(dovecot.mailbox(user, "processed")) == 4
+
+
+def test_imaps_with_a_trusted_certificate_and_clear_errors_before(
+        postfix: PostfixSite, dovecot: DovecotSite, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch):
+    """IMAP over TLS, as editors use it: the server's certificate is trusted through
+    SSL_CERT_FILE (here the test server's own). Before that, an untrusted certificate, a
+    wrong password and a missing one each stop the run with an error that names the
+    mailbox, and change nothing on either side."""
+    user = dovecot.new_user()
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.certificate))
+    monkeypatch.setenv("DIGEST_IMAP_PASSWORD", user.password)
+    where = f"imaps://{user.user}@127.0.0.1:{dovecot.tls_port}/INBOX"
+    sent = send_through(postfix, tmp_path, where)
+    for notice in postfix.messages(sent.bounces):
+        dovecot.append(user, notice.read_bytes())
+    config, before, inbox = sent.config, statuses(sent.config), dovecot.mailbox(user)
+
+    monkeypatch.delenv("SSL_CERT_FILE")
+    untrusted = run(config, "bounces", code=1)
+    assert where in untrusted and "certificate" in untrusted.lower()
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.certificate))
+    monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "not-the-password")
+    wrong = run(config, "bounces", code=1)
+    assert where in wrong and "authentication failed" in wrong.lower()
+    monkeypatch.delenv("DIGEST_IMAP_PASSWORD")
+    missing = run(config, "bounces", code=1)
+    assert "DIGEST_IMAP_PASSWORD" in missing
+    assert statuses(config) == before
+    assert dovecot.mailbox(user) == inbox and dovecot.mailbox(user, "processed") == []
+
+    monkeypatch.setenv("DIGEST_IMAP_PASSWORD", user.password)
+    report = bounces_json(config)
+    assert lines(report) == {(sent.gone, "hard", "bounced"), (sent.full, "soft", "counted")}
+    assert dovecot.mailbox(user) == []
+    assert sorted(m.raw for m in dovecot.mailbox(user, "processed")) == \
+        sorted(m.raw for m in inbox)  # moved whole
