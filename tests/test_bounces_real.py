@@ -161,6 +161,15 @@ def test_send_through_postfix_then_bounces_reads_its_dsns(postfix: PostfixSite,
     assert sent.good in active
 
 
+def test_the_next_send_reads_the_bounce_mailbox_first(postfix: PostfixSite, tmp_path: Path):
+    sent = send_through(postfix, tmp_path)
+    again = run(sent.config, "send", "--date", SAMPLE_DATE)
+    first = again.splitlines()[0]
+    assert first.startswith("bounces: 2 message(s)") and "1 bounced" in first, again
+    assert statuses(sent.config)[sent.gone] == "bounced"
+    assert postfix.messages(sent.bounces) == []  # put away in .processed
+
+
 def test_a_mailed_unsubscribe_through_postfix_unsubscribes(postfix: PostfixSite,
                                                            tmp_path: Path):
     sent = send_through(postfix, tmp_path)
