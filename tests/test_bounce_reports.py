@@ -185,3 +185,37 @@ def test_return_tags_fit_a_local_part_and_survive_lower_or_upper_case():
     assert read_return_tag(b"k", tag.upper()) == (EDITION, 2**63 - 1)
     assert read_return_tag(b"k", tag[:-1]) is None
     assert read_return_tag(b"k", tag[:-1] + ("a" if tag[-1] != "a" else "b")) is None
+
+
+# -- what a notice does: the pure decision -------------------------------------------
+
+@pytest.mark.parametrize(("kind", "acts", "status", "streak", "action"), [
+    ("hard", True, "active", 1, "bounced"),
+    ("hard", True, "paused", 1, "bounced"),
+    ("hard", True, "bounced", 1, "unchanged"),
+    ("hard", True, "unsubscribed", 1, "unchanged"),
+    ("hard", True, None, 1, "not_subscriber"),
+    ("hard", False, "active", 1, "left"),  # a forged tag acts on nobody
+    ("soft", True, "active", 4, "counted"),
+    ("soft", True, "active", 5, "bounced"),
+    ("policy", True, "active", 9, "counted"),
+    ("complaint", True, "active", 0, "unsubscribed"),
+    ("complaint", True, "bounced", 0, "unsubscribed"),
+    ("complaint", True, "unsubscribed", 0, "unchanged"),
+    ("unsubscribe", True, "paused", 0, "unsubscribed"),
+    ("auto_reply", True, "active", 0, "ignored"),
+    ("unknown", True, "active", 0, "left"),
+])
+def test_what_a_notice_does(kind, acts, status, streak, action):
+    from digest.deliver.policy import bounce_action
+
+    assert bounce_action(kind, acts, status, streak, 5) == action
+
+
+def test_at_send_time_only_an_unknown_address_bounces_at_once():
+    from digest.deliver.policy import bounce_at_send
+
+    assert bounce_at_send("550 5.1.1 <a@b>: User unknown", 1)
+    assert not bounce_at_send("550 5.7.1 blocked", 99)
+    assert not bounce_at_send("554 transaction failed", 2)
+    assert bounce_at_send("554 transaction failed", 3)

@@ -245,7 +245,7 @@ def test_bounces_acts_on_each_notice_and_puts_it_away(project: Path):
     assert "fine@example.org" not in failures
 
 
-def test_soft_bounces_bounce_after_the_limit_of_editions_in_a_row(project: Path):
+def test_a_soft_bounce_counts_and_the_same_edition_twice_counts_once(project: Path):
     run(project, "send", "--quiet")
     first = return_path(sent(project)["full@example.net"])
     deliver_notices(project, [dsn(first, "full@example.net", "4.2.2", "452 4.2.2 full",
@@ -317,3 +317,61 @@ def test_a_five_megabyte_notice_does_not_stop_the_run(project: Path):
     assert ("gone@example.org", "bounced") in {(m["address"], m["action"])
                                                for m in report["messages"]}
     assert {s for s, _ in statuses(project).values()} <= {"active", "bounced"}
+
+
+def test_soft_bounces_in_editions_in_a_row_bounce_and_a_clean_edition_breaks_the_row(
+        tmp_path: Path):
+    from digest.app.bounces import process_bounces
+    from digest.config import load_config
+    from digest.deliver.tokens import make_return_tag
+    from digest.models import Article, Edition, Section
+    from digest.store import Store
+
+    maildir = tmp_path / "box"
+    mailbox.Maildir(maildir, create=True).close()
+    path = write_config(tmp_path, [("news", "News", ["https://news.example.org/feed/"])],
+                        transport="file", email_extra='return_path = "b@news.example.org"',
+                        extra=f'\n[bounces]\nmailbox = "{maildir}"\nsoft_limit = 2\n')
+    config = load_config(path)
+    dates = [dt.date(2026, 11, day) for day in (1, 2, 3, 4)]
+    with Store(config.state) as store:
+        secret = store.secret()
+        one, _ = store.upsert_subscriber("one@example.org", "", [])
+        two, _ = store.upsert_subscriber("two@example.org", "", [])
+        for n, date in enumerate(dates):
+            store.add_articles([Article(
+                key=f"k{n}", link=f"https://news.example.org/{n}/", title=f"Story {n}",
+                summary_html="<p>x</p>", excerpt="x", author=None, published=NOW,
+                image=None, reading_minutes=1, feed_url="https://news.example.org/feed/")],
+                "news", NOW)
+            [stored] = [a for a in store.candidate_articles(NOW - dt.timedelta(days=1), NOW,
+                                                            date.isoformat())
+                        if a.key == f"k{n}"]
+            edition = store.save_edition(Edition(date, (Section("news", "News",
+                                                                (stored,)),), NOW))
+            assert edition.id is not None
+            for subscriber in (one, two):
+                store.record_delivery(edition.id, subscriber.id, "sent")
+
+        def soft(subscriber_id: int, date: dt.date, n: int) -> None:
+            verp = f"b+{make_return_tag(secret, date, subscriber_id)}@news.example.org"
+            deliver_to(maildir, dsn(verp, "x@example.org", "4.2.2", "452 4.2.2 full",
+                                    f"s{subscriber_id}-{n}"))
+            process_bounces(config, store)
+
+        soft(one.id, dates[0], 1)  # editions 1 and 3 bounce, 2 did not: no row of 2
+        soft(one.id, dates[2], 2)
+        assert store.subscriber("one@example.org").status == "active"  # type: ignore[union-attr]
+        soft(one.id, dates[3], 3)  # 3 and 4 in a row
+        found = store.subscriber("one@example.org")
+        assert found is not None and found.status == "bounced"
+        assert found.status_reason and "soft" in found.status_reason
+        soft(two.id, dates[3], 1)
+        soft(two.id, dates[3], 2)  # the same edition twice is one edition
+        assert store.subscriber("two@example.org").status == "active"  # type: ignore[union-attr]
+
+
+def deliver_to(maildir: Path, raw: bytes) -> None:
+    box = mailbox.Maildir(maildir, create=False)
+    box.add(raw)
+    box.close()

@@ -66,19 +66,27 @@ class BouncesReport:
 
     mailbox: str
     dry_run: bool
-    lines: list[BounceLine] = field(default_factory=list)
+    lines: list[BounceLine] = field(default_factory=list)  # kept when asked (JSON)
     forged: int = 0
     messages: int = 0
+    total: int = 0  # lines, kept or not
+    kinds: Counter[str] = field(default_factory=Counter)
+    done: Counter[str] = field(default_factory=Counter)
+
+    def add(self, line: BounceLine, *, keep: bool = True) -> None:
+        self.total += 1
+        self.kinds[line.kind] += 1
+        self.done[line.action] += 1
+        if keep:
+            self.lines.append(line)
 
     @property
     def counts(self) -> dict[str, int]:
-        found = Counter(line.kind for line in self.lines)
-        return {kind: found[kind] for kind in BOUNCE_KINDS}
+        return {kind: self.kinds[kind] for kind in BOUNCE_KINDS}
 
     @property
     def actions(self) -> dict[str, int]:
-        found = Counter(line.action for line in self.lines)
-        return {action: found[action] for action in BOUNCE_ACTIONS}
+        return {action: self.done[action] for action in BOUNCE_ACTIONS}
 
     def summary(self) -> str:
         verb = "would be" if self.dry_run else ""
@@ -96,7 +104,7 @@ class BouncesReport:
         return {"mailbox": self.mailbox, "dry_run": self.dry_run,
                 "messages": [line.record() for line in self.lines],
                 "counts": self.counts, "actions": self.actions, "forged": self.forged,
-                "total": len(self.lines)}
+                "total": self.total}
 
 
 def keys_for(config: Config, store: Store) -> BounceKeys:
@@ -106,9 +114,12 @@ def keys_for(config: Config, store: Store) -> BounceKeys:
 
 
 def process_bounces(config: Config, store: Store, *, dry_run: bool = False,
-                    on_line: Callable[[BounceLine], None] | None = None) -> BouncesReport:
+                    on_line: Callable[[BounceLine], None] | None = None,
+                    keep_lines: bool = True) -> BouncesReport:
     """Read every new message of `[bounces] mailbox`, act on it, and put it away (a
-    dry run only says what it would do). MailboxError when the mailbox cannot be read."""
+    dry run only says what it would do). MailboxError when the mailbox cannot be read.
+    Without `keep_lines` the report holds the counts only (memory stays flat; each line
+    still goes to `on_line`)."""
     where = config.bounces.mailbox
     if not where:
         from digest.errors import InputError
@@ -125,7 +136,7 @@ def process_bounces(config: Config, store: Store, *, dry_run: bool = False,
             report.forged += outcome.tag == "forged"
             lines = _handle(config, store, outcome, dry_run)
             for line in lines:
-                report.lines.append(line)
+                report.add(line, keep=keep_lines)
                 if on_line:
                     on_line(line)
             if not dry_run and any(line.action != "left" for line in lines):

@@ -162,14 +162,15 @@ class Digest:
             *((problem,) if problem else ()), *result.warnings))
 
     def process_bounces(self, *, dry_run: bool = False,
-                        on_line: Callable[[BounceLine], None] | None = None
-                        ) -> BouncesReport:
+                        on_line: Callable[[BounceLine], None] | None = None,
+                        keep_lines: bool = True) -> BouncesReport:
         """Read `[bounces] mailbox`: classify each message, act on it (bounce, count,
         unsubscribe) and put it away; a dry run changes and moves nothing. InputError
         without a mailbox configured, MailboxError when it cannot be read."""
         from digest.app.bounces import process_bounces
 
-        return process_bounces(self.config, self.store, dry_run=dry_run, on_line=on_line)
+        return process_bounces(self.config, self.store, dry_run=dry_run, on_line=on_line,
+                               keep_lines=keep_lines)
 
     def test_send(self, date: dt.date, address: str) -> pipeline.TestSend:
         """Mail one "[TEST]" copy of `date`'s edition to `address`; record nothing."""

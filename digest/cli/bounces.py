@@ -46,7 +46,7 @@ def bounces(settings: Settings, dry_run: bool, as_json: bool) -> None:
             settings.info(found.text())
 
     with opened(settings, lock=not dry_run, create=False) as digest:
-        report = digest.process_bounces(dry_run=dry_run, on_line=line)
+        report = digest.process_bounces(dry_run=dry_run, on_line=line, keep_lines=as_json)
     if as_json:
         emit_json(report.record())
         return

@@ -311,8 +311,9 @@ class BouncesConfig:
         "where bounces, complaints and mailed unsubscribes arrive: a Maildir "
         "(`\"maildir:/var/mail/digest\"` or a folder holding `cur/ new/ tmp/`), an mbox file "
         "(`\"mbox:/var/mail/bounces\"` or its path), or IMAP "
-        "(`\"imaps://user@imap.example.org/INBOX\"`). Empty: `digest bounces` has nothing to "
-        "read and `send` does not run it", "", example="maildir:/var/mail/digest-bounces")
+        "(`\"imaps://user@imap.example.org/INBOX\"`; `imap://` only to a server on this "
+        "machine). Empty: `digest bounces` has nothing to read and `send` does not run it",
+        "", example="maildir:/var/mail/digest-bounces")
     password_env: str = setting(
         "bounces", "password_env", "text",
         "the environment variable holding the IMAP password", "DIGEST_IMAP_PASSWORD")

@@ -13,6 +13,7 @@ import datetime as dt
 import email
 import email.message
 import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from email.header import decode_header, make_header
@@ -24,6 +25,10 @@ from flufl.bounce import all_failures
 
 from digest.deliver.bounce_rules import BounceKind, is_auto_reply, kind_for, status_in
 from digest.deliver.tokens import read_return_tag, read_token
+
+# A detector that fails is caught here (the message is unknown); flufl.bounce logs it
+# too, which would reach stderr through logging's last resort: not for every message.
+logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 
 READ_AT_MOST = 1024 * 1024  # bytes of a message classified: its headers and first parts
 DIAGNOSTIC_CHARS = 300
