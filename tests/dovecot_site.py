@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailservers import self_signed
+from support.servers import group_running
 
 PACKAGE = "dovecot-imapd"
 DOVECOT = "/usr/sbin/dovecot"
@@ -243,11 +244,11 @@ class DovecotSite:
                 process.wait()
         # Its children (auth, imap) leave with the master; wait for the group to be gone.
         deadline = time.monotonic() + 10
-        with contextlib.suppress(ProcessLookupError):
-            while time.monotonic() < deadline:
-                os.killpg(process.pid, 0)
-                time.sleep(0.05)
-            os.killpg(process.pid, signal.SIGKILL)
+        while group_running(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if group_running(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         if self._watchdog is not None and self._watchdog.stdin is not None:
             self._watchdog.stdin.write(b"stopped\n")
             self._watchdog.stdin.close()

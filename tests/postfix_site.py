@@ -80,6 +80,8 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+from support.servers import group_running
+
 DOMAIN = "mail.example.net"
 PACKAGE = "postfix"
 POSTFIX = "/usr/sbin/postfix"
@@ -311,12 +313,12 @@ class PostfixSite:
             subprocess.run([POSTFIX, "-c", str(self.config_directory), "stop"],
                            capture_output=True, timeout=60)
         else:
-            with contextlib.suppress(ProcessLookupError):
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    os.killpg(pid, 0)  # ProcessLookupError once the group is empty
-                    time.sleep(0.05)
-                os.killpg(pid, signal.SIGKILL)  # still there after 30 s
+            deadline = time.monotonic() + 30
+            while group_running(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if group_running(pid):  # still there after 30 s
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
         if self._watchdog is not None and self._watchdog.stdin is not None:
             self._watchdog.stdin.write(b"stopped\n")
             self._watchdog.stdin.close()
@@ -332,6 +334,11 @@ def _write_config(folder: Path, port: int, inner: int) -> None:
     (etc / "master.cf").write_text(_master_cf(port, inner), encoding="utf-8")
     for name, text in _MAPS.items():
         (etc / name).write_text(text.replace("{inner}", str(inner)), encoding="utf-8")
+    # Postfix's programs wait until a file they read is more than a moment old (it might
+    # still be being written): a minute older, they start at once.
+    written = time.time() - 60
+    for path in etc.iterdir():
+        os.utime(path, (written, written))
     (folder / "queue").mkdir(mode=0o755)  # `postfix check` makes what goes inside
     data = folder / "data"
     data.mkdir(mode=0o700)
@@ -371,6 +378,7 @@ def start_postfix(folder: Path | None = None) -> Iterator[PostfixSite]:
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True)
         site._started = True
+        (root / "queue" / "quick-start").touch()  # checked just now: `start` need not again
         started = subprocess.run([POSTFIX, "-c", config, "start"], capture_output=True,
                                  text=True, timeout=120)
         if started.returncode != 0:
