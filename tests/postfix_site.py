@@ -210,8 +210,8 @@ _MAPS = {
     # would be a hole), so the Maildirs are listed: a trailing slash means Maildir.
     "mailboxes": "".join(f"box-{n:03d}@{DOMAIN} box-{n:03d}/\n" for n in range(POOL))
                  + f"box-postmaster@{DOMAIN} box-postmaster/\n",
-    # Accepted at RCPT; transport_maps bounces them after.
-    "accepted": f"/^(gone|full)-{_LOCAL}@{_DOMAIN_RE}$/ later/\n",
+    # Accepted at RCPT (the value is no Maildir: transport_maps relays them behind).
+    "accepted": f"/^(gone|full)-{_LOCAL}@{_DOMAIN_RE}$/ relayed-behind\n",
     "aliases": f"/^(postmaster|mailer-daemon)@{_DOMAIN_RE}$/ box-postmaster@{DOMAIN}\n",
     "transport": f"/^(gone|full)-{_LOCAL}@{_DOMAIN_RE}$/ smtp:[127.0.0.1]:{{inner}}\n",
     "full": f"/^full-{_LOCAL}@{_DOMAIN_RE}$/ 552 5.2.2 Mailbox full\n",
