@@ -227,6 +227,18 @@ Content-Type: message/rfc822
 """.encode() + original + b"\n--arf--\n")
 
 
+def inflated(dsn: bytes, size: int = 5 * 1024 * 1024) -> bytes:
+    """The DSN with its returned message grown past `size` bytes: the report stays first,
+    5 MB of the returned message's text follow (a large newsletter sent back whole)."""
+    boundary = parse(dsn).get_boundary()
+    assert boundary
+    end = f"\n--{boundary}--".encode()
+    line = b"%07d returned text of a very large message\n"
+    filler = b"".join(line % n for n in range(size // len(line % 0) + 1))
+    assert dsn.count(end) == 1
+    return dsn.replace(end, b"\n" + filler + end)
+
+
 @pytest.fixture
 def imap_sent(postfix: PostfixSite, dovecot: DovecotSite, tmp_path: Path,
               monkeypatch: pytest.MonkeyPatch) -> tuple[Sent, str]:
@@ -236,7 +248,10 @@ def imap_sent(postfix: PostfixSite, dovecot: DovecotSite, tmp_path: Path,
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", user.password)
     sent = send_through(postfix, tmp_path, imap_url(dovecot, user.user))
     for notice in postfix.messages(sent.bounces):
-        dovecot.append(user, notice.read_bytes())
+        raw = notice.read_bytes()
+        if sent.gone.encode() in raw:
+            raw = inflated(raw)  # read in part: the report comes first
+        dovecot.append(user, raw)
     [copy] = postfix.messages(sent.good)
     dovecot.append(user, complaint(copy.read_bytes(), sent.bounces))
     dovecot.append(user, (SAMPLES / "out_of_office.eml").read_bytes())
@@ -271,6 +286,10 @@ def test_bounces_over_imap_flags_moves_and_counts_nothing_twice(
     # The four handled messages are in "processed", flagged \Seen; the junk stays, unseen.
     processed = dovecot.mailbox(user, "processed")
     assert len(processed) == 4 and all("\\Seen" in m.flags for m in processed)
+    # The 5 MB notice was classified from its start and moved whole.
+    assert sorted(len(m.raw) for m in processed) == sorted(len(m.raw) for m in before
+                                                          if b"<junk@" not in m.raw)
+    assert max(len(m.raw) for m in processed) > 5 * 1024 * 1024
     [left] = dovecot.mailbox(user)
     assert b"<junk@example.org>" in left.raw and "\\Seen" not in left.flags
 
