@@ -329,3 +329,29 @@ def write_json(subscribers: Iterable[Subscriber], out: TextIO) -> int:
         count += 1
     out.write("\n]\n" if count else "[]\n")
     return count
+
+
+def domain_takes_mail(address: str, nameserver: tuple[str, int] | None = None,
+                      timeout: float = 5.0) -> bool:
+    """Whether the address's domain has somewhere to deliver mail: an MX record (not the
+    null MX of RFC 7505) or, failing that, a globally reachable A or AAAA one, asked of
+    `nameserver` (IP, port) or the system's resolver. email-validator's check with
+    dnspython: a domain that does not exist, or has none of them, is False; a DNS server
+    that does not answer in `timeout` seconds lets the address through (True)."""
+    import dns.resolver
+    from email_validator import EmailUndeliverableError
+    from email_validator.deliverability import validate_email_deliverability
+
+    if nameserver is None:
+        resolver = dns.resolver.Resolver()
+    else:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [nameserver[0]]
+        resolver.port = nameserver[1]
+    resolver.lifetime = timeout
+    domain = address.rpartition("@")[2]
+    try:
+        validate_email_deliverability(domain, domain, dns_resolver=resolver)
+    except EmailUndeliverableError:
+        return False
+    return True

@@ -128,6 +128,7 @@ class Chromium:
                                                   timeout=60, suppress_origin=True)
         self.next_id = 0
         self.picture_requests: list[str] = []
+        self.allowed: tuple[str, ...] = ()  # URL prefixes let through (a server on loopback)
 
     def close(self) -> None:
         try:
@@ -172,7 +173,9 @@ class Chromium:
         session = message.get("sessionId")
         request_id = params["requestId"]
         url = params["request"]["url"]
-        if images and params.get("resourceType") == "Image":
+        if url.startswith(self.allowed) and self.allowed:
+            self._send("Fetch.continueRequest", {"requestId": request_id}, session)
+        elif images and params.get("resourceType") == "Image":
             self.picture_requests.append(url)
             body = picture_png(240, 160, sum(url.encode()) % 97)
             self._send("Fetch.fulfillRequest", {
@@ -220,3 +223,59 @@ class Chromium:
             return measured
         finally:
             self.call("Target.closeTarget", {"targetId": target})
+
+
+class Tab:
+    """A live page in the browser, for a flow through a server on loopback: go to a URL,
+    run a line of script, press a button and wait for the next page, take a picture.
+    Requests to anything but `allowed` are refused, as in `Chromium.render`."""
+
+    def __init__(self, browser: Chromium, allowed: str, *, width: int) -> None:
+        self.browser = browser
+        browser.allowed = (allowed,)
+        self.width = width
+        self.target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.call("Target.attachToTarget",
+                                    {"targetId": self.target, "flatten": True})["sessionId"]
+        self.call("Page.enable")
+        self.call("Fetch.enable", {"patterns": [{"urlPattern": "http*://*"}]})
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": 800, "deviceScaleFactor": 1, "mobile": True})
+
+    def call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.browser.call(method, params, self.session, images=False)
+
+    def go(self, url: str) -> None:
+        self.call("Page.navigate", {"url": url})
+        self.browser._pump(self.session, False, until_event="Page.loadEventFired")
+
+    def run(self, script: str) -> Any:
+        """The value of `script` (an expression) in the page."""
+        result = self.call("Runtime.evaluate", {"expression": script, "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"in the page: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def press(self, selector: str) -> None:
+        """Click the button `selector` finds and wait for the page it leads to."""
+        self.run(f"setTimeout(() => document.querySelector({json.dumps(selector)}).click(), 0)")
+        self.browser._pump(self.session, False, until_event="Page.loadEventFired")
+
+    def overflow(self) -> int:
+        """How far the page is wider than the viewport (0 when it fits)."""
+        return int(self.run("document.documentElement.scrollWidth")) - self.width
+
+    def text(self) -> str:
+        return str(self.run("document.body.innerText"))
+
+    def screenshot(self, path: Path) -> None:
+        height = int(self.run("document.documentElement.scrollHeight"))
+        shot = self.call("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": self.width, "height": height, "scale": 1}})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    def close(self) -> None:
+        self.browser.call("Target.closeTarget", {"targetId": self.target})
+        self.browser.allowed = ()

@@ -284,6 +284,8 @@ def test_a_state_file_from_before_incremental_builds_is_migrated_and_built_in_fu
             ALTER TABLE subscribers DROP COLUMN consent_at;
             ALTER TABLE subscribers DROP COLUMN consent_form;
             ALTER TABLE subscribers DROP COLUMN consent_ip; DROP TABLE forgotten;
+            DROP TRIGGER subscribers_pause_ends; DROP TABLE signup_mail;
+            DROP TABLE signup_refusals; ALTER TABLE subscribers DROP COLUMN confirm_nonce;
             ALTER TABLE subscribers DROP COLUMN paused_until;
             DROP TABLE bounce_events; DROP TABLE handled_messages;
             ALTER TABLE subscribers DROP COLUMN status_reason;

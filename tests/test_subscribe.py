@@ -19,7 +19,7 @@ import lxml.html
 import pytest
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, run, sample_config
-from web import Reply, request, serving
+from web import Reply, request, serving, settle
 
 from digest.config import load_config
 from digest.deliver.tokens import make_confirm_token, make_token
@@ -66,6 +66,9 @@ def row(config: Path, email: str) -> sqlite3.Row | None:
 
 
 def mails(sink: Sink, address: str) -> list[EmailMessage]:
+    """What the SMTP server received for `address`, once the mailer has sent what the
+    requests so far queued."""
+    settle()
     return [BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[misc]
             for raw in sink.raw_for(address)]
 
@@ -149,6 +152,7 @@ def test_every_state_gets_the_same_answer_and_at_most_one_mail_an_hour(
     assert {(a.status, a.body) for a in answers} == {(answers[0].status, answers[0].body)}
     assert answers[0].status == 200
 
+    settle()
     assert len(sink.raw_for("fresh@example.org")) == 1  # the repeat sent nothing
     [kept] = mails(sink, ACTIVE)  # already active: told so, with a way out, no link to confirm
     body = kept.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
@@ -205,7 +209,7 @@ def test_pages_and_mail_are_in_the_digest_language(tmp_path: Path):
             assert "Подписаться" in request(base, "GET", "/subscribe").body
             assert "Проверьте почту" in post(base, "/subscribe",
                                             {"email": "ru@example.org"}).body
-    [message] = mails(sink, "ru@example.org")
+            [message] = mails(sink, "ru@example.org")
     assert "Подтвердите" in str(message["Subject"])
 
 
@@ -216,6 +220,7 @@ def test_bad_addresses_and_large_bodies_are_refused_and_store_nothing(
     assert bad.status == 400 and "<form" in bad.body
     big = post(base, "/subscribe", {"email": "big@example.org", "name": "x" * 20000})
     assert big.status == 413
+    settle()
     assert row(config, "big@example.org") is None and not sink.raw_for("big@example.org")
 
 
@@ -226,6 +231,7 @@ def test_a_filled_honeypot_gets_the_same_answer_and_nothing_happens(
     robot = post(base, "/subscribe", {"email": "robot@example.org",
                                       "website": "http://spam.example"})
     assert (robot.status, robot.body) == (person.status, person.body)
+    settle()
     assert row(config, "robot@example.org") is None and not sink.raw_for("robot@example.org")
     assert row(config, "person@example.org") is not None
 
@@ -236,6 +242,7 @@ def test_over_the_rate_one_ip_gets_the_same_answer_and_nothing_is_sent(
     answers = [post(base, "/subscribe", {"email": f"r{n}@example.org"}) for n in range(6)]
     assert {(a.status, a.body) for a in answers} == {(answers[0].status, answers[0].body)}
     assert all(row(config, f"r{n}@example.org") is not None for n in range(5))
+    settle()
     assert all(sink.raw_for(f"r{n}@example.org") for n in range(5))
     assert row(config, "r5@example.org") is None and not sink.raw_for("r5@example.org")
 

@@ -84,8 +84,9 @@ class WordPress:
     by the home page's Link header."""
 
     def __init__(self, server: FeedServer, posts: list[dict[str, Any]], *,
-                 plain: bool = False) -> None:
+                 plain: bool = False, legacy: bool = False) -> None:
         self.posts = posts
+        self.legacy = legacy  # before WordPress 6.0: no categories[include_children]
         self.server = server
         self.category_id = 12
         if plain:
@@ -114,7 +115,11 @@ class WordPress:
 
     def list_posts(self, request: http.server.BaseHTTPRequestHandler) -> Route:
         q = self.query(request.path)
-        if q.get("categories") != str(self.category_id):
+        terms = q.get("categories[terms]")
+        if terms is not None and self.legacy:
+            return Route(400, JSON, b'{"code":"rest_invalid_param","message":'
+                                    b'"Invalid parameter(s): categories"}')
+        if (terms if terms is not None else q.get("categories")) != str(self.category_id):
             return Route(200, {**JSON, "X-WP-Total": "0", "X-WP-TotalPages": "0"}, b"[]")
         after = q.get("after", "")
         # WordPress compares `after` with the local `date`, not date_gmt.
@@ -188,7 +193,9 @@ def test_posts_become_articles(tmp_path: Path, feed_server: FeedServer):
     query = WordPress.query(posts.path)
     # The window (48 h) plus a day of overlap for the site's time zone.
     assert query["after"] == "2026-11-22T12:00:00"
-    assert (query["categories"], query["per_page"]) == ("12", "100")
+    # The category with its children, as the category's own feed has them.
+    assert (query["categories[terms]"], query["categories[include_children]"],
+            query["per_page"]) == ("12", "1", "100")
     assert query["_embed"] == "author,wp:featuredmedia,wp:term"
     assert {"title", "content", "date_gmt", "_embedded"} <= set(query["_fields"].split(","))
     assert posts.headers["user-agent"].startswith("digest/")
@@ -205,6 +212,23 @@ def test_posts_become_articles(tmp_path: Path, feed_server: FeedServer):
     # Featured image not readable: the first image of the content instead.
     b = articles["https://news.example.org/?p=4212"]
     assert b.image == "https://news.example.org/wp-content/uploads/inline.jpg"
+
+
+def test_a_site_before_wordpress_6_is_asked_for_the_category_alone(
+        tmp_path: Path, feed_server: FeedServer):
+    # WordPress 5.x knows no categories[include_children] and refuses it with a 400.
+    WordPress(feed_server, [post(4211, NOW - dt.timedelta(hours=3))], legacy=True)
+    config = wp_config(tmp_path, feed_server)
+    with Store(config.state) as store:
+        report = gather(config, store, now=NOW)
+        assert sorted(stored(store)) == ["https://news.example.org/?p=4211"]
+        state = store.feed_state(config.categories[0].wordpress[0].location)
+        assert (state.api_root, state.category_id) == (f"{feed_server.base}/wp-json/", 12)
+    assert report.summary() == "1 feeds: 1 new articles, 0 unchanged, 0 failed"
+    refused, asked = [r for r in feed_server.requests if "/wp/v2/posts" in r.path]
+    assert "categories[terms]" in WordPress.query(refused.path)
+    assert WordPress.query(asked.path)["categories"] == "12"
+    assert "categories[terms]" not in WordPress.query(asked.path)
 
 
 def test_later_runs_overlap_and_dedupe(tmp_path: Path, feed_server: FeedServer):

@@ -133,6 +133,36 @@ def test_every_public_post_once_in_its_section(wordpress: WordPressSite, tmp_pat
 
 
 @pytest.mark.parametrize(("mode", "plain"), MODES[:2], ids=IDS[:2])
+def test_a_parent_listed_without_its_children_keeps_their_posts(
+        wordpress: WordPressSite, tmp_path: Path, mode: str, plain: bool) -> None:
+    # An editor keeps News and drops its children (Economy, Energy, Climate and
+    # Ecology) from the config: their posts still come, under News, both ways.
+    config = set_up(wordpress, tmp_path / "digest", mode, plain)
+    children = {c.slug for c in wordpress.manifest.categories if c.parent == "news"}
+    assert children == {"economy", "energy", "climate-and-ecology"}
+    head, *blocks = config.path.read_text(encoding="utf-8").split("[[categories]]")
+    kept = [b for b in blocks if not any(f'slug = "{slug}"' in b for slug in children)]
+    assert len(kept) == len(blocks) - 3
+    config.path.write_text("[[categories]]".join([head, *kept]), encoding="utf-8")
+    config = load_config(config.path)
+    at = ["--config", str(config.path)]
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    now = dt.datetime.now(dt.UTC)
+    window = wordpress.manifest.window(48, now)
+    edition = shown(config, today(config))
+    got = {a["link"]: s["slug"] for s in edition["sections"] for a in s["articles"]}
+    listed = {c.slug for c in config.categories}
+    expected = {}
+    for post in window:
+        own = [c.slug for c in config.categories if c.slug in post.categories]
+        expected[link(wordpress, post, plain)] = own[0] if own else "news"
+        assert own or set(post.categories) & children, post.categories
+    assert got == expected
+    assert "news" in listed and not listed & children
+
+
+@pytest.mark.parametrize(("mode", "plain"), MODES[:2], ids=IDS[:2])
 def test_a_second_day_brings_only_new_posts(wordpress: WordPressSite, tmp_path: Path,
                                             mode: str, plain: bool) -> None:
     config = set_up(wordpress, tmp_path / "digest", mode, plain)

@@ -33,15 +33,30 @@ def serving(config: Config) -> Iterator[str]:
     as EBADF, now and then, in the sign-up and unsubscribe tests).
     """
     gc.collect()
-    server = waitress.create_server(DigestApp(config), host="127.0.0.1", port=0, threads=2)
+    app = DigestApp(config)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    app.mailer.start()  # as run_server does
+    RUNNING.append(app)
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        RUNNING.remove(app)
+        app.mailer.stop()
         # Closed from inside the server's own loop, so its select() never sees a dead socket.
         server.trigger.pull_trigger(server.close)
         thread.join(timeout=10)
+
+
+RUNNING: list[DigestApp] = []  # the apps `serving` runs now
+
+
+def settle() -> None:
+    """Wait until the mailer of every app served now has sent what the requests so far
+    queued (the sign-up form's mail leaves the request)."""
+    for app in list(RUNNING):
+        assert app.mailer.drain(timeout=30), "the sign-up mailer did not finish a pass"
 
 
 def request(base: str, method: str, target: str, body: bytes | None = None,

@@ -22,7 +22,7 @@ from digest.errors import InputError, NotFound  # what the facade's actions rais
 if TYPE_CHECKING:
     from digest.app.bounces import BounceLine, BouncesReport
     from digest.app.manage import ManageAnswer, ManageChoice
-    from digest.app.signup import ConfirmAnswer, SignUp
+    from digest.app.signup import ConfirmAnswer, MailRun, SignUp
     from digest.app.status import EditionDetail, EditionStatus, SourceHealth, Status
     from digest.deliver.policy import DeliveryReport
     from digest.sources.check import FeedCheck
@@ -36,6 +36,7 @@ _LOADED_WHEN_ASKED = {
     "ConfirmAnswer": "digest.app.signup",
     "ManageAnswer": "digest.app.manage",
     "ManageChoice": "digest.app.manage",
+    "MailRun": "digest.app.signup",
     "SignUp": "digest.app.signup",
     "EditionDetail": "digest.app.status",
     "EditionStatus": "digest.app.status",
@@ -73,6 +74,7 @@ __all__ = [
     "GatherReport",
     "ImportLine",
     "InputError",
+    "MailRun",
     "ManageAnswer",
     "ManageChoice",
     "NotFound",

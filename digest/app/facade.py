@@ -26,7 +26,7 @@ from digest.store import Store, utcnow
 if TYPE_CHECKING:  # each action imports what it uses when it runs
     from digest.app.bounces import BounceLine, BouncesReport
     from digest.app.manage import ManageAnswer, ManageChoice
-    from digest.app.signup import ConfirmAnswer, SignUp
+    from digest.app.signup import ConfirmAnswer, MailRun, SignUp
     from digest.app.status import EditionDetail, EditionStatus, Status
     from digest.sources.check import FeedCheck
     from digest.sources.gather import FeedReport, GatherReport
@@ -43,7 +43,8 @@ class FetchResult:
 @dataclass(frozen=True)
 class SubscriberChange:
     email: str  # as stored (normalised)
-    outcome: str  # "added", "updated", "unchanged", "unsubscribed"
+    outcome: str  # "added", "updated", "unchanged", "unsubscribed", "forgotten"
+    note: str = ""  # what the user should know besides (a log that kept the address)
 
 
 @dataclass(frozen=True)
@@ -286,13 +287,24 @@ class Digest:
         return SubscriberChange(found.email, "unsubscribed")
 
     def forget(self, email: str) -> SubscriberChange:
-        """Erase a person's data (address, name, consent, delivery records) for a privacy
-        request; only a salted hash of the address is kept, so that it is not imported
-        or added again by accident (`--force` does)."""
+        """Erase a person's data (address, name, consent, delivery records, queued mail)
+        for a privacy request, from the state file's bytes and its log too, and the
+        file transport's .eml files addressed to them; only a salted hash of the address
+        is kept, so that it is not imported or added again by accident (`--force`
+        does)."""
+        from digest.deliver.outbox import erase_messages
+
         erased = self.store.forget(email.strip())
         if erased is None:
             raise NotFound(f"{email}: no such subscriber (see `digest subscribers list`)")
-        return SubscriberChange(erased, "forgotten")
+        erase_messages(self.config.email.outbox, erased)
+        note = ""
+        if self.store.log_kept:
+            note = (f"another process (`digest serve`?) is reading {self.config.state}, "
+                    f"so its write-ahead log ({self.config.state.name}-wal) could not be "
+                    "emptied and may still hold the address; once it has stopped, run "
+                    f"`sqlite3 {self.config.state} 'PRAGMA wal_checkpoint(TRUNCATE)'`")
+        return SubscriberChange(erased, "forgotten", note)
 
     def unsubscribe_by_token(self, token: str | None, *, confirmed: bool) -> TokenAnswer:
         """What a one-click link's token names; `confirmed` (the POST) unsubscribes it.
@@ -318,22 +330,49 @@ class Digest:
     def subscribe(self, email: str, name: str = "", categories: Iterable[str] = (), *,
                   form: str = "", trap: str = "") -> SignUp:
         """A reader's sign-up on the form (double opt-in): a new, pending or unsubscribed
-        address becomes pending and is mailed a confirmation link; an active one is
-        mailed its unsubscribe link; at most one mail per address an hour. `form` is the
-        page it came from (kept as the consent's form). `trap` is the
-        honeypot field: filled, nothing happens. A bad address or category: InputError."""
+        address becomes pending and is owed a confirmation link; an active one is owed
+        its manage and unsubscribe links; at most one mail per address an hour. The
+        mail is queued, not sent (`send_signup_mail`). `form` is the page it came from
+        (kept as the consent's form). `trap` is the honeypot field: filled, nothing is
+        stored but a count; so too for an address whose domain takes no mail, when
+        `[subscribe] check_domain` asks. A bad address or category: InputError."""
         from digest.app import signup
         from digest.subscribers import check_categories, normalise_address, normalise_name
 
         if trap.strip():
-            return signup.SignUp("nothing")
+            return self.refuse_sign_up("honeypot", email)
         try:
             address = normalise_address(email)
             cats = check_categories(categories, self.config.category_slugs)
         except ValueError as exc:
             raise InputError(f"{email}: {exc}") from None
+        if self.config.subscribe.check_domain and not signup.takes_mail(self.config,
+                                                                       address):
+            return self.refuse_sign_up("domain", address)
         return signup.sign_up(self.config, self.store, address, normalise_name(name),
                               frozenset(cats), utcnow(), form)
+
+    def refuse_sign_up(self, reason: Literal["honeypot", "rate", "domain"],
+                       email: str = "") -> SignUp:
+        """Count a sign-up of `email` refused without a word (its page is the same as
+        any other's); the count costs the request what storing a sign-up does (the
+        address is read as a sign-up reads it), so its time tells nothing either."""
+        from digest.app import signup
+        from digest.subscribers import normalise_address
+
+        try:
+            address = normalise_address(email)
+        except ValueError:
+            address = email.strip()
+        self.store.count_refused_sign_up(reason, address)
+        return signup.SignUp("", address, refused=reason)
+
+    def send_signup_mail(self) -> MailRun:
+        """Send the sign-up form's queued mail (confirmation links, reminders) that is
+        due; what cannot go now waits in the state file for the next pass."""
+        from digest.app import signup
+
+        return signup.send_queued(self.config, self.store, utcnow)
 
     def confirm(self, token: str | None, *, confirmed: bool, ip: str = "") -> ConfirmAnswer:
         """What a confirmation link's token names; `confirmed` (the POST) activates the

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         Digest,
         FeedReport,
         GatherReport,
+        MailRun,
         SendResult,
     )
     from digest.config import Config
@@ -150,7 +151,8 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
 
     Emails it to every active subscriber; this is the command for cron.
     Running it again for the same date sends nothing more; mail left
-    undelivered by an earlier run goes out first. A message the mail server
+    undelivered by an earlier run goes out first, as does the sign-up mail
+    that `digest serve` left queued. A message the mail server
     never confirmed (no reply within [smtp] data_timeout) is recorded as
     unknown and sent again only with --retry-unknown. SIGTERM or SIGINT stops
     the send after the messages in flight (exit 143 or 130).
@@ -166,6 +168,8 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
         return
     with opened(settings, lock=True) as digest:
         date = parse_date(date_text, digest)
+        if not dry_run:  # what `digest serve` left of the sign-up form's mail
+            _say_signup_mail(settings, digest.send_signup_mail())
         if not no_fetch:
             _start_fetch_bar(settings, digest)
         result = digest.send(date, dry_run=dry_run, fetch=not no_fetch,
@@ -174,6 +178,13 @@ def send(settings: Settings, date_text: str | None, dry_run: bool, no_fetch: boo
                              on_start=lambda e, n: _start_send_bar(settings, e, n),
                              on_message=lambda s, o: _message_sent(settings, s, o))
     _say_sent(settings, digest.config, date, result, dry_run=dry_run, as_json=as_json)
+
+
+def _say_signup_mail(settings: Settings, run: MailRun) -> None:
+    if run.problem:
+        settings.warn(f"sign-up mail: {run.later} messages wait: {run.problem}")
+    if run.sent:
+        settings.info(f"sign-up mail left by `digest serve`: {run.sent} sent")
 
 
 def _refuse_with_to(**given: bool) -> None:

@@ -82,9 +82,11 @@ def subscribers_remove(settings: Settings, email: str) -> None:
 @click.argument("email")
 @pass_settings
 def subscribers_forget(settings: Settings, email: str) -> None:
-    """Erase a person's data for a privacy request: address, name, consent and
-    delivery records. Only a salted hash of the address is kept, so that an import
-    or `add` does not bring it back by accident (their --force does).
+    """Erase a person's data for a privacy request: address, name, consent,
+    delivery records and queued sign-up mail, from every byte of the state file
+    (its free pages and write-ahead log too), and the file transport's .eml files
+    that hold the address. Only a salted hash of the address is kept, so that an
+    import or `add` does not bring it back by accident (their --force does).
 
     \b
     Example:
@@ -92,6 +94,8 @@ def subscribers_forget(settings: Settings, email: str) -> None:
     """
     with opened(settings) as digest:
         change = digest.forget(email)
+    if change.note:
+        settings.warn(change.note)
     settings.info(f"{change.email}: forgotten")
 
 

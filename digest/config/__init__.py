@@ -20,7 +20,7 @@ from digest.config.declaration import (
     SubscribeConfig,
     WordPressSource,
 )
-from digest.config.loading import DEFAULT_CONFIG, config_path, load_config
+from digest.config.loading import DEFAULT_CONFIG, config_path, load_config, pages_url
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -39,4 +39,5 @@ __all__ = [
     "ascii_domain",
     "config_path",
     "load_config",
+    "pages_url",
 ]

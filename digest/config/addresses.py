@@ -128,3 +128,26 @@ def list_id(r: Reader, table: str, key: str, value: str) -> str | None:
         return None
     return f"{display(name, identifier)}" if name else f"<{identifier}>"
 
+
+
+def nameserver(value: str) -> tuple[str, int]:
+    """(IP address, port) of a DNS server written `IP`, `IP:port` or `[IPv6]:port`;
+    ValueError if it is not one."""
+    import ipaddress
+
+    host, port = value.strip(), 53
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        if rest:
+            if not rest.startswith(":") or not rest[1:].isdigit():
+                raise ValueError(f"{value!r}: write [IPv6]:port")
+            port = int(rest[1:])
+    elif host.count(":") == 1:
+        host, _, digits = host.partition(":")
+        if not digits.isdigit():
+            raise ValueError(f"{value!r}: the port must be a number")
+        port = int(digits)
+    ipaddress.ip_address(host)  # ValueError: not an IP address
+    if not 0 < port < 65536:
+        raise ValueError(f"{value!r}: the port must be between 1 and 65535")
+    return host, port

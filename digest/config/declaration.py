@@ -43,7 +43,7 @@ Kind = Literal[
     "text", "optional_text", "header_text", "url", "optional_url", "base_url", "language",
     "timezone", "path", "folder", "file", "number", "integer", "rate", "bool", "choice",
     "mailbox", "address", "named_address", "header_url", "list_id", "subject",
-    "email_address", "custom"]
+    "email_address", "nameserver", "custom"]
 
 
 @dataclass(frozen=True)
@@ -300,6 +300,16 @@ class SubscribeConfig:
         "subscribe", "rate", "integer",
         "sign-ups a minute from one IP address; more get the same answer and send nothing",
         5, minimum=1, maximum=10000)
+    check_domain: bool = setting(
+        "subscribe", "check_domain", "bool",
+        "sign up only addresses whose domain has an MX record (or, failing that, an A or "
+        "AAAA one): a DNS lookup in the request; others get the same answer, and nothing "
+        "is stored or sent. Off by default (no lookup, works offline)", False)
+    nameserver: str | None = setting(
+        "subscribe", "nameserver", "nameserver",
+        "the DNS server `check_domain` asks: an IP address, with `:port` if not 53 "
+        "(`[::1]:5353` for IPv6); empty: the system's (`/etc/resolv.conf`)", "",
+        example="127.0.0.1")
 
 
 @dataclass(frozen=True, kw_only=True)

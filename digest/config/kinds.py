@@ -14,7 +14,14 @@ from email.headerregistry import Address
 from pathlib import Path
 from typing import Any, get_args
 
-from digest.config.addresses import CONTROL, display, header_url, list_id, mailbox
+from digest.config.addresses import (
+    CONTROL,
+    display,
+    header_url,
+    list_id,
+    mailbox,
+    nameserver,
+)
 from digest.config.declaration import REQUIRED, Kind, Setting
 from digest.config.reader import Reader
 
@@ -181,6 +188,18 @@ def email_address(r: Reader, s: Setting, d: Data, index: int | None = None) -> s
     return value
 
 
+def nameserver_kind(r: Reader, s: Setting, d: Data, index: int | None = None) -> str | None:
+    value = r.optional_text(s.table, d, s.key)
+    if value:
+        try:
+            nameserver(value)
+        except ValueError:
+            r.problem(s.table, s.key, "must be an IP address, with `:port` if not 53 "
+                      f"(`[::1]:5353` for IPv6), got {value!r}")
+            return None
+    return value
+
+
 READERS: dict[Kind, ValueReader] = {
     "text": text, "optional_text": optional_text, "header_text": header_text, "url": url,
     "optional_url": optional_url, "base_url": base_url, "language": language,
@@ -189,6 +208,7 @@ READERS: dict[Kind, ValueReader] = {
     "mailbox": text,  # the whole `Name <address>`; loading splits it with addresses.mailbox
     "address": address, "named_address": named_address, "header_url": header_url_kind,
     "list_id": list_id_kind, "subject": subject, "email_address": email_address,
+    "nameserver": nameserver_kind,
 }
 assert set(READERS) | {"custom"} == set(get_args(Kind)), "a Kind without its reader"
 

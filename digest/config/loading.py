@@ -282,3 +282,13 @@ def _dkim_signature(r: Reader, k: dict[str, Any], index: int | None) -> DkimConf
                 r.problem("dkim", "private_key", f"{str(key)!r} is not a PEM private key "
                           f"(make one with `{make}`)", index)
     return DkimConfig(domain=domain, selector=selector, private_key=key, algorithm=algorithm)
+
+
+def pages_url(config: Config) -> str:
+    """Where `digest serve`'s pages (subscribe, confirm, manage) are reached, ending in
+    `/`: beside its unsubscribe endpoint (`[email] unsubscribe_url` up to its last `/`),
+    which says where serve is mounted; without one, `public_url`."""
+    url = config.email.unsubscribe_url
+    if not url:
+        return config.public_url.rstrip("/") + "/"
+    return url.split("?")[0].rsplit("/", 1)[0] + "/"

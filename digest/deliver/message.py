@@ -17,7 +17,7 @@ from email.header import Header
 from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
-from digest.config import Config
+from digest.config import Config, pages_url
 from digest.deliver.dkim import BodyHasher, DkimSigner
 from digest.deliver.transport import DotSafe
 from digest.models import Subscriber
@@ -45,11 +45,12 @@ def unsubscribe_for(config: Config, token: str) -> Unsubscribe:
 
 
 def manage_for(config: Config, token: str) -> str:
-    """The subscriber's manage page (`digest serve`'s /manage below public_url, with a
-    signed manage token), or "" when messages have no web unsubscribe endpoint."""
+    """The subscriber's manage page (`digest serve`'s /manage beside its unsubscribe
+    endpoint, with a signed manage token), or "" when messages have no web unsubscribe
+    endpoint."""
     if not config.email.unsubscribe_url:
         return ""
-    return f"{config.public_url.rstrip('/')}/manage?token={quote(token)}"
+    return f"{pages_url(config)}manage?token={quote(token)}"
 
 
 PLACEHOLDER_MARK = "@@digest-"  # every placeholder of render.email starts so

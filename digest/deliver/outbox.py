@@ -68,3 +68,22 @@ class OutboxTransport:
 
     def close(self) -> None:
         pass
+
+
+def erase_messages(outbox: Path, address: str) -> int:
+    """Delete every .eml file under `outbox` (the file transport's folder, every
+    edition's and the sign-up form's) addressed to `address` or naming it anywhere, for
+    a privacy request; how many were deleted."""
+    if not outbox.is_dir():
+        return 0
+    wanted = address.lower().encode("utf-8", "surrogatepass")
+    erased = 0
+    for file in outbox.rglob("*.eml"):
+        try:
+            if file.name == outbox_name(address) or wanted in file.read_bytes().lower():
+                file.unlink()
+                erased += 1
+        except OSError as exc:
+            raise DeliveryError(f"cannot erase {file}: {exc.strerror or exc}; delete it "
+                                "by hand, it holds the forgotten address") from None
+    return erased

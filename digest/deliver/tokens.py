@@ -67,20 +67,24 @@ def read_token(secret: bytes, token: str) -> int | None:
     return _read_id(secret, b"unsubscribe", token)
 
 
-def make_confirm_token(secret: bytes, subscriber_id: int, expires: int) -> str:
+def make_confirm_token(secret: bytes, subscriber_id: int, expires: int,
+                       nonce: bytes = b"") -> str:
     """A signed confirmation token for a pending subscriber, valid until `expires` (Unix
-    seconds). Its purpose is part of what is signed: no unsubscribe token confirms."""
+    seconds) and bound to the pending request `nonce` names (a later sign-up of the same
+    address gets another: this link does not confirm it). Its purpose is part of what
+    is signed: no unsubscribe token confirms."""
     return _sign(secret, b"confirm",
-                 subscriber_id.to_bytes(8, "big") + expires.to_bytes(8, "big"))
+                 subscriber_id.to_bytes(8, "big") + expires.to_bytes(8, "big") + nonce)
 
 
-def read_confirm_token(secret: bytes, token: str) -> tuple[int, int] | None:
-    """(subscriber id, expiry in Unix seconds) of a confirmation token, or None if it is
-    forged or malformed (expiry is the caller's to check)."""
+def read_confirm_token(secret: bytes, token: str) -> tuple[int, int, bytes] | None:
+    """(subscriber id, expiry in Unix seconds, request nonce) of a confirmation token, or
+    None if it is forged or malformed (expiry and nonce are the caller's to check; a
+    token made before links were bound to requests has an empty nonce)."""
     body = _read(secret, b"confirm", token)
-    if body is None or len(body) != 16:
+    if body is None or len(body) < 16 or len(body) > 48:
         return None
-    return int.from_bytes(body[:8], "big"), int.from_bytes(body[8:], "big")
+    return int.from_bytes(body[:8], "big"), int.from_bytes(body[8:16], "big"), body[16:]
 
 
 def make_manage_token(secret: bytes, subscriber_id: int) -> str:

@@ -5,8 +5,10 @@ only place that knows feedgen and its traps (see docs/feeds.md):
 
 - `add_entry()` prepends unless `order="append"`;
 - the RSS `<link>` is the last `link()` added, so rel="self" goes first;
-- Atom entry links lose `rel` and `type` (feedgen issue #135): they are
-  rewritten here after feedgen has serialised the feed;
+- Atom entry links lose `rel` and `type` (feedgen issue #135): an entry
+  extension (`_AtomLinks`, feedgen's own extension point) sets them again on the
+  entry element before feedgen serialises the feed, so each format is written
+  in one pass by one writer (feedgen for RSS and Atom, `json` for JSON Feed);
 - `lastBuildDate` and Atom `updated` default to the clock: both are always set
   from the items, so rebuilding unchanged content gives identical bytes.
 
@@ -28,13 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from digest import __version__
 from digest.text import absolute_url, clean_published, one_line
 
-ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 # The date of a feed with no items: fixed, so an empty feed is stable too.
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -151,6 +153,7 @@ def _generator(info: FeedInfo, items: Sequence[FeedItem], self_url: str,
                mime: str) -> FeedGenerator:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
+    fg.register_extension("atom_links", BaseExtension, _AtomLinks, atom=True, rss=False)
     fg.id(info.id)
     fg.title(published_text(info.title))
     fg.subtitle(published_text(info.description) or published_text(info.title))
@@ -169,8 +172,10 @@ def _generator(info: FeedInfo, items: Sequence[FeedItem], self_url: str,
         fe.guid(item.id, permalink=item.permalink)
         fe.title(item.title)
         fe.link(href=item.url, rel="alternate", type="text/html")
+        fe.atom_links.links.append({"rel": "alternate", "type": "text/html"})
         if item.image:
             fe.enclosure(item.image, "0", image_type(item.image))
+            fe.atom_links.links.append({"rel": "enclosure", "type": image_type(item.image)})
         fe.published(item.published)
         fe.updated(item.updated)
         # summary() also fills the RSS description; description() would overwrite
@@ -187,6 +192,25 @@ def _generator(info: FeedInfo, items: Sequence[FeedItem], self_url: str,
     return fg
 
 
+class _AtomLinks(BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
+    """Give Atom entry links back the rel and type that feedgen drops (its issue #135).
+
+    feedgen writes each entry link with its href only. This is feedgen's own
+    extension point: `extend_atom` runs on the entry element before the feed
+    is serialised, so the links are right in the one pass that writes the feed.
+    """
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+
+    def extend_atom(self, entry: Any) -> Any:
+        written = [child for child in entry
+                   if isinstance(child.tag, str) and etree.QName(child).localname == "link"]
+        for element, link in zip(written, self.links, strict=True):
+            element.attrib.update(link)
+        return entry
+
+
 # An element holding only text: any name but the item's HTML ones.
 _TEXT_ELEMENT = re.compile(r"<(?!description>|content:encoded>)([\w:]+)>([^<]*)</\1>")
 _HEX_REFERENCES = {"&amp;": "&#x26;", "&lt;": "&#x3C;", "&gt;": "&#x3E;"}
@@ -201,9 +225,13 @@ def _rss(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
 def _plain_text_references(xml: str) -> str:
     """The profile's advice for plain text: "&", "<" and ">" as hexadecimal references.
 
-    Readers disagree on whether RSS titles hold HTML; &#x26; and &#x3C; read
-    the same in all of them. The channel's description is plain text too; the
-    items' description and content:encoded are HTML and keep their escaping.
+    This is how the characters are written, not what they are: an XML parser reads
+    `&#x26;` and `&amp;` as the same "&", so the feed's content is feedgen's. lxml,
+    which feedgen serialises with, has no option to write references this way, so
+    it is done on the text feedgen wrote. Readers that take RSS titles for HTML read
+    `&#x26;` and `&#x3C;` the same as those that do not. The channel's description is
+    plain text too; the items' description and content:encoded are HTML and keep
+    their escaping.
     """
 
     def hex_references(value: str) -> str:
@@ -222,33 +250,8 @@ def _plain_text_references(xml: str) -> str:
 
 def _atom(info: FeedInfo, items: Sequence[FeedItem]) -> bytes:
     fg = _generator(info, items, info.links.atom, "application/atom+xml")
-    tree = etree.fromstring(fg.atom_str(pretty=False),
-                            # huge_tree: a very large edition's summary is one text node
-                            # over libxml2's 10 MB default limit.
-                            etree.XMLParser(remove_blank_text=True, resolve_entities=False,
-                                            huge_tree=True))
-    by_id = {item.id: item for item in items}
-    for entry in tree.iterfind(f"{{{ATOM_NS}}}entry"):
-        item = by_id[entry.findtext(f"{{{ATOM_NS}}}id") or ""]
-        _fix_entry_links(entry, item)
-    data: bytes = etree.tostring(tree, xml_declaration=True, encoding="UTF-8",
-                                 pretty_print=True)
+    data: bytes = fg.atom_str(pretty=True)
     return data
-
-
-def _fix_entry_links(entry: Any, item: FeedItem) -> None:
-    """Put back the rel and type feedgen drops from Atom entry links (its issue #135)."""
-    old = entry.findall(f"{{{ATOM_NS}}}link")
-    position = entry.index(old[0]) if old else len(entry)
-    for link in old:
-        entry.remove(link)
-    links = [{"rel": "alternate", "type": "text/html", "href": item.url}]
-    if item.image:
-        links.append({"rel": "enclosure", "type": image_type(item.image),
-                      "href": item.image})
-    for offset, attributes in enumerate(links):
-        element = etree.Element(f"{{{ATOM_NS}}}link", attrib=attributes)
-        entry.insert(position + offset, element)
 
 
 def _rfc3339(value: dt.datetime) -> str:

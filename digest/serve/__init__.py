@@ -31,6 +31,7 @@ from digest.errors import DigestError
 from digest.render.templates import environment
 from digest.serve import manage, signup
 from digest.serve.files import Files, accepts_gzip, cache_control
+from digest.serve.mailer import Mailer
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -83,13 +84,17 @@ class DigestApp:
         self.unsubscribe = unsubscribe_path(config)
         self.env = environment(config.templates)
         self.files = Files(self.root)
+        self.mailer = Mailer(config)  # started by run_server
+        # The form pages live beside the unsubscribe endpoint (where serve is mounted).
+        pages = self.unsubscribe.rstrip("/").rsplit("/", 1)[0] + "/"
         # path (without a trailing slash) -> handler; a new endpoint is one entry here.
         self.routes: dict[str, Handler] = {
             self.unsubscribe.rstrip("/"): self.leave,
-            "/subscribe": self.form(partial(signup.subscribe_page,
-                                            limit=signup.RateLimit(config.subscribe.rate))),
-            "/confirm": self.form(signup.confirm_page),
-            "/manage": self.form(manage.manage_page, manage.render),
+            pages + "subscribe": self.form(partial(
+                signup.subscribe_page, limit=signup.RateLimit(config.subscribe.rate),
+                wake=self.mailer.wake)),
+            pages + "confirm": self.form(signup.confirm_page),
+            pages + "manage": self.form(manage.manage_page, manage.render),
         }
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -314,4 +319,8 @@ def run_server(config: Config, host: str, port: int) -> None:
     app = DigestApp(config)
     print(f"serving {config.output} with unsubscribe at {app.unsubscribe} on "
           f"http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    waitress.serve(app, host=host, port=port, _quiet=True, **server_settings(config))
+    app.mailer.start()
+    try:
+        waitress.serve(app, host=host, port=port, _quiet=True, **server_settings(config))
+    finally:
+        app.mailer.stop()

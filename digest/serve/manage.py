@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from digest.app import Digest, ManageChoice
-from digest.config import Config
+from digest.config import Config, pages_url
 from digest.serve.signup import Environ, Page, _first
 
 STATUS = {"invalid": "400 Bad Request", "problem": "400 Bad Request"}
@@ -43,5 +43,5 @@ def render(config: Config, env: Any, values: dict[str, Any]) -> bytes:
         words=words, heading=words(HEADINGS[values["state"]], title=config.title),
         title=config.title, link=config.link, language=config.language,
         categories=config.categories,
-        subscribe=f"{config.public_url.rstrip('/')}/subscribe", **values)
+        subscribe=f"{pages_url(config)}subscribe", **values)
     return str(page).encode("utf-8")

@@ -16,12 +16,18 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from digest.app import Digest, InputError
-from digest.config import Config
+from digest.config import Config, pages_url
 from digest.errors import DigestError
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 Page = tuple[str, dict[str, Any]]  # a status line and the page's values
+# No answer to the form's POST leaves sooner than this after the request came in. What
+# an address's state costs (a pending row updated, a new one inserted, a refusal
+# counted) differs by a millisecond or two, which a patient client can measure; held
+# to a floor well above that spread, every state's answer takes the same time. A
+# thread waits that long per sign-up, which the per-client rate bounds.
+ANSWER_FLOOR = 0.030  # seconds
 
 
 class RateLimit:
@@ -48,21 +54,41 @@ class RateLimit:
 
 
 def subscribe_page(config: Config, method: str, fields: dict[str, list[str]],
-                   environ: Environ, limit: RateLimit | None = None) -> Page:
+                   environ: Environ, limit: RateLimit | None = None,
+                   wake: Callable[[], None] | None = None) -> Page:
     """GET: the form. POST: sign the address up, answer "check your inbox" (also when
-    the client is over the rate: then nothing is stored or sent)."""
+    the client is over the rate: then only a count is stored, and nothing is sent).
+    The mail is queued, not sent here: `wake` tells the mailer thread, once the
+    answer has been sent."""
     if method == "GET":
         return "200 OK", {"state": "form"}
-    if limit is not None and not limit.allow(environ.get("REMOTE_ADDR", "")):
-        return "200 OK", {"state": "sent"}
-    email = _first(fields, "email")
+    came = time.monotonic()
+    try:
+        return _sign_up(config, fields, environ, limit, wake)
+    finally:
+        time.sleep(max(0.0, came + ANSWER_FLOOR - time.monotonic()))
+
+
+def _sign_up(config: Config, fields: dict[str, list[str]], environ: Environ,
+             limit: RateLimit | None, wake: Callable[[], None] | None) -> Page:
+    over = limit is not None and not limit.allow(environ.get("REMOTE_ADDR", ""))
     try:
         with Digest(config, create=False) as digest:
-            digest.subscribe(email, _first(fields, "name"), fields.get("category", []),
-                             form=form_of(config, environ),
-                             trap=_first(fields, "website"))
+            if over:
+                digest.refuse_sign_up("rate", _first(fields, "email"))
+                return "200 OK", {"state": "sent"}
+            done = digest.subscribe(_first(fields, "email"), _first(fields, "name"),
+                                    fields.get("category", []),
+                                    form=form_of(config, environ),
+                                    trap=_first(fields, "website"))
     except InputError:
         return "400 Bad Request", {"state": "form", "problem": True}
+    if done.refused == "domain":
+        print(f"digest serve: sign-up refused: {done.email.rpartition('@')[2]} takes no "
+              "mail (no MX, A or AAAA record; [subscribe] check_domain)",
+              file=sys.stderr, flush=True)
+    if done.queued and wake is not None:  # once the answer is out: it waits for nothing
+        return "200 OK", {"state": "sent", "then": wake}
     return "200 OK", {"state": "sent"}
 
 
@@ -82,7 +108,7 @@ def form_of(config: Config, environ: Environ) -> str:
     """Which form a sign-up came from: the page that sent it when the browser says, else
     our own form."""
     referer = str(environ.get("HTTP_REFERER", ""))[:500]
-    return referer or f"{config.public_url.rstrip('/')}/subscribe"
+    return referer or f"{pages_url(config)}subscribe"
 
 
 HEADINGS = {"form": "subscribe_title", "sent": "check_inbox_title",
@@ -98,7 +124,7 @@ def render(config: Config, env: Any, values: dict[str, Any]) -> bytes:
         words=words, heading=words(HEADINGS[state], title=config.title),
         title=config.title, link=config.link, language=config.language,
         categories=config.categories, days=config.subscribe.confirm_days,
-        subscribe=f"{config.public_url.rstrip('/')}/subscribe",
+        subscribe=f"{pages_url(config)}subscribe",
         **{"email": "", "token": "", "problem": False, **values})
     return str(page).encode("utf-8")
 
@@ -115,6 +141,7 @@ def answer(config: Config, env: Any, page: Callable[..., Page], method: str,
     except DigestError as exc:  # the state file went away or cannot be read
         print(f"digest serve: {exc}", file=sys.stderr, flush=True)
         return None
+    then = values.pop("then", None)
     body = render_page(config, env, values)
     start_response(status, [
         ("Content-Type", "text/html; charset=utf-8"),
@@ -122,7 +149,19 @@ def answer(config: Config, env: Any, page: Callable[..., Page], method: str,
         ("Cache-Control", "no-store"),  # a form page: never kept by a proxy
         ("X-Robots-Tag", "noindex"),
     ])
-    return [body]
+    return [body] if then is None else AfterSent([body], then)
+
+
+class AfterSent(list[bytes]):
+    """An answer's body that calls `then` once the server has sent it (WSGI servers
+    call an answer's `close` when done with it)."""
+
+    def __init__(self, body: list[bytes], then: Callable[[], None]) -> None:
+        super().__init__(body)
+        self.then = then
+
+    def close(self) -> None:
+        self.then()
 
 
 def _first(values: dict[str, list[str]], key: str) -> str:

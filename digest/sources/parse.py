@@ -167,10 +167,10 @@ def _first_date(texts: list[str | None]) -> dt.datetime | None:
 
 def _fast_entry(entry: Any, scanned: Scanned, url: str) -> RawEntry:
     content_html = ""
-    raw_values = set()
+    raw_values = []  # a list: `in` compares lengths first, a set would hash every content
     for item in entry.get("content") or []:
         value = _str(item.get("value")) or ""
-        raw_values.add(value)
+        raw_values.append(value)
         if str(item.get("type") or "").lower() in PLAIN_TYPES:
             value = text_as_html(value)
         if len(value) > len(content_html):

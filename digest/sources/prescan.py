@@ -29,14 +29,20 @@ def needs_feedparser(xml: bytes) -> bool:
         word in xml and pattern.search(xml) is not None for word, pattern in ATOM_ONLY)
 
 
-# The elements checked in each entry, and the CDATA sections and comments (skipped
-# whole with bytes.find, much faster than a lazy match). Only the end tags of entries,
-# and description only with a namespace prefix: each match costs a turn of the loop.
+# The elements checked in each entry, and the CDATA sections and comments, matched
+# whole: `[^\]]*+` and `[^-]*+` run in the regular expression engine's tightest loop, so
+# a section costs no turn of the Python loop but its own match (group 1 is set only
+# when one is never closed). Only the end tags of entries, and description only with a
+# namespace prefix: each match costs a turn of the loop. Possessive quantifiers: none of
+# these runs can end elsewhere, so the engine is told not to try; the attributes run to
+# the tag's ">", a "/" before it (an empty element) is taken off by `scan`.
 SCAN = re.compile(
-    rb"<(?:!\[CDATA\[|!--|(/(?=(?:[A-Za-z_][\w.-]*:)?(?:item|entry)>))?"
-    rb"(?:([A-Za-z_][\w.-]*):)?(item|entry|source|title|(?<=:)description|link(?=[\s>/])|guid"
-    rb"|author|creator|managingEditor|pubDate|date|published|issued|updated|modified"
-    rb"|created)(?![\w.:-])([^>]*?)(/?)>)")
+    rb"<(?:!\[CDATA\[[^\]]*+(?:\](?!\]>)[^\]]*+)*+\]\]>|!--[^-]*+(?:-(?!->)[^-]*+)*+-->"
+    rb"|(!\[CDATA\[|!--)"
+    rb"|(/(?=(?:[A-Za-z_][\w.-]*+:)?(?:item|entry)>))?"
+    rb"(?:([A-Za-z_][\w.-]*+):)?(item|entry|source|title|(?<=:)description|link(?=[\s>/])"
+    rb"|guid|author|creator|managingEditor|pubDate|date|published|issued|updated|modified"
+    rb"|created)(?![\w.:-])([^>]*+)>)")
 # media:content and media:group, open or closed, inside an entry: what they hold are
 # captions (media:title, media:description), which fastfeedparser leaves alone.
 MEDIA_HOLDER = re.compile(rb"<(/?)[A-Za-z_][\w.-]*:(?:content|group)\b[^>]*?(/?)>")
@@ -90,16 +96,6 @@ def _plain_at(xml: bytes, start: int) -> bool:
     return close > 0 and xml.startswith(b"</", close + 3) and b"<" not in xml[end + 9:close]
 
 
-def _cdata_end(xml: bytes, start: int) -> int:
-    """Where the CDATA section that starts at `start` ends ("]]>"), or -1. Found by
-    its first byte (memchr) rather than `find(b"]]>")`, several times slower."""
-    while (end := xml.find(b"]", start)) >= 0:
-        if xml.startswith(b"]]>", end):
-            return end
-        start = end + 1
-    return -1
-
-
 def _in_media(before: bytes) -> bool:
     """Whether a media:content or media:group is open at the end of `before`."""
     depth = 0
@@ -116,21 +112,19 @@ def scan(xml: bytes) -> list[Scanned] | None:
     authors in one entry (it keeps only one), a feed author to inherit, a <source>."""
     entries: list[Scanned] = []
     current: Scanned | None = None
-    entry = _Entry(b"", 0)
+    tag, start = b"", 0  # the entry's element (item or entry) and where its content starts
     feed_author = False
-    pos = 0
-    while (found := SCAN.search(xml, pos)) is not None:
-        closing, _prefix, name, _attributes, empty = found.groups()
+    for found in SCAN.finditer(xml):
+        unclosed, closing, prefix, name, attributes = found.groups()
         if name is None:  # a CDATA section or a comment: nothing inside counts
-            close = _cdata_end(xml, found.end()) if xml[found.start() + 2] == 91 \
-                else xml.find(b"-->", found.end())
-            if close < 0:
+            if unclosed is not None:
                 return None
-            pos = close + 3
             continue
-        pos = found.end()
+        empty = attributes.endswith(b"/")
+        if empty:
+            attributes = attributes[:-1]
         if name in (b"item", b"entry"):
-            entry = _Entry(name, entry.start if closing or empty else pos)
+            tag = name
             if closing:
                 if current is not None:
                     entries.append(current)
@@ -138,32 +132,29 @@ def scan(xml: bytes) -> list[Scanned] | None:
             elif empty:
                 entries.append(Scanned())
             else:
+                start = found.end()
                 current = Scanned()
         elif closing:
             continue
         elif current is None:
             feed_author = feed_author or (not empty and name in AUTHORS)
-        elif not _entry_element(current, entry, xml, found):
+        elif not _entry_element(current, tag, start, xml, found.start(), found.end(),
+                                prefix, name, attributes, empty):
             return None
     if feed_author and any(e.authors == 0 for e in entries):
         return None
     return entries
 
 
-@dataclass(frozen=True)
-class _Entry:
-    tag: bytes  # item or entry
-    start: int  # where its content starts
-
-
-def _entry_element(current: Scanned, entry: _Entry, xml: bytes, found: re.Match[bytes]) -> bool:
-    """Note what an element of the entry tells; False when the document must go to
-    feedparser."""
-    _closing, _prefix, name, attributes, empty = found.groups()
+def _entry_element(current: Scanned, tag: bytes, start: int, xml: bytes, at: int, end: int,
+                   prefix: bytes | None, name: bytes, attributes: bytes, empty: bool) -> bool:
+    """Note what an element of the entry tells (`at`..`end`: its start tag; `tag` and
+    `start`: the entry's element and where its content starts); False when the document
+    must go to feedparser."""
     if name == b"link":
         # An Atom entry's own page is its rel="alternate" link, never self, edit,
         # enclosure...; an RSS item's is its <link>.
-        if entry.tag != b"entry" or OTHER_REL.search(attributes) is None:
+        if tag != b"entry" or OTHER_REL.search(attributes) is None:
             current.links += 1
         return True
     if empty:
@@ -173,27 +164,27 @@ def _entry_element(current: Scanned, entry: _Entry, xml: bytes, found: re.Match[
     if name == b"guid":
         current.guid_is_link = PERMALINK_FALSE.search(attributes) is None
     elif name in (b"title", b"description"):
-        return _entry_text(current, entry, xml, found)
+        return _entry_text(current, tag, start, xml, at, end, prefix, name, attributes)
     elif name in AUTHORS:
         current.authors += 1
         return current.authors <= 1
     else:
         kind = DATE_KINDS[name]
         if current.dates[kind] is None:
-            current.dates[kind] = _text_at(xml, found.end()) or ""
+            current.dates[kind] = _text_at(xml, end) or ""
     return True
 
 
-def _entry_text(current: Scanned, entry: _Entry, xml: bytes, found: re.Match[bytes]) -> bool:
+def _entry_text(current: Scanned, tag: bytes, start: int, xml: bytes, at: int, end: int,
+                prefix: bytes | None, name: bytes, attributes: bytes) -> bool:
     """A title or description of the entry; False when fastfeedparser would misread it."""
-    _closing, prefix, name, attributes, _empty = found.groups()
-    if prefix is not None and _in_media(xml[entry.start:found.start()]):
+    if prefix is not None and _in_media(xml[start:at]):
         return True  # a caption: only an entry's own namespaced title would count
-    if prefix is not None or (name == b"title" and not _plain_at(xml, found.end())):
+    if prefix is not None or (name == b"title" and not _plain_at(xml, end)):
         return False
     if name == b"title" and OTHER_TYPE.search(attributes):
         return False  # a base64-encoded title (type="application/octet-stream")
-    if name == b"title" and entry.tag == b"entry":
+    if name == b"title" and tag == b"entry":
         # Atom: text unless the type says HTML.
         current.title_html = HTML_TYPE.search(attributes) is not None
     return True

@@ -4,10 +4,13 @@ content, categories and featured image, with no limit of items per request.
 The API's root is the one the site advertises (`Link: <…>; rel="https://api.w.org/"`:
 `/wp-json/`, or `?rest_route=/` on sites with plain permalinks); the root and the
 category's id (`/wp/v2/categories?slug=SLUG`) are looked up once and kept in the state
-file. Each run then asks `/wp/v2/posts?categories=ID&after=…` for the window, a
-hundred posts a page, following X-WP-TotalPages to the last. `after` compares against
-the site's local time, whatever zone it is in, so it is asked with a day of overlap; the
-store's keys (the posts' guids, the same as in the site's RSS) drop what was already seen.
+file. Each run then asks `/wp/v2/posts?categories[terms]=ID&categories[include_children]=1
+&after=…` for the window (the category and its children, as the category's feed has
+them; a site older than WordPress 6.0, which answers that form with 400, is asked plain
+`categories=ID`), a hundred posts a page, following X-WP-TotalPages to the last.
+`after` compares against the site's local time, whatever zone it is in, so it is asked
+with a day of overlap; the store's keys (the posts' guids, the same as in the site's RSS)
+drop what was already seen.
 """
 
 from __future__ import annotations
@@ -71,9 +74,14 @@ def categories_url(root: str, source: WordPressSource) -> str:
     return api_url(root, "wp/v2/categories", {"slug": source.category, "_fields": "id,slug"})
 
 
-def posts_url(root: str, category_id: int, after: dt.datetime, page: int) -> str:
+def posts_url(root: str, category_id: int, after: dt.datetime, page: int, *,
+              children: bool = True) -> str:
+    """The window's posts of the category, with its children's (as its feed has them)
+    unless `children` is False."""
+    category = ({"categories[terms]": str(category_id), "categories[include_children]": "1"}
+                if children else {"categories": str(category_id)})
     return api_url(root, "wp/v2/posts", {
-        "categories": str(category_id), "after": after.strftime("%Y-%m-%dT%H:%M:%S"),
+        **category, "after": after.strftime("%Y-%m-%dT%H:%M:%S"),
         "per_page": str(PER_PAGE), "page": str(page), "orderby": "date", "order": "desc",
         "_embed": EMBED, "_fields": FIELDS})
 
@@ -196,10 +204,29 @@ def _category_id(lookup: Download, source: WordPressSource) -> int:
     return identifier
 
 
+def _ask_again(result: Download, page: int, *, children: bool,
+               looked_up: bool) -> tuple[bool, bool] | None:
+    """Whether a refused first page is worth asking again, and how: (keep the root and
+    category id, ask for children), or None when the refusal stands."""
+    if page != 1:
+        return None
+    if children and result.http_status == 400:
+        return True, False  # before WordPress 6.0: the category alone
+    if not looked_up and result.http_status in (400, 404):
+        return False, children  # the site moved its API or remade the category
+    return None
+
+
 def read_wordpress(session: requests.Session, state: FeedState, source: WordPressSource,
                    limits: FetchConfig, now: dt.datetime, limiter: HostLimiter,
-                   lookback: dt.timedelta) -> Reading:
-    """The category's posts dated in the window; the Reading speaks for the source."""
+                   lookback: dt.timedelta, *, children: bool = True) -> Reading:
+    """The category's posts dated in the window; the Reading speaks for the source.
+
+    Its children's posts come too, as in the category's feed, so a config that lists a
+    parent and not its children loses none of them (each post is filed by its own
+    categories later). WordPress before 6.0 refuses that query form with a 400: then
+    the category alone is asked, as those versions can answer.
+    """
 
     def get(url: str) -> Download:
         # The source's gone/retry-after state applies to each request; validators and
@@ -228,13 +255,15 @@ def read_wordpress(session: requests.Session, state: FeedState, source: WordPres
         first: Download | None = None
         page, pages = 1, 1
         while page <= pages:
-            result = get(posts_url(root, category_id, since, page))
+            result = get(posts_url(root, category_id, since, page, children=children))
             if result.outcome != "ok":
-                if page == 1 and not looked_up and result.http_status in (400, 404):
-                    # The site moved its API or remade the category: look both up again.
-                    return read_wordpress(session, replace(state, api_root=None,
-                                                           category_id=None),
-                                          source, limits, now, limiter, lookback)
+                again = _ask_again(result, page, children=children, looked_up=looked_up)
+                if again is not None:
+                    keep, children = again
+                    known = replace(state, api_root=root if keep else None,
+                                    category_id=category_id if keep else None)
+                    return read_wordpress(session, known, source, limits, now, limiter,
+                                          lookback, children=children)
                 return Reading(result, None, result.error, api_root=root,
                                category_id=category_id)
             first = first or result
@@ -257,7 +286,7 @@ def read_wordpress(session: requests.Session, state: FeedState, source: WordPres
         # Nothing in the window: a quiet day, or a category remade under a new id. One
         # lookup tells, and costs only the sources with nothing to read.
         return read_wordpress(session, replace(state, category_id=None), source, limits,
-                              now, limiter, lookback)
+                              now, limiter, lookback, children=children)
     assert first is not None
     feed_link = f"{source.site}/category/{source.category}/"
     articles = tuple(a for a in (to_article(e, state.url, feed_link, now)

@@ -2,8 +2,9 @@
 
 `schema` holds the numbered migrations; `core` opens the file and runs transactions;
 `feeds`, `articles`, `editions` (with what the published files were made from),
-`subscribers`, `deliveries`, `bounces` and `reports` hold the queries of each domain. `Store`
-puts the parts together: the one object the rest of the digest works with.
+`subscribers`, `deliveries`, `bounces`, `reports` and `signup_mail` hold the queries of
+each domain. `Store` puts the parts together: the one object the rest of the digest
+works with.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ from digest.store.editions import EDITION_CONTENT, EditionEntry, EditionsMixin
 from digest.store.feeds import FeedsMixin
 from digest.store.reports import EditionTally, ReportsMixin
 from digest.store.schema import MIGRATIONS
+from digest.store.signup_mail import QueuedMail, SignupMailMixin
 from digest.store.subscribers import SubscribersMixin
 
 __all__ = [
     "EDITION_CONTENT", "MIGRATIONS", "TERM_SEPARATOR", "BounceEvent", "BounceTally",
-    "EditionEntry", "EditionTally", "Failure",
-    "StorageError", "Store", "Unconfirmed", "storage_problem", "utcnow",
+    "EditionEntry", "EditionTally", "Failure", "QueuedMail", "StorageError", "Store",
+    "Unconfirmed", "storage_problem", "utcnow",
 ]
 
 
 class Store(FeedsMixin, ArticlesMixin, EditionsMixin, SubscribersMixin, DeliveriesMixin,
-            ReportsMixin, BouncesMixin):
+            ReportsMixin, SignupMailMixin, BouncesMixin):
     """The digest's state in one SQLite file."""

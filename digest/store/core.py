@@ -105,6 +105,7 @@ class StoreCore:
         self.path = path
         self.clock = clock
         self.warnings: list[str] = []
+        self.log_kept = False  # the last erase could not empty the write-ahead log
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not os.path.lexists(path):

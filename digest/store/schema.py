@@ -153,7 +153,35 @@ MIGRATIONS: tuple[Migration, ...] = (
     (
         "ALTER TABLE subscribers ADD COLUMN paused_until TEXT",
     ),
-    # 8: bounces, complaints and mailed unsubscribes (`digest bounces`, and refusals at
+    # 8: the sign-up form's mail leaves the request. The request stores its decision
+    # and queues the message in signup_mail, in the same transaction; `digest serve`'s
+    # mailer (or the daily `send`) sends it, so a killed process loses nothing. next_try
+    # is also a sender's claim while it works. confirm_nonce binds a confirmation link
+    # to the pending request it was made for. signup_refusals counts sign-ups refused without a word
+    # (honeypot, rate, a domain without mail).
+    (
+        "ALTER TABLE subscribers ADD COLUMN confirm_nonce TEXT",
+        """CREATE TABLE signup_mail (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        expires INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        next_try TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    )""",
+        "CREATE INDEX signup_mail_due ON signup_mail (next_try)",
+        "CREATE TABLE signup_refusals (reason TEXT PRIMARY KEY, count INTEGER NOT NULL)",
+        # A pause ends with the status it belongs to, whichever way the status changes
+        # (an editor's add, an unsubscribe, a bounce, a confirmed sign-up): a stale
+        # paused_until must not come back to life later.
+        "UPDATE subscribers SET paused_until = NULL WHERE status != 'paused'",
+        """CREATE TRIGGER subscribers_pause_ends AFTER UPDATE OF status ON subscribers
+        WHEN NEW.status != 'paused' AND NEW.paused_until IS NOT NULL BEGIN
+        UPDATE subscribers SET paused_until = NULL WHERE id = NEW.id; END""",
+    ),
+    # 9: bounces, complaints and mailed unsubscribes (`digest bounces`, and refusals at
     # send time): one event per notice and subscriber, with the edition it was about
     # (the VERP tag's, else the last one sent), the kind (hard, soft, policy, complaint,
     # unsubscribe), the status code, the server's words and the receiving domain (policy

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Literal
 
 from digest.models import SUBSCRIBER_STATUSES, StoredOutcome, Subscriber, SubscriberStatus
 from digest.store.core import StoreCore, _dt, _ts
@@ -156,13 +158,19 @@ class SubscribersMixin(StoreCore):
     # -- the sign-up form (double opt-in) ---------------------------------------
 
     def sign_up(self, email: str, name: str, categories: Iterable[str],
-                resend_after: float, form: str = "") -> tuple[Subscriber, bool]:
+                resend_after: float, form: str = "", expires: int = 0,
+                ) -> tuple[Subscriber, Literal["confirm", "active", ""]]:
         """A reader asked to subscribe on the form. A new, pending or unsubscribed address
-        becomes (or stays) 'pending' with the name and categories given; an active or
-        bounced one is left as it is. `form` (the page it was sent from) is kept as the
-        consent's form once they confirm. Returns the subscriber and whether a mail may go
-        to them now: not when one went less than `resend_after` seconds ago (the time
-        is then recorded as the last one sent)."""
+        becomes (or stays) 'pending' with the name and categories given; an active,
+        paused or bounced one is left as it is. `form` (the page it was sent from) is
+        kept as the consent's form once they confirm.
+
+        What they are owed is queued in the same transaction (signup_mail): a pending
+        address a confirmation link valid until `expires` (Unix seconds) and bound to
+        this pending request (a nonce made when it became pending), an active or paused
+        one a reminder with its manage link; nothing when a message went less than
+        `resend_after` seconds ago or the address bounced. Returns the subscriber and
+        the kind queued ("" for none)."""
         cats = " ".join(sorted(set(categories)))
         now = self.clock()
         stamp = _ts(now)
@@ -171,23 +179,41 @@ class SubscribersMixin(StoreCore):
             if row is None:
                 db.execute(
                     """INSERT INTO subscribers (email, name, categories, status, created_at,
-                           updated_at, consent_form) VALUES (?, ?, ?, 'pending', ?, ?, ?)""",
-                    (email, name, cats, stamp, stamp, form))
+                           updated_at, consent_form, confirm_nonce)
+                       VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)""",
+                    (email, name, cats, stamp, stamp, form, secrets.token_hex(8)))
                 row = db.execute("SELECT * FROM subscribers WHERE email = ?",
                                  (email,)).fetchone()
             elif row["status"] in ("pending", "unsubscribed"):
+                nonce = row["confirm_nonce"] if row["status"] == "pending" else None
                 db.execute(
                     """UPDATE subscribers SET name = ?, categories = ?, status = 'pending',
-                           consent_form = ?, updated_at = ? WHERE id = ?""",
-                    (name, cats, form, stamp, row["id"]))
+                           consent_form = ?, confirm_nonce = ?, updated_at = ?
+                       WHERE id = ?""",
+                    (name, cats, form, nonce or secrets.token_hex(8), stamp, row["id"]))
+            kind: Literal["confirm", "active", ""] = (
+                "confirm" if row["status"] in ("pending", "unsubscribed") else
+                "active" if row["status"] in ("active", "paused") else "")
             last = _dt(row["confirm_sent_at"])
-            due = last is None or (now - last).total_seconds() >= resend_after
-            if due:
+            if last is not None and (now - last).total_seconds() < resend_after:
+                kind = ""
+            if kind:
                 db.execute("UPDATE subscribers SET confirm_sent_at = ? WHERE id = ?",
                            (stamp, row["id"]))
+                db.execute(
+                    """INSERT INTO signup_mail (subscriber_id, kind, expires, created_at,
+                           next_try) VALUES (?, ?, ?, ?, ?)""",
+                    (row["id"], kind, expires, stamp, stamp))
         found = self.subscriber(email)
         assert found is not None
-        return found, due
+        return found, kind
+
+    def confirm_nonce(self, subscriber_id: int) -> bytes | None:
+        """The nonce of the subscriber's pending request (kept once confirmed, so that a
+        reused link says "done"); None for one made before links were bound."""
+        row = self.db.execute("SELECT confirm_nonce FROM subscribers WHERE id = ?",
+                              (subscriber_id,)).fetchone()
+        return bytes.fromhex(row[0]) if row and row[0] else None
 
     def record_consent(self, subscriber_id: int, ip: str) -> bool:
         """Activate a pending subscriber and record their consent (now, from `ip`; the
@@ -201,19 +227,40 @@ class SubscribersMixin(StoreCore):
         return cur.rowcount > 0
 
     def forget(self, email: str) -> str | None:
-        """Erase a subscriber (address, name, consent) and their delivery records,
-        keeping only the salted hash of the address; the address as it was stored, or
-        None when there is no such subscriber."""
-        with self.transaction() as db:
-            row = db.execute("SELECT id, email FROM subscribers WHERE email = ?",
-                             (email,)).fetchone()
-            if row is None:
-                return None
-            db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row["id"],))
-            db.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
-            db.execute("INSERT OR REPLACE INTO forgotten (hash, forgotten_at) VALUES (?, ?)",
-                       (forgotten_hash(self.secret(), row["email"]), _ts(self.clock())))
+        """Erase a subscriber (address, name, consent, queued mail) and their delivery
+        records, keeping only the salted hash of the address; the address as it was
+        stored, or None when there is no such subscriber.
+
+        Deleted rows are overwritten (secure_delete), then the file is rebuilt (VACUUM:
+        free pages may hold older copies) and the write-ahead log emptied (a TRUNCATE
+        checkpoint), so the address is left in none of the state file's bytes.
+        `log_kept` says when another process held the log open (it could not be
+        emptied then)."""
+        self.db.execute("PRAGMA secure_delete = ON")
+        try:
+            with self.transaction() as db:
+                row = db.execute("SELECT id, email FROM subscribers WHERE email = ?",
+                                 (email,)).fetchone()
+                if row is None:
+                    return None
+                db.execute("DELETE FROM signup_mail WHERE subscriber_id = ?", (row["id"],))
+                db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row["id"],))
+                db.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
+                db.execute(
+                    "INSERT OR REPLACE INTO forgotten (hash, forgotten_at) VALUES (?, ?)",
+                    (forgotten_hash(self.secret(), row["email"]), _ts(self.clock())))
+        finally:
+            self.db.execute("PRAGMA secure_delete = OFF")
+        self.scrub()
         return str(row["email"])
+
+    def scrub(self) -> None:
+        """Rebuild the file (VACUUM: no free page keeps what was deleted) and empty its
+        write-ahead log (a TRUNCATE checkpoint); `log_kept` when another process was
+        reading and the log could not be emptied."""
+        self.db.execute("VACUUM")
+        busy = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        self.log_kept = bool(busy)
 
     def has_forgotten(self) -> bool:
         return self.db.execute("SELECT 1 FROM forgotten LIMIT 1").fetchone() is not None
