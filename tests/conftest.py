@@ -8,8 +8,12 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import dovecot_site
+import postfix_site
 import pytest
 from aiosmtpd.controller import Controller
+from dovecot_site import DovecotSite
+from postfix_site import PostfixSite
 from support.project import SAMPLE
 from support.servers import FeedServer, Mailbox, SmtpServer, free_port
 from wordpress_site import PACKAGES, WordPressSite, missing_packages, start_site
@@ -55,3 +59,40 @@ def wordpress(wordpress_server: WordPressSite) -> WordPressSite:
     """The session's WordPress, as seeded: reset first if an earlier test changed it."""
     wordpress_server.reset_if_changed()
     return wordpress_server
+
+
+# Real mail servers from Debian packages (tests/postfix_site.py, tests/dovecot_site.py). A
+# missing package FAILS these fixtures rather than skipping: .ci/run installs both, so a
+# skip would hide that the bounce tests did not run.
+
+
+@pytest.fixture(scope="session")
+def postfix_server() -> Iterator[PostfixSite]:
+    """One private Postfix per session on a loopback port, stopped after."""
+    missing = postfix_site.missing_packages()
+    if missing:
+        pytest.fail(f"a real Postfix needs the Debian package {postfix_site.PACKAGE} "
+                    f"(.ci/run installs it); missing: {missing}", pytrace=False)
+    with postfix_site.start_postfix() as site:
+        yield site
+
+
+@pytest.fixture
+def postfix(postfix_server: PostfixSite) -> PostfixSite:
+    return postfix_server
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotSite]:
+    """One private Dovecot (IMAP) per session on a loopback port, stopped after."""
+    missing = dovecot_site.missing_packages()
+    if missing:
+        pytest.fail(f"a real IMAP server needs the Debian package {dovecot_site.PACKAGE} "
+                    f"(.ci/run installs it); missing: {missing}", pytrace=False)
+    with dovecot_site.start_dovecot() as site:
+        yield site
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotSite) -> DovecotSite:
+    return dovecot_server
