@@ -322,6 +322,7 @@ def test_imaps_with_a_trusted_certificate_and_clear_errors_before(
     monkeypatch.setenv("DIGEST_IMAP_PASSWORD", "not-the-password")
     wrong = run(config, "bounces", code=1)
     assert where in wrong and "authentication failed" in wrong.lower()
+    assert "b'" not in wrong  # the server's words, not the bytes imaplib raised
     monkeypatch.delenv("DIGEST_IMAP_PASSWORD")
     missing = run(config, "bounces", code=1)
     assert "DIGEST_IMAP_PASSWORD" in missing

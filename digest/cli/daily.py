@@ -214,7 +214,9 @@ def _say_sent(settings: Settings, config: Config, date: dt.date, result: SendRes
         for problem in report.problems:
             settings.warn(problem)
         for address in report.bounced:
-            settings.warn(f"{address}: marked bounced after repeated permanent failures")
+            settings.warn(f"{address}: marked bounced (refused for good: no such address, or "
+                          f"3 editions in a row; `digest editions show {date.isoformat()} "
+                          "--failures` has the server's reply)")
         settings.info(report.summary())
     if result.built.edition is None and not result.deliveries:
         settings.info("nothing to send")

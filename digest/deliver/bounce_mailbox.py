@@ -235,8 +235,8 @@ class ImapMailbox:
             self._ok(self.imap.select(_quoted(address.folder)), f"select {address.folder}")
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
             self._give_up()
-            raise MailboxError(f"cannot use the IMAP mailbox {where}: {exc}. Check [bounces] "
-                               f"mailbox and ${password_env}.") from None
+            raise MailboxError(f"cannot use the IMAP mailbox {where}: {_reason(exc)}. Check "
+                               f"[bounces] mailbox and ${password_env}.") from None
 
     def _give_up(self) -> None:
         with contextlib.suppress(Exception):
@@ -263,7 +263,7 @@ class ImapMailbox:
                 if data is not None:
                     yield Incoming(uid.decode(), message_id_of(data), data)
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
-            raise MailboxError(f"reading the IMAP mailbox {self.where} failed: {exc}") \
+            raise MailboxError(f"reading the IMAP mailbox {self.where} failed: {_reason(exc)}") \
                 from None
 
     def _fetch(self, uid: str) -> bytes | None:
@@ -286,7 +286,8 @@ class ImapMailbox:
             self._ok(self.imap.uid("STORE", message.key, "+FLAGS", r"(\Deleted)"), "store")
             self.expunge = True
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
-            raise MailboxError(f"moving a message in {self.where} failed: {exc}") from None
+            raise MailboxError(f"moving a message in {self.where} failed: {_reason(exc)}") \
+                from None
 
     def close(self) -> None:
         with contextlib.suppress(imaplib.IMAP4.error, OSError, ssl.SSLError):
@@ -298,6 +299,14 @@ class ImapMailbox:
 
 def _quoted(name: str) -> str:
     return '"' + re.sub(r'(["\\])', r"\\\1", name) + '"'
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's words: imaplib raises the server's answer as bytes
+    (`b'[AUTHENTICATIONFAILED] …'`); those are decoded."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], bytes):
+        return exc.args[0].decode("utf-8", "replace")
+    return str(exc)
 
 
 def _text(data: list[object]) -> str:
