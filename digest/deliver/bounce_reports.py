@@ -70,11 +70,13 @@ class BounceOutcome:
     edition: dt.date | None = None  # from a valid VERP tag
     subscriber_id: int | None = None  # from a valid VERP tag or unsubscribe token
     detail: str = ""  # why, when it is unknown: for the editor
+    attributed: bool = True  # False: return_path is set, yet nothing signed names anyone
 
     @property
     def acts(self) -> bool:
-        """Whether the outcome may change a subscriber: never on a forged tag."""
-        return self.tag != "forged" and self.kind != "unknown"
+        """Whether the outcome may change a subscriber: never on a forged tag, nor (with
+        a return path) on a notice that only names an address."""
+        return self.tag != "forged" and self.kind != "unknown" and self.attributed
 
 
 def classify_bytes(data: bytes, keys: BounceKeys) -> BounceOutcome:
@@ -101,6 +103,14 @@ def classify(message: email.message.Message, keys: BounceKeys, *,
     if tag == "forged":  # an outsider's tag: nobody is named, nothing is done
         return _replace(found, kind="unknown", subscriber_id=None, edition=None,
                         recipients=(), detail="forged VERP tag")
+    if (keys.return_local and found.subscriber_id is None
+            and found.kind in ("hard", "soft", "policy", "complaint")):
+        # Every newsletter's notice comes back to its tagged address (or, for a
+        # complaint, holds the tag or the unsubscribe token in the original): one that
+        # only names an address could come from anyone who can mail the bounce address.
+        return _replace(found, attributed=False,
+                        detail="no valid VERP tag or token: the address it names is not "
+                               "trusted")
     return found
 
 
