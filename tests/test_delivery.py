@@ -370,18 +370,27 @@ def test_a_long_list_of_refusals_is_cut_to_a_count():
 
 
 class SenderRefused(Sink):
-    """A server that refuses the envelope sender: its domain does not resolve (a return
-    path with a typo, or a DNS outage of the sender's domain)."""
+    """A server that refuses the envelope sender (`reply`, {} the address)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__()
+        self.reply = reply
 
     async def handle_MAIL(self, server: object, session: object, envelope: object,
                           address: str, mail_options: list[str]) -> str:
-        return f"553 5.1.8 <{address}>: Sender address rejected: Domain not found"
+        return self.reply.format(address)
 
 
-def test_a_refused_sender_address_bounces_no_subscriber(tmp_path: Path):
-    # X.1.7 and X.1.8 are about the sender's address (RFC 3463), not the recipient's:
-    # the whole list is refused alike, and nobody's address is wrong.
-    with running(SenderRefused()) as port:
+@pytest.mark.parametrize("reply", [
+    # its domain does not resolve (a return path with a typo, a DNS outage): X.1.8 is
+    # about the sender's address (RFC 3463), not the recipient's
+    "553 5.1.8 <{}>: Sender address rejected: Domain not found",
+    # Postfix's reject_unlisted_sender: a 5.1.0 at MAIL FROM, about the sender too
+    "550 5.1.0 <{}>: Sender address rejected: User unknown in local recipient table",
+])
+def test_a_refused_sender_address_bounces_no_subscriber(tmp_path: Path, reply: str):
+    # A refusal at MAIL FROM refuses the whole list alike; nobody's address is wrong.
+    with running(SenderRefused(reply)) as port:
         config_path = sample_config(tmp_path, port)
         add_subscribers(config_path, [("one@example.org", "", ""),
                                       ("two@example.net", "", "")])
