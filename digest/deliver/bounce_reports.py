@@ -186,15 +186,21 @@ def _verp(message: email.message.Message, keys: BounceKeys
     return state, None, None
 
 
+# Control characters (C0, DEL, C1): what a notice says is printed on the editor's
+# terminal and kept as a status reason, where an escape sequence has no business.
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:DIAGNOSTIC_CHARS]
+    return CONTROLS.sub("", " ".join(text.split()))[:DIAGNOSTIC_CHARS]
 
 
 def _address_field(value: str) -> str | None:
     """The address of a DSN or ARF field (`rfc822; user@example.org`, `<a@b>`)."""
     text = value.rpartition(";")[2] if ";" in value else value
     address = text.strip().strip("<>").strip()
-    return address if "@" in address and " " not in address else None
+    return address if "@" in address and " " not in address and not CONTROLS.search(
+        address) else None
 
 
 # -- RFC 3464 delivery status notifications --------------------------------------
@@ -365,12 +371,18 @@ def _detected(message: email.message.Message, base: BounceOutcome) -> BounceOutc
     recipients = []
     for raw in sorted(permanent):
         address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if CONTROLS.search(address):
+            continue
         recipients.append(Recipient(address, kind_for(status, text, permanent=True), status,
                                     _diagnostic_near(text, address)))
     for raw in sorted(temporary - permanent):
         address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if CONTROLS.search(address):
+            continue
         kind: BounceKind = "policy" if kind_for(status, text) == "policy" else "soft"
         recipients.append(Recipient(address, kind, status, _diagnostic_near(text, address)))
+    if not recipients:
+        return None
     return _replace(base, kind=_worst(recipients), recipients=tuple(recipients))
 
 
