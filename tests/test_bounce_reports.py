@@ -219,3 +219,23 @@ def test_at_send_time_only_an_unknown_address_bounces_at_once():
     assert not bounce_at_send("550 5.7.1 blocked", 99)
     assert not bounce_at_send("554 transaction failed", 2)
     assert bounce_at_send("554 transaction failed", 3)
+
+
+def test_control_characters_never_reach_the_editors_terminal():
+    """What a notice says is printed by `digest bounces` and kept as a status reason:
+    escape sequences in it (a retitled terminal, hidden lines) are dropped."""
+    raw = (b"From: MAILER-DAEMON@mx.example.net\r\nTo: bounces@news.example.org\r\n"
+           b"Subject: Undelivered\r\nMessage-ID: <esc@mx.example.net>\r\nMIME-Version: 1.0\r\n"
+           b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+           b"--b\r\nContent-Type: text/plain\r\n\r\nbounced\r\n"
+           b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+           b"Final-Recipient: rfc822; reader\x1b[8m@example.org\r\nAction: failed\r\n"
+           b"Status: 5.1.1\r\n"
+           b"Diagnostic-Code: smtp; 550 5.1.1 \x1b]0;owned\x07 user unknown \x1b[2J\r\n"
+           b"\r\n--b--\r\n")
+    found = classify_bytes(raw, KEYS)
+    assert found.kind == "hard"
+    for recipient in found.recipients:
+        for text in (recipient.address or "", recipient.diagnostic):
+            assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text), text
+    assert any("user unknown" in r.diagnostic for r in found.recipients)

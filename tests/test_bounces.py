@@ -202,10 +202,11 @@ def test_bounces_acts_on_each_notice_and_puts_it_away(project: Path):
         ("leaving@example.org", "unsubscribe", "unsubscribed"),
         ("away@example.org", "auto_reply", "ignored"),
         (None, "unknown", "left"),  # the forged tag: it names nobody
-        ("stranger@example.net", "hard", "not_subscriber"),
+        # untagged while return_path is set: it proves nothing, so it stays unhandled
+        ("stranger@example.net", "hard", "left"),
     } | {(None, "unknown", "left")}
     assert report["forged"] == 1 and report["total"] == 9
-    assert report["counts"]["hard"] == 2 and report["actions"]["left"] == 2
+    assert report["counts"]["hard"] == 2 and report["actions"]["left"] == 3
     assert set(report) == {"mailbox", "dry_run", "messages", "counts", "actions", "forged",
                            "total"}
     gone = next(m for m in report["messages"] if m["address"] == "gone@example.org")
@@ -223,10 +224,10 @@ def test_bounces_acts_on_each_notice_and_puts_it_away(project: Path):
     assert now["fine@example.org"][0] == "active"  # the forged notice did nothing
 
     # Handled ones moved to .processed; the unrecognised stay where they were.
-    assert len(list((maildir / "new").iterdir())) == 2
-    assert len(list((maildir / ".processed" / "cur").iterdir())) == 7
+    assert len(list((maildir / "new").iterdir())) == 3
+    assert len(list((maildir / ".processed" / "cur").iterdir())) == 6
     again = json.loads(run(project, "bounces", "--json"))
-    assert again["total"] == 2 and again["actions"]["left"] == 2
+    assert again["total"] == 3 and again["actions"]["left"] == 3
 
     status = first_json(run(project, "status", "--json"))
     # bounced: the copies that came back (gone's hard bounce, full's soft one)
@@ -375,3 +376,29 @@ def deliver_to(maildir: Path, raw: bytes) -> None:
     box = mailbox.Maildir(maildir, create=False)
     box.add(raw)
     box.close()
+
+
+def test_with_a_return_path_a_notice_without_a_valid_tag_acts_on_nobody(project: Path):
+    """Anyone can mail the plain bounce address: a DSN or a complaint naming a subscriber
+    there, with no VERP tag (or a forged one inside) and no unsubscribe token, proves
+    nothing and changes no one (every real notice of a newsletter comes back tagged)."""
+    run(project, "send", "--quiet")
+    paths = {address: return_path(raw) for address, raw in sent(project).items()}
+    local, _, domain = paths["angry@example.org"].partition("@")
+    forged_inner = f"{local[:-4]}{'bbbb' if local.endswith('aaaa') else 'aaaa'}@{domain}"
+    deliver_notices(project, [
+        dsn("bounces@news.example.org", "fine@example.org", "5.1.1",
+            "550 5.1.1 <fine@example.org>: User unknown", "x1"),
+        dsn("bounces@news.example.org", "full@example.net", "4.2.2", "452 4.2.2 full",
+            "x2"),
+        arf("bounces@news.example.org", "leaving@example.org", "x3"),
+        arf(forged_inner, "angry@example.org", "x4"),
+    ])
+    report = json.loads(run(project, "bounces", "--json"))
+    assert {m["action"] for m in report["messages"]} == {"left"}
+    now = statuses(project)
+    assert now["fine@example.org"][0] == "active"
+    assert now["leaving@example.org"][0] == "active"
+    assert now["angry@example.org"][0] == "active"
+    with sqlite3.connect(project.parent / "state" / "digest.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0

@@ -367,3 +367,38 @@ def test_a_long_list_of_refusals_is_cut_to_a_count():
     assert shown_problems(lines[:3], 3) == lines[:3]
     assert retry_delays(3, 30) == [30, 60, 120]
     assert retry_delays(0, 30) == []
+
+
+class SenderRefused(Sink):
+    """A server that refuses the envelope sender (`reply`, {} the address)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__()
+        self.reply = reply
+
+    async def handle_MAIL(self, server: object, session: object, envelope: object,
+                          address: str, mail_options: list[str]) -> str:
+        return self.reply.format(address)
+
+
+@pytest.mark.parametrize("reply", [
+    # its domain does not resolve (a return path with a typo, a DNS outage): X.1.8 is
+    # about the sender's address (RFC 3463), not the recipient's
+    "553 5.1.8 <{}>: Sender address rejected: Domain not found",
+    # Postfix's reject_unlisted_sender: a 5.1.0 at MAIL FROM, about the sender too
+    "550 5.1.0 <{}>: Sender address rejected: User unknown in local recipient table",
+])
+def test_a_refused_sender_address_bounces_no_subscriber(tmp_path: Path, reply: str):
+    # A refusal at MAIL FROM refuses the whole list alike; nobody's address is wrong.
+    with running(SenderRefused(reply)) as port:
+        config_path = sample_config(tmp_path, port)
+        add_subscribers(config_path, [("one@example.org", "", ""),
+                                      ("two@example.net", "", "")])
+        config = load_config(config_path)
+        with Store(config.state) as store:
+            [edition] = editions_of(store, ["2026-12-01"])
+            report = pipeline.deliver(config, store, edition)
+            assert (report.sent, report.failed, report.bounced) == (0, 2, [])
+            for address in ("one@example.org", "two@example.net"):
+                found = store.subscriber(address)
+                assert found is not None and found.status == "active"

@@ -56,3 +56,30 @@ def test_a_forgotten_address_comes_back_only_with_force(tmp_path: Path):
 
     assert f"{GONE}: added" in run(config, "subscribers", "import", "--force", str(csv))
     assert GONE in run(config, "subscribers", "list")
+
+
+def test_a_forgotten_persons_links_never_reach_whoever_subscribes_next(tmp_path: Path):
+    """The forgotten subscriber's id is not handed to the next one: the links in the
+    mail they kept (unsubscribe, manage, the VERP tag) are signed over that id."""
+    from digest.app import Digest
+    from digest.config import load_config
+    from digest.deliver.tokens import make_manage_token, make_token, secret_for
+
+    config = sample_config(tmp_path, 2525)
+    add_subscribers(config, numbered(2))  # GONE is the last one added
+    state = config.parent / "state" / "digest.sqlite3"
+    with sqlite3.connect(state) as db:
+        [(gone_id,)] = db.execute("SELECT id FROM subscribers WHERE email = ?", (GONE,))
+    run(config, "subscribers", "forget", GONE)
+    run(config, "subscribers", "add", "newcomer@example.org")
+    with sqlite3.connect(state) as db:
+        [(new_id,)] = db.execute("SELECT id FROM subscribers WHERE email = ?",
+                                 ("newcomer@example.org",))
+    assert new_id != gone_id
+
+    with Digest(load_config(config), create=False) as digest:
+        key = secret_for(digest.store.secret)
+        assert digest.manage(make_manage_token(key, gone_id)).state == "invalid"
+        assert digest.unsubscribe_by_token(make_token(key, gone_id),
+                                           confirmed=True).state == "not_listed"
+    assert "newcomer@example.org" in run(config, "subscribers", "list", "--status", "active")

@@ -70,11 +70,13 @@ class BounceOutcome:
     edition: dt.date | None = None  # from a valid VERP tag
     subscriber_id: int | None = None  # from a valid VERP tag or unsubscribe token
     detail: str = ""  # why, when it is unknown: for the editor
+    attributed: bool = True  # False: return_path is set, yet nothing signed names anyone
 
     @property
     def acts(self) -> bool:
-        """Whether the outcome may change a subscriber: never on a forged tag."""
-        return self.tag != "forged" and self.kind != "unknown"
+        """Whether the outcome may change a subscriber: never on a forged tag, nor (with
+        a return path) on a notice that only names an address."""
+        return self.tag != "forged" and self.kind != "unknown" and self.attributed
 
 
 def classify_bytes(data: bytes, keys: BounceKeys) -> BounceOutcome:
@@ -101,6 +103,14 @@ def classify(message: email.message.Message, keys: BounceKeys, *,
     if tag == "forged":  # an outsider's tag: nobody is named, nothing is done
         return _replace(found, kind="unknown", subscriber_id=None, edition=None,
                         recipients=(), detail="forged VERP tag")
+    if (keys.return_local and found.subscriber_id is None
+            and found.kind in ("hard", "soft", "policy", "complaint")):
+        # Every newsletter's notice comes back to its tagged address (or, for a
+        # complaint, holds the tag or the unsubscribe token in the original): one that
+        # only names an address could come from anyone who can mail the bounce address.
+        return _replace(found, attributed=False,
+                        detail="no valid VERP tag or token: the address it names is not "
+                               "trusted")
     return found
 
 
@@ -176,15 +186,21 @@ def _verp(message: email.message.Message, keys: BounceKeys
     return state, None, None
 
 
+# Control characters (C0, DEL, C1): what a notice says is printed on the editor's
+# terminal and kept as a status reason, where an escape sequence has no business.
+CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())[:DIAGNOSTIC_CHARS]
+    return CONTROLS.sub("", " ".join(text.split()))[:DIAGNOSTIC_CHARS]
 
 
 def _address_field(value: str) -> str | None:
     """The address of a DSN or ARF field (`rfc822; user@example.org`, `<a@b>`)."""
     text = value.rpartition(";")[2] if ";" in value else value
     address = text.strip().strip("<>").strip()
-    return address if "@" in address and " " not in address else None
+    return address if "@" in address and " " not in address and not CONTROLS.search(
+        address) else None
 
 
 # -- RFC 3464 delivery status notifications --------------------------------------
@@ -355,12 +371,18 @@ def _detected(message: email.message.Message, base: BounceOutcome) -> BounceOutc
     recipients = []
     for raw in sorted(permanent):
         address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if CONTROLS.search(address):
+            continue
         recipients.append(Recipient(address, kind_for(status, text, permanent=True), status,
                                     _diagnostic_near(text, address)))
     for raw in sorted(temporary - permanent):
         address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        if CONTROLS.search(address):
+            continue
         kind: BounceKind = "policy" if kind_for(status, text) == "policy" else "soft"
         recipients.append(Recipient(address, kind, status, _diagnostic_near(text, address)))
+    if not recipients:
+        return None
     return _replace(base, kind=_worst(recipients), recipients=tuple(recipients))
 
 

@@ -34,6 +34,12 @@ NO_SUCH_USER = re.compile(
     re.IGNORECASE)
 
 
+# X.1.7 (bad sender's mailbox address syntax) and X.1.8 (bad sender's system address):
+# RFC 3463's address codes about the sender. A refused return path refuses every
+# recipient alike, so it says nothing against theirs.
+SENDER_DETAILS = ("7", "8")
+
+
 def status_in(text: str) -> str | None:
     """The first enhanced status code (RFC 3463, `5.1.1`) in a text, or None."""
     found = STATUS.search(text)
@@ -44,15 +50,17 @@ def kind_for(status: str | None, text: str = "", *, permanent: bool | None = Non
              ) -> BounceKind:
     """The kind of a failure from its enhanced status code and the server's words.
 
-    5.7.x and 4.7.x (security or policy) and words such as "blocked", "spam",
-    "reputation" are a policy block, unless the code says the address itself is wrong
-    (5.1.x, 5.2.1); 4.x.x, 5.2.2, 5.3.x and 5.4.x are soft. Without a code that says
-    which, words of "no such user" make it hard, and `permanent` (a 5xx reply, a
-    failed action) decides between hard-looking and soft: soft, so that nobody is
-    dropped on a guess.
+    5.7.x and 4.7.x (security or policy), X.1.7 and X.1.8 (the sender's address), and
+    words such as "blocked", "spam", "reputation" are a policy block, unless the code
+    says the address itself is wrong (5.1.x, 5.2.1); 4.x.x, 5.2.2, 5.3.x and 5.4.x
+    are soft. Without a code that says which, words of "no such user" make it hard,
+    and `permanent` (a 5xx reply, a failed action) decides between hard-looking and
+    soft: soft, so that nobody is dropped on a guess.
     """
     status = status or status_in(text)
     klass, subject, detail = [*status.split("."), "", "", ""][:3] if status else ["", "", ""]
+    if subject == "1" and detail in SENDER_DETAILS:
+        return "policy"  # the sender's address is refused, whoever the recipient
     if klass == "5" and (subject == "1" or (subject == "2" and detail == "1")):
         return "hard"
     if subject == "7" or POLICY_WORDS.search(text):

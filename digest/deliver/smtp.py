@@ -26,6 +26,7 @@ raises DeliveryError.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import smtplib
 import ssl
 
@@ -227,7 +228,10 @@ class SmtpTransport:
             conn.send(b".\r\n")
             conn.getreply()
         first_bad = next(r for r in (mail, rcpt, data) if r[0] not in (250, 251, 354))
-        return self._refused(*first_bad)
+        outcome = self._refused(*first_bad)
+        if mail[0] >= 500:  # the envelope sender refused, not this recipient
+            return dataclasses.replace(outcome, sender_refused=True)
+        return outcome
 
     def _final_reply(self, conn: smtplib.SMTP) -> tuple[int, bytes]:
         """The reply to the final dot, waited for up to `data_timeout` seconds.

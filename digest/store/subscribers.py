@@ -29,8 +29,15 @@ def forgotten_hash(secret: bytes, email: str) -> str:
     return hashlib.sha256(secret + b"forgotten:" + email.lower().encode()).hexdigest()
 
 
-_ADD = """INSERT INTO subscribers (email, name, categories, status, created_at, updated_at)
-          VALUES (?, ?, ?, 'active', ?, ?)"""
+# A new subscriber's id: never one a forgotten subscriber had (SQLite would hand the
+# highest id out again once its row is deleted), since the links in the mail they kept
+# (unsubscribe, manage, the VERP tag) are signed over it. `forget` keeps the highest id
+# it deleted in meta.
+_NEW_ID = """(SELECT max(coalesce((SELECT max(id) FROM subscribers), 0),
+                       coalesce((SELECT CAST(value AS INTEGER) FROM meta
+                                 WHERE key = 'subscriber_ids_issued'), 0)) + 1)"""
+_ADD = f"""INSERT INTO subscribers (id, email, name, categories, status, created_at,
+              updated_at) VALUES ({_NEW_ID}, ?, ?, ?, 'active', ?, ?)"""
 
 
 class BulkImport:
@@ -72,8 +79,7 @@ class SubscribersMixin(StoreCore):
             row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
             if row is None:
                 db.execute(
-                    """INSERT INTO subscribers (email, name, categories, status, created_at,
-                           updated_at) VALUES (?, ?, ?, 'active', ?, ?)""",
+                    _ADD,
                     (email, name, cats, now, now),
                 )
                 outcome = "added"
@@ -122,8 +128,7 @@ class SubscribersMixin(StoreCore):
                 outcomes = ["added"] * len(rows)
                 changed = [(email, name, cats, now, now) for email, name, cats in rows]
             db.executemany(
-                """INSERT INTO subscribers (email, name, categories, status, created_at,
-                       updated_at) VALUES (?, ?, ?, 'active', ?, ?)
+                _ADD + """
                    ON CONFLICT (email) DO UPDATE SET name = excluded.name,
                        categories = excluded.categories, updated_at = excluded.updated_at""",
                 changed)
@@ -267,9 +272,9 @@ class SubscribersMixin(StoreCore):
             row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
             if row is None:
                 db.execute(
-                    """INSERT INTO subscribers (email, name, categories, status, created_at,
-                           updated_at, consent_form, confirm_nonce)
-                       VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)""",
+                    f"""INSERT INTO subscribers (id, email, name, categories, status,
+                           created_at, updated_at, consent_form, confirm_nonce)
+                       VALUES ({_NEW_ID}, ?, ?, ?, 'pending', ?, ?, ?, ?)""",
                     (email, name, cats, stamp, stamp, form, secrets.token_hex(8)))
                 row = db.execute("SELECT * FROM subscribers WHERE email = ?",
                                  (email,)).fetchone()
@@ -335,6 +340,10 @@ class SubscribersMixin(StoreCore):
                 db.execute("DELETE FROM signup_mail WHERE subscriber_id = ?", (row["id"],))
                 db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row["id"],))
                 db.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
+                db.execute(
+                    """INSERT INTO meta (key, value) VALUES ('subscriber_ids_issued', ?)
+                       ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER),
+                           CAST(excluded.value AS INTEGER))""", (row["id"],))
                 db.execute(
                     "INSERT OR REPLACE INTO forgotten (hash, forgotten_at) VALUES (?, ?)",
                     (forgotten_hash(self.secret(), row["email"]), _ts(self.clock())))
