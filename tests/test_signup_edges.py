@@ -81,6 +81,42 @@ def test_a_confirmation_link_confirms_only_the_request_it_was_made_for(tmp_path:
             assert post(base, "/confirm", {"token": token}).status == 400  # still refused
 
 
+def test_no_one_else_can_change_what_a_pending_link_confirms(tmp_path: Path):
+    sink = Sink()
+    with running(sink) as port:
+        config = sample_config(tmp_path, port)
+        add_subscribers(config, [(ACTIVE, "", "")])
+        with served(config) as base:
+            post(base, "/subscribe", {"email": "owner@example.org", "name": "Owner",
+                                      "category": "news"})
+            [first] = mails(sink, "owner@example.org")
+            link = confirm_link(first)
+            # Someone else types the same address, with other choices, within the hour:
+            # no new mail, and the pending request stays as its owner asked.
+            post(base, "/subscribe", {"email": "owner@example.org", "name": "Mallory",
+                                      "category": "economy"})
+            assert len(mails(sink, "owner@example.org")) == 1
+            found = row(config, "owner@example.org")
+            assert found is not None
+            assert (found["name"], found["categories"]) == ("Owner", "news")
+            # An hour later a new request replaces it, with a new link to its owner; the
+            # first link then confirms nothing (it would confirm other choices).
+            with closing(sqlite3.connect(state_of(config))) as db:
+                db.execute("UPDATE subscribers SET confirm_sent_at = '2000-01-01T00:00:00+00:00'")
+                db.commit()
+            post(base, "/subscribe", {"email": "owner@example.org", "name": "Mallory",
+                                      "category": "economy"})
+            _, second = mails(sink, "owner@example.org")
+            old = urlsplit(link).query.removeprefix("token=")
+            assert post(base, "/confirm", {"token": old}).status == 400
+            assert row(config, "owner@example.org")["status"] == "pending"  # type: ignore[index]
+            new = urlsplit(confirm_link(second)).query.removeprefix("token=")
+            assert post(base, "/confirm", {"token": new}).status == 200
+            found = row(config, "owner@example.org")
+            assert found is not None
+            assert (found["status"], found["categories"]) == ("active", "economy")
+
+
 def pause(config: Path, email: str, days: int = 30) -> str:
     until = dt.date.today() + dt.timedelta(days=days)
     with Store(state_of(config)) as store:

@@ -261,7 +261,8 @@ class SubscribersMixin(StoreCore):
 
         What they are owed is queued in the same transaction (signup_mail): a pending
         address a confirmation link valid until `expires` (Unix seconds) and bound to
-        this pending request (a nonce made when it became pending), an active or paused
+        this pending request (a nonce made with it; a pending address asked for again
+        before a new link may go keeps its first request and link), an active or paused
         one a reminder with its manage link; nothing when a message went less than
         `resend_after` seconds ago or the address bounced. Returns the subscriber and
         the kind queued ("" for none)."""
@@ -270,6 +271,8 @@ class SubscribersMixin(StoreCore):
         stamp = _ts(now)
         with self.transaction() as db:
             row = db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+            last = _dt(row["confirm_sent_at"]) if row is not None else None
+            due = last is None or (now - last).total_seconds() >= resend_after
             if row is None:
                 db.execute(
                     f"""INSERT INTO subscribers (id, email, name, categories, status,
@@ -278,18 +281,20 @@ class SubscribersMixin(StoreCore):
                     (email, name, cats, stamp, stamp, form, secrets.token_hex(8)))
                 row = db.execute("SELECT * FROM subscribers WHERE email = ?",
                                  (email,)).fetchone()
-            elif row["status"] in ("pending", "unsubscribed"):
-                nonce = row["confirm_nonce"] if row["status"] == "pending" else None
+            elif row["status"] == "unsubscribed" or (row["status"] == "pending" and due):
+                # A new request, with a new link: the link mailed before (which would
+                # confirm what was asked then) stops working. A pending request asked
+                # again before a new link may go keeps what it asked and its link, so
+                # that no one else can change what the owner's link confirms.
                 db.execute(
                     """UPDATE subscribers SET name = ?, categories = ?, status = 'pending',
                            consent_form = ?, confirm_nonce = ?, updated_at = ?
                        WHERE id = ?""",
-                    (name, cats, form, nonce or secrets.token_hex(8), stamp, row["id"]))
+                    (name, cats, form, secrets.token_hex(8), stamp, row["id"]))
             kind: Literal["confirm", "active", ""] = (
                 "confirm" if row["status"] in ("pending", "unsubscribed") else
                 "active" if row["status"] in ("active", "paused") else "")
-            last = _dt(row["confirm_sent_at"])
-            if last is not None and (now - last).total_seconds() < resend_after:
+            if not due:
                 kind = ""
             if kind:
                 db.execute("UPDATE subscribers SET confirm_sent_at = ? WHERE id = ?",
