@@ -208,7 +208,8 @@ def test_bounces_acts_on_each_notice_and_puts_it_away(project: Path):
     assert report["forged"] == 1 and report["total"] == 9
     assert report["counts"]["hard"] == 2 and report["actions"]["left"] == 3
     assert set(report) == {"mailbox", "dry_run", "messages", "counts", "actions", "forged",
-                           "total"}
+                           "total", "warnings"}
+    assert report["warnings"] == []  # signed: nothing to warn about
     gone = next(m for m in report["messages"] if m["address"] == "gone@example.org")
     assert gone["status"] == "5.1.1" and gone["tag"] == "valid" and gone["edition"]
     assert "User unknown" in gone["diagnostic"]
@@ -402,3 +403,20 @@ def test_with_a_return_path_a_notice_without_a_valid_tag_acts_on_nobody(project:
     assert now["angry@example.org"][0] == "active"
     with sqlite3.connect(project.parent / "state" / "digest.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
+
+
+def test_without_a_return_path_bounces_warns_that_notices_can_be_forged(project: Path):
+    # Notices are then matched by the address they name: say so on every run.
+    text = project.read_text(encoding="utf-8")
+    unsigned = project.with_name("unsigned.toml")
+    unsigned.write_text(text.replace('return_path = "bounces@news.example.org"\n', ""),
+                        encoding="utf-8")
+    assert "return_path =" not in unsigned.read_text(encoding="utf-8")
+    said = CliRunner().invoke(cli, ["--config", str(unsigned), "bounces"])
+    assert said.exit_code == 0, said.output
+    assert "[email] return_path is not set" in said.stderr
+    as_json = CliRunner().invoke(cli, ["--config", str(unsigned), "bounces", "--json"])
+    assert any("return_path" in w for w in first_json(as_json.stdout)["warnings"])
+    signed = CliRunner().invoke(cli, ["--config", str(project), "bounces", "--json"])
+    assert "return_path is not set" not in signed.stderr
+    assert first_json(signed.stdout)["warnings"] == []

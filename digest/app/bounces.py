@@ -72,6 +72,7 @@ class BouncesReport:
     total: int = 0  # lines, kept or not
     kinds: Counter[str] = field(default_factory=Counter)
     done: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, line: BounceLine, *, keep: bool = True) -> None:
         self.total += 1
@@ -104,7 +105,14 @@ class BouncesReport:
         return {"mailbox": self.mailbox, "dry_run": self.dry_run,
                 "messages": [line.record() for line in self.lines],
                 "counts": self.counts, "actions": self.actions, "forged": self.forged,
-                "total": self.total}
+                "total": self.total, "warnings": self.warnings}
+
+
+UNSIGNED_WARNING = (
+    "[email] return_path is not set, so a notice is matched only by the address it "
+    "names: anyone who can mail the bounce mailbox can get any subscriber bounced or "
+    "unsubscribed. Set [email] return_path to an address delivered to this mailbox; "
+    "notices then act only with the signed tag of a message the digest sent.")
 
 
 def keys_for(config: Config, store: Store) -> BounceKeys:
@@ -128,6 +136,8 @@ def process_bounces(config: Config, store: Store, *, dry_run: bool = False,
                        password_env=config.bounces.password_env,
                        handled=store.handled, remember=store.remember_handled)
     report = BouncesReport(box.where, dry_run)
+    if not config.email.return_path:
+        report.warnings.append(UNSIGNED_WARNING)
     keys = keys_for(config, store)
     try:
         for message in box.messages():

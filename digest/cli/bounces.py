@@ -47,6 +47,8 @@ def bounces(settings: Settings, dry_run: bool, as_json: bool) -> None:
 
     with opened(settings, lock=not dry_run, create=False) as digest:
         report = digest.process_bounces(dry_run=dry_run, on_line=line, keep_lines=as_json)
+    for warning in report.warnings:
+        settings.warn(warning)
     if as_json:
         emit_json(report.record())
         return

@@ -206,6 +206,8 @@ def _say_sent(settings: Settings, config: Config, date: dt.date, result: SendRes
     for warning in result.warnings:
         settings.warn(warning)
     if result.bounces is not None:
+        for warning in result.bounces.warnings:
+            settings.warn(warning)
         settings.info(f"bounces: {result.bounces.summary()}")
     if result.gathered is not None:
         settings.info(f"fetched {result.gathered.summary()}")
