@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import sqlite3
 from collections import Counter
+from dataclasses import replace
 from email import policy
 from email.header import decode_header, make_header
 from email.message import EmailMessage
@@ -388,8 +389,11 @@ class SenderRefused(Sink):
     # Postfix's reject_unlisted_sender: a 5.1.0 at MAIL FROM, about the sender too
     "550 5.1.0 <{}>: Sender address rejected: User unknown in local recipient table",
 ])
-def test_a_refused_sender_address_bounces_no_subscriber(tmp_path: Path, reply: str):
+def test_a_refused_sender_address_stops_the_send_and_keeps_everyone_owed(
+        tmp_path: Path, reply: str):
     # A refusal at MAIL FROM refuses the whole list alike; nobody's address is wrong.
+    # The send stops, says so, records nothing, and a later send (the sender fixed)
+    # still owes everyone the edition.
     with running(SenderRefused(reply)) as port:
         config_path = sample_config(tmp_path, port)
         add_subscribers(config_path, [("one@example.org", "", ""),
@@ -398,7 +402,21 @@ def test_a_refused_sender_address_bounces_no_subscriber(tmp_path: Path, reply: s
         with Store(config.state) as store:
             [edition] = editions_of(store, ["2026-12-01"])
             report = pipeline.deliver(config, store, edition)
-            assert (report.sent, report.failed, report.bounced) == (0, 2, [])
+            assert (report.sent, report.failed, report.bounced) == (0, 0, [])
+            assert report.stopped is not None
+            assert "refused the envelope sender" in report.stopped
+            assert "[email] from and return_path" in report.stopped
+            assert reply.split()[1] in report.stopped  # the server's own words
             for address in ("one@example.org", "two@example.net"):
                 found = store.subscriber(address)
                 assert found is not None and found.status == "active"
+            assert store.db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+            assert store.db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
+    sink = Sink()  # the sender fixed (here: a server that takes it): both are sent
+    with running(sink) as port:
+        config = load_config(config_path)
+        config = replace(config, smtp=replace(config.smtp, port=port))
+        with Store(config.state) as store:
+            [edition] = [e for e in store.editions() if e.date.isoformat() == "2026-12-01"]
+            again = pipeline.deliver(config, store, edition)
+            assert (again.sent, again.failed) == (2, 0)

@@ -167,23 +167,21 @@ class Recorder:
                 report.failed += 1
                 if len(self.failed_lines) < PROBLEMS_SHOWN:
                     self.failed_lines.append(f"{subscriber.email}: refused ({outcome.reply})")
-                self._failed(subscriber, outcome.reply, sender=outcome.sender_refused)
+                self._failed(subscriber, outcome.reply)
             if self.on_message:
                 self.on_message(subscriber, outcome.status)
 
-    def _failed(self, subscriber: Subscriber, reply: str | None, *,
-                sender: bool = False) -> None:
+    def _failed(self, subscriber: Subscriber, reply: str | None) -> None:
         """A refusal for good: bounced at once when the address does not exist, never for
         a policy block (kept, per receiving domain, for `status`), else after 3 in a row.
-        A refused envelope sender (`sender`) is a policy block whatever its code."""
-        kind = "policy" if sender else reply_kind(reply)
+        (A refused envelope sender stops the run in the transport: it is nobody's.)"""
+        kind = reply_kind(reply)
         if kind in ("hard", "policy"):
             self.store.record_bounce(BounceEvent(
                 subscriber.id, self.edition_id, kind, status_in(reply or ""),
                 " ".join((reply or "").split())[:300], subscriber.email.rpartition("@")[2],
                 "smtp"))
-        if not sender and bounce_at_send(reply,
-                                         self.store.hard_failures_in_a_row(subscriber.id)):
+        if bounce_at_send(reply, self.store.hard_failures_in_a_row(subscriber.id)):
             self.store.set_subscriber_status(subscriber.email, "bounced",
                                              f"refused at send time: {reply}")
             self.report.bounced.append(subscriber.email)

@@ -26,7 +26,6 @@ raises DeliveryError.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import smtplib
 import ssl
 
@@ -227,11 +226,20 @@ class SmtpTransport:
             # DATA accepted although the envelope was refused: end it empty (RFC 2920 §3.1).
             conn.send(b".\r\n")
             conn.getreply()
+        if mail[0] >= 500:
+            # The envelope sender refused for good: the same for every recipient, and
+            # nobody's address is at fault. The transport is unusable for this run; the
+            # pool stops and everyone not yet sent stays owed (nothing is recorded).
+            self._drop()
+            words = " ".join(mail[1].decode("utf-8", "replace").split())[:300]
+            raise DeliveryError(
+                f"the mail server refused the envelope sender <{sender}> ({mail[0]} "
+                f"{words}); nothing more was sent and every reader not sent yet is still "
+                "owed the edition. Check [email] from and return_path (the server may "
+                "need the sender's domain to exist, or to be allowed to send as it) and "
+                "[smtp] security and username, then run `digest send` again.")
         first_bad = next(r for r in (mail, rcpt, data) if r[0] not in (250, 251, 354))
-        outcome = self._refused(*first_bad)
-        if mail[0] >= 500:  # the envelope sender refused, not this recipient
-            return dataclasses.replace(outcome, sender_refused=True)
-        return outcome
+        return self._refused(*first_bad)
 
     def _final_reply(self, conn: smtplib.SMTP) -> tuple[int, bytes]:
         """The reply to the final dot, waited for up to `data_timeout` seconds.

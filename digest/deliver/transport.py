@@ -22,9 +22,6 @@ class Outcome:
     # (the final reply never came: perhaps delivered; sent again only when asked)
     status: DeliveryStatus
     reply: str | None = None  # the server's words when not sent
-    # The server refused the envelope sender (MAIL FROM): it says nothing of the
-    # recipient's address, whatever its code.
-    sender_refused: bool = False
 
 
 class Transport(Protocol):
