@@ -420,3 +420,35 @@ def test_without_a_return_path_bounces_warns_that_notices_can_be_forged(project:
     signed = CliRunner().invoke(cli, ["--config", str(project), "bounces", "--json"])
     assert "return_path is not set" not in signed.stderr
     assert first_json(signed.stdout)["warnings"] == []
+
+
+def test_a_message_that_cannot_be_read_or_moved_is_told_and_the_rest_go_on(
+        project: Path, tmp_path: Path):
+    run(project, "send", "--quiet")
+    paths = {address: return_path(raw) for address, raw in sent(project).items()}
+    deliver_notices(project, [
+        dsn(paths["gone@example.org"], "gone@example.org", "5.1.1", "550 5.1.1 gone",
+            "first-of-two"),
+        dsn(paths["full@example.net"], "full@example.net", "5.1.1", "550 5.1.1 gone",
+            "stuck-one")])
+    box = tmp_path / "bounces"
+    # One entry cannot be read (a folder where a message should be: root reads any file)
+    (box / "new" / "0000.unreadable").mkdir()
+    # and one handled message cannot be moved (its place in .processed is taken).
+    [stuck] = [p for p in (box / "new").iterdir() if p.is_file()
+               and b"stuck-one" in p.read_bytes()]
+    blocker = box / ".processed" / "cur" / (stuck.name + ":2,S")
+    blocker.mkdir(parents=True)
+    (blocker / "keep").write_text("x")
+    result = CliRunner().invoke(cli, ["--config", str(project), "bounces"])
+    assert result.exit_code == 0, result.output
+    assert "cannot read" in result.stderr and "0000.unreadable" in result.stderr
+    assert "cannot move" in result.stderr and stuck.name in result.stderr
+    assert statuses(project)["gone@example.org"][0] == "bounced"  # the rest went on
+    assert statuses(project)["full@example.net"][0] == "bounced"
+    assert stuck.exists()  # left where it was
+    rerun = CliRunner().invoke(cli, ["--config", str(project), "bounces", "--json"])
+    assert rerun.exit_code == 0, rerun.output
+    again = first_json(rerun.stdout)
+    assert again["actions"]["bounced"] == 0  # read again, it changes nothing
+    assert any("cannot move" in w for w in again["warnings"])

@@ -153,6 +153,7 @@ def process_bounces(config: Config, store: Store, *, dry_run: bool = False,
                 box.handled(message)
     finally:
         box.close()
+        report.warnings.extend(box.problems)
     return report
 
 

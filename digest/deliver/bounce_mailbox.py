@@ -47,6 +47,9 @@ class Incoming:
 
 class BounceMailbox(Protocol):
     where: str
+    # Messages passed over (one that cannot be read or put away): said, and the run
+    # goes on with the others.
+    problems: list[str]
 
     def messages(self) -> Iterator[Incoming]:
         """The messages not handled yet, one at a time."""
@@ -99,6 +102,7 @@ class MaildirMailbox:
             raise MailboxError(f"the bounce mailbox {path} is not a Maildir (no cur/, new/ "
                                "and tmp/ in it). Check [bounces] mailbox.")
         self.path = path
+        self.problems: list[str] = []
         self.processed = path / f".{PROCESSED}"  # Maildir++, as mailbox.Maildir names it
         try:
             self.box = mailbox.Maildir(path, factory=None, create=False)
@@ -124,9 +128,11 @@ class MaildirMailbox:
                         data = f.read(READ_AT_MOST)
                 except FileNotFoundError:
                     continue  # taken away meanwhile
-                except OSError as exc:
-                    raise MailboxError(f"cannot read {self.path / sub / name}: "
-                                       f"{exc.strerror or exc}") from None
+                except OSError as exc:  # this one only: the others are read all the same
+                    self.problems.append(f"cannot read {self.path / sub / name}: "
+                                         f"{exc.strerror or exc}; left where it is "
+                                         "(check its permissions)")
+                    continue
                 yield Incoming(f"{sub}/{name}", message_id_of(data), data)
 
     def handled(self, message: Incoming) -> None:
@@ -137,9 +143,10 @@ class MaildirMailbox:
             source.rename(self.processed / "cur" / name)
         except FileNotFoundError:
             return
-        except OSError as exc:
-            raise MailboxError(f"cannot move {source} to {self.processed}: "
-                               f"{exc.strerror or exc}") from None
+        except OSError as exc:  # what it said was done; a rerun does not count it twice
+            self.problems.append(f"cannot move {source} to {self.processed}: "
+                                 f"{exc.strerror or exc}; it was handled and stays where "
+                                 "it is (a rerun reads it again and changes nothing)")
 
     def close(self) -> None:
         self.box.close()
@@ -151,6 +158,7 @@ class MboxMailbox:
     def __init__(self, path: Path, handled: Callable[[str], bool] | None,
                  remember: Callable[[str], None] | None) -> None:
         self.where = f"mbox:{path}"
+        self.problems: list[str] = []
         if not path.is_file():
             raise MailboxError(f"the bounce mailbox {path} is not a file. Check [bounces] "
                                "mailbox.")
@@ -214,6 +222,7 @@ class ImapMailbox:
     def __init__(self, where: str, password: str | None, password_env: str, *,
                  timeout: float = 30) -> None:
         self.where = where
+        self.problems: list[str] = []
         self.address = address = imap_address(where)
         if not password:
             raise MailboxError(f"the IMAP password for {where} is not set: export "
