@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailservers import self_signed
-from support.servers import group_running
+from support.servers import free_port, group_running
 
 PACKAGE = "dovecot-imapd"
 DOVECOT = "/usr/sbin/dovecot"
@@ -102,11 +102,6 @@ class ImapMessage:
 def missing_packages() -> str:
     return ", ".join(p for p in (DOVECOT, IMAP) if not os.access(p, os.X_OK))
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _config(folder: Path, port: int, tls_port: int, uid: int, gid: int) -> str:
@@ -280,8 +275,8 @@ def start_dovecot(folder: Path | None = None) -> Iterator[DovecotSite]:
     own = folder is None
     root = Path(tempfile.mkdtemp(prefix="digest-dovecot-")) if folder is None else folder
     root.chmod(0o755)  # the mail user reaches its Maildirs
-    port = _free_port()
-    while (tls_port := _free_port()) == port:
+    port = free_port()
+    while (tls_port := free_port()) == port:
         pass
     site = DovecotSite(root, port, tls_port, root / "relay.crt")
     config = str(root / "dovecot.conf")

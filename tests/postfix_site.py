@@ -70,7 +70,6 @@ import pwd
 import shutil
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import tempfile
@@ -80,7 +79,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from support.servers import group_running
+from support.servers import free_port, group_running
 
 DOMAIN = "mail.example.net"
 PACKAGE = "postfix"
@@ -109,11 +108,6 @@ def missing_packages() -> str:
                if not os.access(program, os.X_OK)]
     return ", ".join(missing)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _main_cf(folder: Path, uid: int, gid: int) -> str:
@@ -361,12 +355,12 @@ def start_postfix(folder: Path | None = None) -> Iterator[PostfixSite]:
     own = folder is None
     root = Path(tempfile.mkdtemp(prefix="digest-postfix-")) if folder is None else folder
     root.chmod(0o755)  # the mail user reaches its Maildirs, postfix its queue
-    site = PostfixSite(root, _free_port(), _own=own)
+    site = PostfixSite(root, free_port(), _own=own)
     config = str(site.config_directory)
     try:
-        inner = _free_port()
+        inner = free_port()
         while inner == site.port:
-            inner = _free_port()
+            inner = free_port()
         _write_config(root, site.port, inner)
         site.version = subprocess.run([POSTCONF, "-c", config, "-h", "mail_version"],
                                       capture_output=True, text=True, check=True).stdout.strip()

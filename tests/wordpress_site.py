@@ -127,7 +127,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -138,6 +137,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from support.servers import free_port
 
 HERE = Path(__file__).resolve().parent / "wordpress"
 WORDPRESS = Path("/usr/share/wordpress")
@@ -425,11 +426,6 @@ def _program(name: str) -> str:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin") or name
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _date(value: str) -> dt.datetime | None:
     if value.startswith("0000"):
@@ -610,7 +606,7 @@ class WordPressSite:
         (or answers 401 to visitors: ``rest=False``), started on first use."""
         name = ("plain" if plain else "pretty") + ("" if rest else "-closed")
         if name not in self._servers:
-            self._servers[name] = _serve(self, _free_port(), name, plain=plain, rest=rest)
+            self._servers[name] = _serve(self, free_port(), name, plain=plain, rest=rest)
         return self._servers[name]
 
     # Life cycle ----------------------------------------------------------------------------
@@ -805,9 +801,9 @@ def start_site(folder: Path | None = None) -> Iterator[WordPressSite]:
     # A short path: a Unix socket's path is limited to about 100 bytes.
     own = folder is None
     root = Path(tempfile.mkdtemp(prefix="digest-wp-")) if folder is None else folder
-    port, plain_port = _free_port(), _free_port()
+    port, plain_port = free_port(), free_port()
     while plain_port == port:
-        plain_port = _free_port()
+        plain_port = free_port()
     now = dt.datetime.now(UTC).replace(microsecond=0)
     site = WordPressSite(root, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{plain_port}",
                          now, Manifest(now, (), ()), _own=own)
