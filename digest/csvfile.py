@@ -48,6 +48,8 @@ def checked_text(binary: BinaryIO, name: str) -> TextIO:
         copy.seek(0)
     except BaseException:
         copy.close()
+        if copy is not binary:
+            binary.close()  # as when it is copied whole: the stream is this function's
         raise
     return io.TextIOWrapper(copy, encoding="utf-8-sig", newline="")
 

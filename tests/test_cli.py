@@ -529,7 +529,8 @@ def on_a_terminal(cwd: Path, *args: str) -> tuple[int, bytes, str]:
     os.close(master)
     code = process.wait(timeout=60)
     assert process.stdout is not None
-    return code, process.stdout.read(), screen.decode()
+    with process.stdout:
+        return code, process.stdout.read(), screen.decode()
 
 
 def test_progress_bars_with_counts_only_on_a_terminal(project: Path):
