@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailservers import self_signed
-from support.servers import free_port, group_running
+from support.servers import free_port, group_gone, watchdog_stood_down
 
 PACKAGE = "dovecot-imapd"
 DOVECOT = "/usr/sbin/dovecot"
@@ -238,17 +238,9 @@ class DovecotSite:
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         # Its children (auth, imap) leave with the master; wait for the group to be gone.
-        deadline = time.monotonic() + 10
-        while group_running(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if group_running(process.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-        if self._watchdog is not None and self._watchdog.stdin is not None:
-            self._watchdog.stdin.write(b"stopped\n")
-            self._watchdog.stdin.close()
-            self._watchdog.wait()
-            self._watchdog = None
+        group_gone(process.pid, 10)
+        watchdog_stood_down(self._watchdog)
+        self._watchdog = None
 
 
 def _lay_out(folder: Path, port: int, tls_port: int) -> tuple[ImapUser, ...]:

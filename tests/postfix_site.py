@@ -79,7 +79,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
-from support.servers import free_port, group_running
+from support.servers import free_port, group_gone, watchdog_stood_down
 
 DOMAIN = "mail.example.net"
 PACKAGE = "postfix"
@@ -307,17 +307,9 @@ class PostfixSite:
             subprocess.run([POSTFIX, "-c", str(self.config_directory), "stop"],
                            capture_output=True, timeout=60)
         else:
-            deadline = time.monotonic() + 30
-            while group_running(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if group_running(pid):  # still there after 30 s
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(pid, signal.SIGKILL)
-        if self._watchdog is not None and self._watchdog.stdin is not None:
-            self._watchdog.stdin.write(b"stopped\n")
-            self._watchdog.stdin.close()
-            self._watchdog.wait()
-            self._watchdog = None
+            group_gone(pid, 30)
+        watchdog_stood_down(self._watchdog)
+        self._watchdog = None
 
 
 def _write_config(folder: Path, port: int, inner: int) -> None:

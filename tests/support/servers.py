@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -160,3 +163,23 @@ def group_running(group: int) -> bool:
         if len(fields) > 2 and fields[2] == str(group) and fields[0] != "Z":
             return True
     return False
+
+
+def group_gone(group: int, wait: float) -> None:
+    """Wait up to `wait` seconds for every process of the group to end, then kill what is
+    left of it."""
+    deadline = time.monotonic() + wait
+    while group_running(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if group_running(group):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def watchdog_stood_down(watchdog: subprocess.Popen[bytes] | None) -> None:
+    """Tell a server's watchdog (a process that stops the server should the tests die,
+    reading its stdin until EOF) that the server was stopped, and wait for it to go."""
+    if watchdog is not None and watchdog.stdin is not None:
+        watchdog.stdin.write(b"stopped\n")
+        watchdog.stdin.close()
+        watchdog.wait()
