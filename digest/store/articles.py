@@ -12,10 +12,10 @@ from digest.models import Article, StoredArticle
 from digest.store.core import StoreCore, _dt, _ts
 
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
-# An article `a` that every source which gave it has withdrawn (the site retracted it).
-RETRACTED = """(EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = a.id)
-    AND NOT EXISTS (SELECT 1 FROM article_sources s
-                    WHERE s.article_id = a.id AND s.withdrawn IS NULL))"""
+# An article `a` that every source which gave it has withdrawn (the site retracted it):
+# one look at its sources (min is NULL when it has none, 0 when one still lists it).
+RETRACTED = """coalesce((SELECT min(s.withdrawn IS NOT NULL) FROM article_sources s
+                      WHERE s.article_id = a.id), 0)"""
 
 
 def _merged(row: sqlite3.Row, a: Article, same_source: bool) -> tuple[object, ...]:
