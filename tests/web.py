@@ -45,7 +45,13 @@ def serving(config: Config) -> Iterator[str]:
         RUNNING.remove(app)
         app.mailer.stop()
         # Closed from inside the server's own loop, so its select() never sees a dead socket.
-        server.trigger.pull_trigger(server.close)
+        try:
+            server.trigger.pull_trigger(server.close)
+        except OSError:
+            # The trigger's pipe was closed under it: the stray close of a file number
+            # described above, still not found (see the closing note of 2026-12-01).
+            # The test's requests were all answered; stop the server from here.
+            server.close()
         thread.join(timeout=10)
 
 
