@@ -335,7 +335,8 @@ def test_soft_bounces_in_editions_in_a_row_bounce_and_a_clean_edition_breaks_the
                         transport="file", email_extra='return_path = "b@news.example.org"',
                         extra=f'\n[bounces]\nmailbox = "{maildir}"\nsoft_limit = 2\n')
     config = load_config(path)
-    dates = [dt.date(2026, 11, day) for day in (1, 2, 3, 4)]
+    dates = [dt.date(2026, 11, day) for day in (1, 2, 3, 4, 5)]
+    editions = []
     with Store(config.state) as store:
         secret = store.secret()
         one, _ = store.upsert_subscriber("one@example.org", "", [])
@@ -352,8 +353,10 @@ def test_soft_bounces_in_editions_in_a_row_bounce_and_a_clean_edition_breaks_the
             edition = store.save_edition(Edition(date, (Section("news", "News",
                                                                 (stored,)),), NOW))
             assert edition.id is not None
+            editions.append(edition.id)
             for subscriber in (one, two):
-                store.record_delivery(edition.id, subscriber.id, "sent")
+                if n < 4:  # the fifth goes out later
+                    store.record_delivery(edition.id, subscriber.id, "sent")
 
         def soft(subscriber_id: int, date: dt.date, n: int) -> None:
             verp = f"b+{make_return_tag(secret, date, subscriber_id)}@news.example.org"
@@ -371,6 +374,21 @@ def test_soft_bounces_in_editions_in_a_row_bounce_and_a_clean_edition_breaks_the
         soft(two.id, dates[3], 1)
         soft(two.id, dates[3], 2)  # the same edition twice is one edition
         assert store.subscriber("two@example.org").status == "active"  # type: ignore[union-attr]
+
+        # Back on the list (`subscribers add`, or a confirmed sign-up), an hour later: the
+        # bounces before are history, so one soft bounce is one of soft_limit = 2 again.
+        store.record_delivery(editions[3], one.id, "failed")  # and refused at send time
+        assert store.hard_failures_in_a_row(one.id) == 1
+        later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
+        store.clock = lambda: later
+        store.upsert_subscriber("one@example.org", "", [])
+        back = store.subscriber("one@example.org")
+        assert back is not None and back.status == "active"
+        assert back.status_reason is None and back.status_changed_at == later
+        assert store.hard_failures_in_a_row(one.id) == 0
+        store.record_delivery(editions[4], one.id, "sent")
+        soft(one.id, dates[4], 4)
+        assert store.subscriber("one@example.org").status == "active"  # type: ignore[union-attr]
 
 
 def deliver_to(maildir: Path, raw: bytes) -> None:

@@ -164,6 +164,32 @@ def test_every_state_gets_the_same_answer_and_at_most_one_mail_an_hour(
     confirm_link(back)
 
 
+def test_a_bounced_address_comes_back_through_the_form_once_its_owner_confirms(
+        site: tuple[Path, Sink, str]):
+    config, sink, base = site
+    run(config, "subscribers", "add", "full@example.org")
+    with Store(load_config(config).state) as store:
+        store.set_subscriber_status("full@example.org", "bounced", "552 5.2.2 mailbox full")
+    bounced = row(config, "full@example.org")
+    assert bounced is not None and bounced["status_reason"] == "552 5.2.2 mailbox full"
+
+    answer = post(base, "/subscribe", {"email": "full@example.org"})
+    assert answer.status == 200 and "Check your inbox" in answer.body
+    pending = row(config, "full@example.org")
+    assert pending is not None and pending["status"] == "pending"
+    assert pending["status_reason"] is None  # the bounce is history once it asks again
+    run(config, "send", "--date", SAMPLE_DATE)  # still nothing but the confirmation
+    [message] = mails(sink, "full@example.org")
+    assert "Confirm" in str(message["Subject"])
+
+    token = urlsplit(confirm_link(message)).query.removeprefix("token=")
+    assert post(base, "/confirm", {"token": token}).status == 200
+    back = row(config, "full@example.org")
+    assert back is not None and back["status"] == "active" and back["consent_at"]
+    assert back["status_changed_at"] >= bounced["status_changed_at"]
+    assert "full@example.org" in run(config, "subscribers", "list", "--status", "active")
+
+
 def test_forged_expired_and_unsubscribe_tokens_confirm_nothing(
         site: tuple[Path, Sink, str]):
     config, sink, base = site

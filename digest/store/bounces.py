@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from digest.store.core import StoreCore, _dt, _ts
+from digest.store.subscribers import SINCE_STATUS
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,14 @@ class BouncesMixin(StoreCore):
         """In how many of the subscriber's editions in a row, up to `edition_id` (counted
         as bounced), a soft or hard bounce came back: editions with none break it."""
         rows = self.db.execute(
-            """SELECT e.id, EXISTS (SELECT 1 FROM bounce_events b WHERE b.subscriber_id = ?
+            f"""SELECT e.id, EXISTS (SELECT 1 FROM bounce_events b WHERE b.subscriber_id = ?
                    AND b.edition_id = e.id AND b.kind IN ('soft', 'hard'))
                FROM editions e JOIN deliveries d ON d.edition_id = e.id
                WHERE d.subscriber_id = ? AND d.status IN ('sent', 'failed', 'unknown')
                  AND e.date <= coalesce((SELECT date FROM editions WHERE id = ?), '9999')
+                 AND d.updated_at >= {SINCE_STATUS}
                ORDER BY e.date DESC LIMIT 200""",
-            (subscriber_id, subscriber_id, edition_id)).fetchall()
+            (subscriber_id, subscriber_id, edition_id, subscriber_id)).fetchall()
         count = 0 if edition_id is not None and any(r[0] == edition_id for r in rows) else 1
         for found_id, bounced in rows:
             if not (bounced or found_id == edition_id):

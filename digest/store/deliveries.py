@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from digest.models import DeliveryStatus, Edition, Subscriber
 from digest.store.core import StoreCore, _dt, _ts
 from digest.store.editions import edition_from_row
-from digest.store.subscribers import subscriber_from_row
+from digest.store.subscribers import SINCE_STATUS, subscriber_from_row
 
 # Delivery statuses that settle a recipient: sent, refused for good, nothing to send,
 # or unknown (the server never confirmed; sent again only with --retry-unknown).
@@ -85,12 +85,14 @@ class DeliveriesMixin(StoreCore):
         return [edition_from_row(self.db, r) for r in rows]
 
     def hard_failures_in_a_row(self, subscriber_id: int) -> int:
-        """How many of the subscriber's latest deliveries failed permanently, in a row."""
+        """How many of the subscriber's latest deliveries failed permanently, in a row
+        (since their status last changed: a re-activated address starts again)."""
         rows = self.db.execute(
-            """SELECT d.status FROM deliveries d JOIN editions e ON e.id = d.edition_id
+            f"""SELECT d.status FROM deliveries d JOIN editions e ON e.id = d.edition_id
                WHERE d.subscriber_id = ? AND d.status != 'skipped'
+                 AND d.updated_at >= {SINCE_STATUS}
                ORDER BY e.date DESC LIMIT 10""",
-            (subscriber_id,),
+            (subscriber_id, subscriber_id),
         ).fetchall()
         count = 0
         for (status,) in rows:

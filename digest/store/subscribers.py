@@ -12,6 +12,9 @@ from typing import Literal
 from digest.models import SUBSCRIBER_STATUSES, StoredOutcome, Subscriber, SubscriberStatus
 from digest.store.core import StoreCore, _dt, _ts
 
+# When the subscriber's status last changed (a parameter: their id), for counting only what
+# came after it: bounces and refusals before a re-activation are history.
+SINCE_STATUS = "coalesce((SELECT status_changed_at FROM subscribers WHERE id = ?), '')"
 
 def subscriber_from_row(row: sqlite3.Row) -> Subscriber:
     return Subscriber(
@@ -88,10 +91,17 @@ class SubscribersMixin(StoreCore):
                 if (row["name"], row["categories"], row["status"]) == (name, cats, status):
                     outcome = "unchanged"
                 else:
+                    # Re-activated: why it had left, and its bounces before, are history.
                     db.execute(
-                        """UPDATE subscribers SET name = ?, categories = ?, status = ?,
-                               updated_at = ? WHERE id = ?""",
-                        (name, cats, status, now, row["id"]),
+                        """UPDATE subscribers SET name = :name, categories = :cats,
+                               status = :status, updated_at = :now,
+                               status_reason = CASE WHEN status = :status
+                                   THEN status_reason END,
+                               status_changed_at = CASE WHEN status = :status
+                                   THEN status_changed_at ELSE :now END
+                           WHERE id = :id""",
+                        {"name": name, "cats": cats, "status": status, "now": now,
+                         "id": row["id"]},
                     )
                     outcome = "updated"
         found = self.subscriber(email)
@@ -281,18 +291,27 @@ class SubscribersMixin(StoreCore):
                     (email, name, cats, stamp, stamp, form, secrets.token_hex(8)))
                 row = db.execute("SELECT * FROM subscribers WHERE email = ?",
                                  (email,)).fetchone()
-            elif row["status"] == "unsubscribed" or (row["status"] == "pending" and due):
+            elif row["status"] in ("unsubscribed", "bounced") or (
+                    row["status"] == "pending" and due):
                 # A new request, with a new link: the link mailed before (which would
                 # confirm what was asked then) stops working. A pending request asked
                 # again before a new link may go keeps what it asked and its link, so
-                # that no one else can change what the owner's link confirms.
+                # that no one else can change what the owner's link confirms. A bounced
+                # address comes back this way too: only its owner can confirm, and
+                # confirming shows that the mailbox takes mail again.
                 db.execute(
-                    """UPDATE subscribers SET name = ?, categories = ?, status = 'pending',
-                           consent_form = ?, confirm_nonce = ?, updated_at = ?
-                       WHERE id = ?""",
-                    (name, cats, form, secrets.token_hex(8), stamp, row["id"]))
+                    """UPDATE subscribers SET name = :name, categories = :cats,
+                           status = 'pending', consent_form = :form, confirm_nonce = :nonce,
+                           updated_at = :now,
+                           status_reason = CASE WHEN status = 'pending'
+                               THEN status_reason END,
+                           status_changed_at = CASE WHEN status = 'pending'
+                               THEN status_changed_at ELSE :now END
+                       WHERE id = :id""",
+                    {"name": name, "cats": cats, "form": form,
+                     "nonce": secrets.token_hex(8), "now": stamp, "id": row["id"]})
             kind: Literal["confirm", "active", ""] = (
-                "confirm" if row["status"] in ("pending", "unsubscribed") else
+                "confirm" if row["status"] in ("pending", "unsubscribed", "bounced") else
                 "active" if row["status"] in ("active", "paused") else "")
             if not due:
                 kind = ""
@@ -320,9 +339,10 @@ class SubscribersMixin(StoreCore):
         confirmed, unsubscribed since, or gone)."""
         now = _ts(self.clock())
         cur = self.db.execute(
-            """UPDATE subscribers SET status = 'active', consent_at = ?, consent_ip = ?,
-                   updated_at = ? WHERE id = ? AND status = 'pending'""",
-            (now, ip, now, subscriber_id))
+            """UPDATE subscribers SET status = 'active', consent_at = :now, consent_ip = :ip,
+                   updated_at = :now, status_changed_at = :now
+               WHERE id = :id AND status = 'pending'""",
+            {"now": now, "ip": ip, "id": subscriber_id})
         return cur.rowcount > 0
 
     def forget(self, email: str) -> str | None:
