@@ -212,6 +212,14 @@ def test_what_a_notice_does(kind, acts, status, streak, action):
     assert bounce_action(kind, acts, status, streak, 5) == action
 
 
+@pytest.mark.parametrize(("kind", "action"), [
+    ("hard", "unchanged"), ("soft", "unchanged"), ("complaint", "unsubscribed")])
+def test_a_late_notice_about_a_copy_before_the_reader_came_back(kind, action):
+    from digest.deliver.policy import bounce_action
+
+    assert bounce_action(kind, True, "active", 5, 5, before_return=True) == action
+
+
 def test_at_send_time_only_an_unknown_address_bounces_at_once():
     from digest.deliver.policy import bounce_at_send
 

@@ -389,6 +389,12 @@ def test_soft_bounces_in_editions_in_a_row_bounce_and_a_clean_edition_breaks_the
         store.record_delivery(editions[4], one.id, "sent")
         soft(one.id, dates[4], 4)
         assert store.subscriber("one@example.org").status == "active"  # type: ignore[union-attr]
+        # A late hard bounce of a copy sent before it came back is kept, and changes nothing.
+        verp = f"b+{make_return_tag(secret, dates[2], one.id)}@news.example.org"
+        deliver_to(maildir, dsn(verp, "x@example.org", "5.1.1", "550 5.1.1 no such user",
+                                "late"))
+        process_bounces(config, store)
+        assert store.subscriber("one@example.org").status == "active"  # type: ignore[union-attr]
 
 
 def deliver_to(maildir: Path, raw: bytes) -> None:

@@ -193,12 +193,15 @@ def _handle(config: Config, store: Store, outcome: BounceOutcome, dry_run: bool
             kind = outcome.kind
         edition_id = None
         streak = 0
+        before_return = False
         if subscriber is not None and kind in ("hard", "soft", "policy", "complaint"):
             edition_id = store.edition_id_for(outcome.edition, subscriber.id)
             if kind == "soft":
                 streak = store.soft_streak(subscriber.id, edition_id)
+            if kind in ("hard", "soft") and edition_id is not None:
+                before_return = store.sent_before_status_change(subscriber.id, edition_id)
         action = bounce_action(kind, outcome.acts, subscriber.status if subscriber else None,
-                               streak, config.bounces.soft_limit)
+                               streak, config.bounces.soft_limit, before_return=before_return)
         status = recipient.status if recipient else None
         diagnostic = recipient.diagnostic if recipient else outcome.detail
         if not dry_run and subscriber is not None:

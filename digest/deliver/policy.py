@@ -50,9 +50,12 @@ BOUNCE_ACTIONS: tuple[BounceAction, ...] = get_args(BounceAction)
 
 
 def bounce_action(kind: BounceKind, acts: bool, status: SubscriberStatus | None,
-                  soft_streak: int, soft_limit: int) -> BounceAction:
+                  soft_streak: int, soft_limit: int, *, before_return: bool = False
+                  ) -> BounceAction:
     """What a classified notice does to the subscriber it names (`status` None: nobody on
-    the list). `soft_streak`: editions in a row that bounced, this one included."""
+    the list). `soft_streak`: editions in a row that bounced, this one included.
+    `before_return`: the bounced copy went out before the subscriber came back (a late
+    notice; their confirmation showed the mailbox takes mail again): kept, no change."""
     if kind == "auto_reply":
         return "ignored"
     if kind == "unknown" or not acts:
@@ -61,7 +64,7 @@ def bounce_action(kind: BounceKind, acts: bool, status: SubscriberStatus | None,
         return "not_subscriber"
     if kind in ("complaint", "unsubscribe"):
         return "unchanged" if status == "unsubscribed" else "unsubscribed"
-    if status not in ("active", "paused"):
+    if status not in ("active", "paused") or before_return:
         return "unchanged"
     if kind == "hard" or (kind == "soft" and soft_streak >= soft_limit):
         return "bounced"

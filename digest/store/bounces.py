@@ -75,6 +75,15 @@ class BouncesMixin(StoreCore):
                ORDER BY e.date DESC LIMIT 1""", (subscriber_id,)).fetchone()
         return int(row[0]) if row else None
 
+    def sent_before_status_change(self, subscriber_id: int, edition_id: int) -> bool:
+        """Whether the subscriber's copy of the edition went out before their status last
+        changed (a notice about it arrived after they came back)."""
+        row = self.db.execute(
+            f"""SELECT d.updated_at < {SINCE_STATUS} FROM deliveries d
+               WHERE d.subscriber_id = ? AND d.edition_id = ?""",
+            (subscriber_id, subscriber_id, edition_id)).fetchone()
+        return bool(row and row[0])
+
     def soft_streak(self, subscriber_id: int, edition_id: int | None) -> int:
         """In how many of the subscriber's editions in a row, up to `edition_id` (counted
         as bounced), a soft or hard bounce came back: editions with none break it."""
