@@ -191,6 +191,8 @@ def test_send_then_status_and_editions_in_text_and_json(project: Path):
     assert data["state"]["path"] == str(state)
     assert data["state"]["bytes"] >= state.stat().st_size > 0
     assert data["state"]["editions"] == 1
+    assert data["signup"] == {"waiting": 0, "waiting_since": None, "problem": None,
+                              "refused": {}}
     assert [s["health"] for s in data["sources"]] == ["ok"] * len(SLUGS)
     assert all(s["last_success"] and s["failing_since"] is None for s in data["sources"])
     assert data["editions"] == [{

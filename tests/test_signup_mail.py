@@ -75,8 +75,22 @@ def test_what_a_stopped_server_could_not_send_goes_with_the_daily_send(tmp_path:
     run(config, "subscribers", "add", ACTIVE)
     with served(config) as base:
         assert post(base, "/subscribe", {"email": "later@example.org"}).status == 200
+        post(base, "/subscribe", {"email": "robot@example.org", "website": "http://x.example"})
         settle()
     assert queued(config) == [("later@example.org", "confirm")]  # kept, in the state file
+
+    # `digest status` tells the editor what waits, and why; waiting an hour, it warns.
+    shown = run(config, "status")
+    assert "Sign-up form: 1 mail(s) waiting to be sent, the oldest since " in shown
+    assert "refused without a word: 1 honeypot" in shown
+    assert "not sent, the oldest asked for" not in shown
+    with closing(sqlite3.connect(config.parent / "state" / "digest.sqlite3")) as db:
+        db.execute("UPDATE signup_mail SET created_at = '2026-01-01T00:00:00+00:00'")
+        db.commit()
+    shown = run(config, "status")
+    assert "1 sign-up mail(s) not sent, the oldest asked for at 2026-01-01 00:00 UTC " \
+           "(last problem: " in shown
+    assert "`digest send` also sends what is left" in shown
 
     sink = Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=port)

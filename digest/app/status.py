@@ -7,7 +7,7 @@ everything here is frozen dataclasses that the CLI prints as text or JSON.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from digest.clock import utcnow
@@ -91,6 +91,29 @@ POLICY_DAYS = 30
 
 
 @dataclass(frozen=True)
+class SignupStatus:
+    """The sign-up form's mail still to go, and the sign-ups refused without a word."""
+
+    waiting: int = 0  # confirmations and reminders not sent yet
+    waiting_since: dt.datetime | None = None  # when the oldest of them was asked for
+    problem: str | None = None  # the last reason one could not be sent
+    refused: dict[str, int] = field(default_factory=dict)  # honeypot, rate, domain
+
+    def warnings(self, now: dt.datetime) -> list[str]:
+        if not self.waiting or self.waiting_since is None or \
+                now - self.waiting_since < SIGNUP_LATE:
+            return []
+        why = f" (last problem: {self.problem})" if self.problem else ""
+        return [f"{self.waiting} sign-up mail(s) not sent, the oldest asked for at "
+                f"{self.waiting_since:%Y-%m-%d %H:%M} UTC{why}: readers are waiting for "
+                "their confirmation link. Check that `digest serve` runs and that the mail "
+                "server takes mail; `digest send` also sends what is left"]
+
+
+SIGNUP_LATE = dt.timedelta(hours=1)  # sign-up mail waiting longer is a warning
+
+
+@dataclass(frozen=True)
 class Status:
     state: StateFile
     sources: tuple[SourceHealth, ...]
@@ -99,6 +122,12 @@ class Status:
     # Recipients whose delivery is unknown (the first UNCONFIRMED_SHOWN), oldest first.
     unconfirmed: tuple[Unconfirmed, ...] = ()
     bounces: BounceStatus = BounceStatus()
+    signup: SignupStatus = SignupStatus()
+    checked_at: dt.datetime | None = None  # when the status was read (for its warnings)
+
+    def warnings(self) -> list[str]:
+        now = self.checked_at or utcnow()
+        return [*self.bounces.warnings(), *self.signup.warnings(now)]
 
     @property
     def failing(self) -> tuple[SourceHealth, ...]:
@@ -202,7 +231,14 @@ def collect_status(config: Config, store: Store, *, now: dt.datetime | None = No
         subscribers=store.subscriber_counts(),
         unconfirmed=tuple(store.unconfirmed(limit=UNCONFIRMED_SHOWN)),
         bounces=bounce_status(store, now),
+        signup=signup_status(store),
+        checked_at=now,
     )
+
+
+def signup_status(store: Store) -> SignupStatus:
+    waiting, since, problem = store.signup_mail_backlog()
+    return SignupStatus(waiting, since, problem, store.refused_sign_ups())
 
 
 def bounce_status(store: Store, now: dt.datetime) -> BounceStatus:

@@ -32,7 +32,9 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     failed, unknown) and bounce counts (bounced, complained, blocked for
     policy), the recipients whose delivery is unknown, subscriber counts
     (active, unsubscribed, bounced), a warning per receiving domain that
-    blocks the sender for policy, and the state file's path and size.
+    blocks the sender for policy, the sign-up form's mail still to be sent
+    (a warning when some has waited over an hour) and the sign-ups refused
+    (honeypot, rate, domain), and the state file's path and size.
 
     \b
     Example:
@@ -43,7 +45,7 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     config = digest.config
     if as_json:
         emit_json(data)
-        for warning in data.bounces.warnings():
+        for warning in data.warnings():
             settings.warn(warning)
         settings.info(data.summary())
         return
@@ -83,7 +85,13 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     b = data.bounces
     click.echo(f"Bounces: {b.bounced} bounced, {b.complained} complained, {b.blocked} "
                f"blocked for policy, {b.unsubscribed_by_mail} unsubscribed by mail")
-    for warning in b.warnings():
+    signup = data.signup
+    refused = ", ".join(f"{n} {why}" for why, n in sorted(signup.refused.items()))
+    click.echo(f"Sign-up form: {signup.waiting} mail(s) waiting to be sent"
+               + (f", the oldest since {when(signup.waiting_since, config)}"
+                  if signup.waiting_since else "")
+               + f"; refused without a word: {refused or 'none'}")
+    for warning in data.warnings():
         settings.warn(warning)
     settings.info(data.summary())
 

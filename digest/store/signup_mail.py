@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from digest.models import Subscriber
-from digest.store.core import StoreCore, _ts
+from digest.store.core import StoreCore, _dt, _ts
 from digest.store.subscribers import subscriber_from_row
 
 CLAIM = dt.timedelta(minutes=10)  # a sender's hold on what it took; then it is due again
@@ -62,9 +62,15 @@ class SignupMailMixin(StoreCore):
         self.db.execute("UPDATE signup_mail SET next_try = ?, last_error = ? WHERE id = ?",
                         (_ts(when), problem[:500], mail_id))
 
-    def signup_mail_waiting(self) -> int:
-        """How many sign-up messages are still to be sent."""
-        return int(self.db.execute("SELECT count(*) FROM signup_mail").fetchone()[0])
+    def signup_mail_backlog(self) -> tuple[int, dt.datetime | None, str | None]:
+        """The sign-up messages still to be sent: how many, since when the oldest waits,
+        and the last problem met sending them (None when none was)."""
+        count, oldest = self.db.execute(
+            "SELECT count(*), min(created_at) FROM signup_mail").fetchone()
+        problem = self.db.execute(
+            """SELECT last_error FROM signup_mail WHERE last_error IS NOT NULL
+               ORDER BY next_try DESC LIMIT 1""").fetchone()
+        return int(count), _dt(oldest), problem[0] if problem else None
 
     def count_refused_sign_up(self, reason: RefusalReason, email: str = "") -> None:
         """One more sign-up refused without a word (the page said "check your inbox").
