@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+import time
 import zoneinfo
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +20,25 @@ from support.servers import FeedServer, Route, SmtpServer
 from digest.cli import cli
 
 BAKU = zoneinfo.ZoneInfo("Asia/Baku")
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)  # each test's start: see `now` below
+MIDNIGHT_MARGIN = 60  # seconds: longer than any test here takes
+
+
+@pytest.fixture(autouse=True)
+def now() -> dt.datetime:
+    """NOW is when the test starts, and no test starts so close to midnight in Baku that
+    `digest send`, which reads the clock, would make the next day's edition: then it
+    waits for the new day first."""
+    global NOW
+    current = dt.datetime.now(dt.UTC)
+    local = current.astimezone(BAKU)
+    midnight = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), BAKU)
+    left = (midnight - local).total_seconds()
+    if left < MIDNIGHT_MARGIN:
+        time.sleep(left + 1)
+        current = dt.datetime.now(dt.UTC)
+    NOW = current.replace(microsecond=0)
+    return NOW
 
 
 def ago(hours: float) -> dt.datetime:
