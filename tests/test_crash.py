@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, run, sample_config
 
@@ -69,15 +74,33 @@ def test_a_send_killed_at_any_moment_then_run_again_loses_nobody_and_doubles_lit
     assert "sent 0" in again or "nothing to send" in again
 
 
+@dataclass
+class HeldSink(Sink):
+    """A relay that, after `hold_after` messages, answers no more DATA until released."""
+
+    hold_after: int = 5
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: SMTPServer, session: Session,
+                          envelope: Envelope) -> str:
+        if len(self.received) >= self.hold_after:
+            await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
+        return await super().handle_DATA(server, session, envelope)
+
+
 def test_a_second_send_while_one_runs_says_so_and_sends_nothing(tmp_path: Path):
-    sink = Sink(delay=0.004)
+    sink = HeldSink()  # the first send is still running, however slow the machine
     with running(sink) as port:
         config = prepared(tmp_path, port)
         first = start_send(config)
-        wait_for(lambda: len(sink.received) >= 5 or first.poll() is not None, "the first send")
-        assert first.poll() is None
-        second = start_send(config)
-        _, second_err = second.communicate(timeout=60)
+        try:
+            wait_for(lambda: len(sink.received) >= 5 or first.poll() is not None,
+                     "the first send")
+            assert first.poll() is None
+            second = start_send(config)
+            _, second_err = second.communicate(timeout=60)
+        finally:
+            sink.release.set()
         _, first_err = first.communicate(timeout=120)
     assert second.returncode == 3, second_err.decode()
     assert "another digest run" in second_err.decode()
