@@ -220,11 +220,22 @@ def pixels(value: str | None) -> int | None:
     return int(value) if value.isdigit() else None
 
 
+def tags_end(markup: str | bytes) -> int:
+    """Where a pattern for whole tags (`<name …>`, ending at the first ">") can stop: just
+    past the last ">". No such tag ends after it; looked for there, each "<" would send
+    the regex engine to the end of the text and back (quadratic on a run of "<" without
+    ">", which a broken or hostile feed may hold). So `pattern.finditer(text, 0, end)`
+    finds what `pattern.finditer(text)` finds, in linear time."""
+    if isinstance(markup, str):
+        return markup.rfind(">") + 1
+    return markup.rfind(b">") + 1
+
+
 def img_tags(fragment: str) -> list[tuple[str, int | None, int | None]]:
     """(src, width, height) of each <img> with a src in `fragment`, in order: the one way
     the digest reads an image's size from HTML."""
     found = []
-    for tag in IMG_TAG.findall(fragment):
+    for tag in IMG_TAG.findall(fragment, 0, tags_end(fragment)):
         attributes = {k.lower(): a or b or c for k, a, b, c in IMG_ATTRIBUTE.findall(tag)}
         src = html.unescape(attributes.get("src", ""))
         if src:

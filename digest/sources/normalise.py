@@ -24,6 +24,7 @@ from digest.text import (
     one_line,
     plain_text,
     shorten,
+    tags_end,
     text_of_clean,
 )
 
@@ -62,6 +63,8 @@ LOOKS_LIKE_HTML = re.compile(
     re.IGNORECASE,
 )
 ENTITY_REFERENCE = re.compile(ENTITY, re.IGNORECASE)  # the pattern's one branch not after "<"
+# Its branches that end without a ">" (they may also match after the last ">").
+LOOKS_LIKE_HTML_NOT_TAG = re.compile(r"<!--|<!doctype|" + ENTITY, re.IGNORECASE)
 TAG = re.compile(r"<[^>]*>")
 NOT_TEXT_NAMES = r"(script|style|iframe|object|embed|noscript|svg|math|template|textarea)"
 NOT_TEXT_START = re.compile(rb"<" + NOT_TEXT_NAMES.encode() + rb"\b")  # searched in lowercased text
@@ -224,7 +227,8 @@ def title_text(value: str, is_html: bool | None) -> str:
     if is_html is None:
         # Only a tag or an entity reference makes it HTML; without a "<", only the latter.
         if "<" in value:
-            is_html = LOOKS_LIKE_HTML.search(value) is not None
+            is_html = (LOOKS_LIKE_HTML.search(value, 0, tags_end(value)) is not None
+                       or LOOKS_LIKE_HTML_NOT_TAG.search(value) is not None)
         else:
             is_html = "&" in value and ENTITY_REFERENCE.search(value) is not None
     return plain_text(value) if is_html else one_line(value)
@@ -314,7 +318,8 @@ def word_count(fragment: str) -> int:
         for space in WIDE_SPACES:
             if space in data:
                 data = data.replace(space, b" " * len(space))
-    flat = b" " + TAG_BYTES.sub(b" ", data).translate(WORD_BYTES)
+    end = tags_end(data)  # no tag ends after it: the regex never looks there
+    flat = b" " + (TAG_BYTES.sub(b" ", data[:end]) + data[end:]).translate(WORD_BYTES)
     return flat.count(b" w")
 
 
@@ -385,7 +390,8 @@ def _image(raw: RawEntry, content: str, cleaned: str | None, base: str | None
         if _acceptable(url, small):
             return url, size
     if cleaned is None:
-        raw_tags = IMG_TAG.finditer(content) if "<img" in content.lower() else iter(())
+        raw_tags = IMG_TAG.finditer(content, 0, tags_end(content)) \
+            if "<img" in content.lower() else iter(())
         for tag in raw_tags:
             (src, _size, small), *_ = _img_tags(tag.group(0)) or [("", None, True)]
             if not _acceptable(absolute_url(src, base), small):

@@ -14,6 +14,7 @@ import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from digest.models import Article
+from digest.text import tags_end
 
 LINK_TAG = re.compile(rb"<(?:[A-Za-z][\w.-]*:)?link\b([^>]*)>")
 ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
@@ -27,7 +28,7 @@ FULL = 10
 def linked(body: bytes, base: str, rel: str) -> str | None:
     """The absolute URL of the first `<link rel=REL href=…>` (any namespace prefix)."""
     wanted = rel.encode().lower()
-    for match in LINK_TAG.finditer(body):
+    for match in LINK_TAG.finditer(body, 0, tags_end(body)):
         attributes: dict[bytes, bytes] = {}
         for name, double, single in ATTRIBUTE.findall(match.group(1)):
             attributes[name.lower()] = double or single

@@ -37,7 +37,7 @@ from digest.sources.normalise import (
 )
 from digest.sources.prescan import Scanned, needs_feedparser, scan
 from digest.sources.protected import password_protected
-from digest.text import absolute_url, one_line, plain_text
+from digest.text import absolute_url, one_line, plain_text, tags_end
 
 __all__ = ["ParsedFeed", "canonical_link", "parse_feed"]
 
@@ -139,7 +139,9 @@ def _synthesised(summary: str, entry: Any) -> bool:
         return False
     content = str((entry.get("content") or [{}])[0].get("value") or "")
     if "<" in content and ">" in content:
-        content = FFP_TAG.sub(" ", content[:FFP_HTML_LIMIT])
+        content = content[:FFP_HTML_LIMIT]
+        end = tags_end(content)
+        content = FFP_TAG.sub(" ", content[:end]) + content[end:]
     return " ".join(html.unescape(content).split())[:FFP_DESCRIPTION] == summary
 
 
@@ -245,8 +247,9 @@ def _without_media_text(xml: bytes) -> bytes:
     and media_description_fallback (plain text), used only when the item has none."""
     for prefix in set(MRSS_PREFIX.findall(xml)):
         # Without attributes: feedparser would keep those and drop the text.
+        end = tags_end(xml)
         xml = re.sub(rb"<(/?)" + re.escape(prefix) + rb":(title|description)\b[^>]*?(/?)>",
-                     rb"<\1" + prefix + rb":\2_fallback\3>", xml)
+                     rb"<\1" + prefix + rb":\2_fallback\3>", xml[:end]) + xml[end:]
     return xml
 
 

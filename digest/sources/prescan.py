@@ -11,6 +11,8 @@ import html
 import re
 from dataclasses import dataclass, field
 
+from digest.text import tags_end
+
 # xml:base (fastfeedparser ignores it) and XHTML text constructs (it drops them).
 # Atom 0.3 (base64 and escaped modes, text/plain by default) is rare enough to leave
 # to feedparser whole, as are XHTML and base64 text constructs (Atom only). Looked for
@@ -65,6 +67,8 @@ class Scanned:
     links: int = 0  # links to the entry's page: none, and fastfeedparser's is another
     guid_is_link: bool = False  # an RSS guid without isPermaLink="false"
     title_html: bool | None = None  # from the title's type (Atom); None: tell from the text
+    media_depth: int = 0  # media:content and media:group open at `media_seen`
+    media_seen: int = -1  # how far into the document they are counted (-1: not yet)
 
 
 def _text_at(xml: bytes, start: int) -> str | None:
@@ -96,13 +100,17 @@ def _plain_at(xml: bytes, start: int) -> bool:
     return close > 0 and xml.startswith(b"</", close + 3) and b"<" not in xml[end + 9:close]
 
 
-def _in_media(before: bytes) -> bool:
-    """Whether a media:content or media:group is open at the end of `before`."""
-    depth = 0
-    for closing, empty in MEDIA_HOLDER.findall(before):
+def _in_media(current: Scanned, xml: bytes, start: int, at: int) -> bool:
+    """Whether a media:content or media:group of the entry (its content starts at `start`)
+    is open at `at`. Counted on from where the entry's last call stopped, so that many
+    captions in one entry cost one pass, not one each from the entry's start."""
+    pos = start if current.media_seen < 0 else current.media_seen
+    end = max(pos, xml.rfind(b">", pos, at) + 1)  # a tag after it ends after `at`
+    for closing, empty in MEDIA_HOLDER.findall(xml, pos, end):
         if not empty:
-            depth += -1 if closing else 1
-    return depth > 0
+            current.media_depth += -1 if closing else 1
+    current.media_seen = end
+    return current.media_depth > 0
 
 
 def scan(xml: bytes) -> list[Scanned] | None:
@@ -114,7 +122,10 @@ def scan(xml: bytes) -> list[Scanned] | None:
     current: Scanned | None = None
     tag, start = b"", 0  # the entry's element (item or entry) and where its content starts
     feed_author = False
-    for found in SCAN.finditer(xml):
+    end = tags_end(xml)  # past the last ">": only the opening of a section can follow
+    if b"<![CDATA[" in xml[end:] or b"<!--" in xml[end:]:
+        return None  # a CDATA section or comment never closed (SCAN's group 1)
+    for found in SCAN.finditer(xml, 0, end):
         unclosed, closing, prefix, name, attributes = found.groups()
         if name is None:  # a CDATA section or a comment: nothing inside counts
             if unclosed is not None:
@@ -178,7 +189,7 @@ def _entry_element(current: Scanned, tag: bytes, start: int, xml: bytes, at: int
 def _entry_text(current: Scanned, tag: bytes, start: int, xml: bytes, at: int, end: int,
                 prefix: bytes | None, name: bytes, attributes: bytes) -> bool:
     """A title or description of the entry; False when fastfeedparser would misread it."""
-    if prefix is not None and _in_media(xml[start:at]):
+    if prefix is not None and _in_media(current, xml, start, at):
         return True  # a caption: only an entry's own namespaced title would count
     if prefix is not None or (name == b"title" and not _plain_at(xml, end)):
         return False
