@@ -28,7 +28,8 @@ from test_hostile_markup import hostile  # noqa: E402
 from digest.errors import FeedParseError  # noqa: E402
 from digest.sources.parse import parse_feed  # noqa: E402
 
-SHAPES = ("open-tags", "links", "captions", "content-lt", "content-img", "content-a", "title")
+SHAPES = ("open-tags", "links", "captions", "content-lt", "content-img", "content-a", "title",
+          "deep-divs", "wide-divs")
 MIB = 1024 * 1024
 
 

@@ -27,7 +27,7 @@ from digest.sources.normalise import (
 from digest.sources.paging import LINK_TAG
 from digest.sources.parse import FFP_TAG, parse_feed
 from digest.sources.prescan import MEDIA_HOLDER, SCAN, Scanned, _in_media, scan
-from digest.text import IMG_TAG, tags_end
+from digest.text import DEPTH_BUDGET, IMG_TAG, clean_html, plain_text, tags_end, too_deep
 
 PIECES = ["<", ">", "/>", " ", "x", "words here", '"', "'", "=", "<img ", "<img src=a.jpg",
           "<a href=x ", "<p>", "</p>", "<title", "<title>", "</title>", "<item>", "</item>",
@@ -114,15 +114,37 @@ def test_word_count_is_unchanged_by_text_after_the_last_tag():
     assert word_count("<p>one</p><p>two</p>" + "<" * 10) == 3
 
 
+def test_markup_too_deep_to_parse_is_kept_as_its_text():
+    deep = "<div>" * 40_000 + "Budget <b>passed</b> &amp; signed"
+    assert too_deep(deep)
+    assert clean_html(deep, "https://news.example.org/") == \
+        "<p>Budget passed &amp; signed</p>"
+    assert plain_text("<span>" * 40_000 + "A &lt;title&gt;") == "A <title>"
+    # As deep once, then closed: html5ever still walks them all for each later tag.
+    assert too_deep("<div>" * 2_000 + "</div>" * 2_000 + "<div>x</div>" * 20_000)
+
+
+def test_long_ordinary_markup_is_sanitised_as_always():
+    """Thousands of paragraphs, list items, table cells and images, none left open for
+    long: far from the budget, whatever their number."""
+    article = ("<p>Text <a href='/a'>link</a> <img src='/i.jpg'><br>more</p><ul>"
+               + "<li>item" * 20 + "</ul><table><tr><td>1<td>2</table>") * 400
+    assert article.count("<") ** 2 > DEPTH_BUDGET and not too_deep(article)  # counted
+    cleaned = clean_html(article, "https://news.example.org/")
+    assert cleaned.count('<a href="https://news.example.org/a"') == 400
+    assert cleaned.count("<li>") == 8_000
+
+
 def hostile(shape: str, size: int) -> bytes:
     head = (b'<?xml version="1.0"?><rss version="2.0" '
             b'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
             b'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>x</title>'
             b'<link>https://news.example.org/</link>')
 
-    def item(content: bytes = b"x", title: bytes = b"T", extra: bytes = b"") -> bytes:
+    def item(content: bytes = b"x", title: bytes = b"T", extra: bytes = b"",
+             description: bytes = b"<description>short</description>") -> bytes:
         return (b"<item><title>" + title + b"</title><link>https://news.example.org/a</link>"
-                b"<description>short</description>" + extra
+                + description + extra
                 + b"<content:encoded><![CDATA[" + content + b"]]></content:encoded></item>"
                 + b"</channel></rss>")
 
@@ -139,6 +161,11 @@ def hostile(shape: str, size: int) -> bytes:
         "content-img": lambda: head + item(content=run(b"<img ")),
         "content-a": lambda: head + item(content=run(b"<a href=x ")),
         "title": lambda: head + item(title=run(b"&lt;b ")),
+        # Content alone (no description), so it is sanitised: nested <div>, and <div>
+        # pairs under a few hundred open ones (html5ever walks them for each).
+        "deep-divs": lambda: head + item(content=run(b"<div>"), description=b""),
+        "wide-divs": lambda: head + item(content=b"<div>" * 500 + run(b"<div>x</div>"),
+                                         description=b""),
     }[shape]()
 
 
@@ -150,7 +177,8 @@ ALARM = 30  # seconds
 
 
 @pytest.mark.parametrize("shape", ["open-tags", "links", "captions", "content-lt",
-                                   "content-img", "content-a", "title"])
+                                   "content-img", "content-a", "title", "deep-divs",
+                                   "wide-divs"])
 def test_a_hostile_document_is_read_to_the_end(shape: str):
     """1 MiB of each shape that was quadratic (40 s to a quarter of an hour each): read,
     or refused as unreadable, instead of holding the run (bench/hostile.py measures how
