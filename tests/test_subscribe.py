@@ -282,3 +282,16 @@ def test_the_rate_is_per_address_over_a_sliding_minute():
     assert not limit.allow("a")
     now[0] += 2
     assert limit.allow("a")
+
+
+def test_behind_a_proxy_it_was_not_told_of_serve_warns_once_naming_the_address(
+        site: tuple[Path, Sink, str], capsys: pytest.CaptureFixture[str]):
+    _, _, base = site
+    assert request(base, "GET", "/subscribe").status == 200
+    assert "trusted_proxy" not in capsys.readouterr().err  # a direct request: nothing to say
+    for address in ("203.0.113.9", "198.51.100.7"):
+        assert request(base, "GET", "/subscribe", headers={"X-Forwarded-For": address}
+                       ).status == 200
+    err = capsys.readouterr().err
+    assert err.count("[serve] trusted_proxy is not set") == 1  # once a run
+    assert 'Set [serve] trusted_proxy = "127.0.0.1"' in err

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import waitress
 
 from digest.config import Config
-from digest.serve import DigestApp
+from digest.serve import DigestApp, server_settings
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ def serving(config: Config) -> Iterator[str]:
     """
     gc.collect()
     app = DigestApp(config)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    server = waitress.create_server(app, host="127.0.0.1", port=0,
+                                    **{**server_settings(config), "threads": 2})
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     app.mailer.start()  # as run_server does

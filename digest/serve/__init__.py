@@ -85,6 +85,7 @@ class DigestApp:
         self.env = environment(config.templates)
         self.files = Files(self.root)
         self.mailer = Mailer(config)  # started by run_server
+        self.proxy_told = bool(config.serve.trusted_proxy)  # nothing to tell when it is set
         # The form pages live beside the unsubscribe endpoint (where serve is mounted).
         pages = self.unsubscribe.rstrip("/").rsplit("/", 1)[0] + "/"
         # path (without a trailing slash) -> handler; a new endpoint is one entry here.
@@ -101,6 +102,10 @@ class DigestApp:
         def secured(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
             return start_response(status, [*headers, *SECURITY], *exc)
 
+        if not self.proxy_told and ("HTTP_X_FORWARDED_FOR" in environ
+                                    or "HTTP_FORWARDED" in environ):
+            self.proxy_told = True
+            self.untrusted_proxy(environ.get("REMOTE_ADDR", ""))
         path = environ.get("PATH_INFO") or "/"
         method = environ.get("REQUEST_METHOD", "GET").upper()
         text = _path_text(path)
@@ -113,6 +118,18 @@ class DigestApp:
             return self.plain(secured, "405 Method Not Allowed", "method not allowed",
                               [("Allow", "GET, HEAD")])
         return self.static(text, method, environ, secured)
+
+    @staticmethod
+    def untrusted_proxy(address: str) -> None:
+        """Once per run: requests come through a proxy that `[serve] trusted_proxy` does
+        not name, so every reader has its address and the form's rate limit (per
+        address) would count them all as one client."""
+        print(f"digest serve: warning: requests come through a proxy at {address} (they "
+              "carry X-Forwarded-For or Forwarded), but [serve] trusted_proxy is not set: "
+              "every reader has the proxy's address, so the sign-up form's rate limit "
+              "counts them all as one and refuses most sign-ups. Set [serve] "
+              f'trusted_proxy = "{address}" (see docs/editors.md)',
+              file=sys.stderr, flush=True)
 
     # -- unsubscribe ----------------------------------------------------------
 
@@ -304,6 +321,10 @@ def server_settings(config: Config) -> dict[str, Any]:
                                       "x-forwarded-host"},
             "clear_untrusted_proxy_headers": True,
         }
+    else:
+        # Left in the request, never believed (nothing reads them but the check that
+        # warns of a proxy `trusted_proxy` does not name: see DigestApp).
+        settings["clear_untrusted_proxy_headers"] = False
     return settings
 
 
