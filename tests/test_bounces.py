@@ -191,6 +191,7 @@ def test_bounces_acts_on_each_notice_and_puts_it_away(project: Path):
     assert dry["dry_run"] is True and dry["total"] == 9
     assert statuses(project)["gone@example.org"][0] == "active"  # a dry run changes nothing
     assert len(list((maildir / "new").iterdir())) == 9
+    assert not (maildir / ".processed").exists()  # not even the folder is made
 
     report = json.loads(run(project, "bounces", "--json"))
     lines = {(m["address"], m["kind"], m["action"]) for m in report["messages"]}

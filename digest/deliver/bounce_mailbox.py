@@ -106,8 +106,8 @@ class MaildirMailbox:
         self.processed = path / f".{PROCESSED}"  # Maildir++, as mailbox.Maildir names it
         try:
             self.box = mailbox.Maildir(path, factory=None, create=False)
-            if PROCESSED not in self.box.list_folders():
-                self.box.add_folder(PROCESSED)
+            # Made when the first message is put away: a dry run changes nothing.
+            self.folder_made = PROCESSED in self.box.list_folders()
         except OSError as exc:
             raise MailboxError(f"cannot open the bounce mailbox {path}: "
                                f"{exc.strerror or exc}. Check its permissions.") from None
@@ -140,6 +140,9 @@ class MaildirMailbox:
         source = self.path / message.key
         name = source.name if ":2," in source.name else source.name.partition(":")[0] + ":2,S"
         try:
+            if not self.folder_made:
+                self.box.add_folder(PROCESSED)
+                self.folder_made = True
             source.rename(self.processed / "cur" / name)
         except FileNotFoundError:
             return
@@ -240,7 +243,7 @@ class ImapMailbox:
             # What the server offers once logged in (imaplib keeps the greeting's list).
             offered = _text(self._ok(self.imap.capability(), "capability")).upper().split()
             self.move = "MOVE" in offered or "MOVE" in self.imap.capabilities
-            self._ensure_folder()
+            self.folder_made = False  # made when the first message is put away
             self._ok(self.imap.select(_quoted(address.folder)), f"select {address.folder}")
         except (imaplib.IMAP4.error, OSError, ssl.SSLError) as exc:
             self._give_up()
@@ -287,6 +290,9 @@ class ImapMailbox:
 
     def handled(self, message: Incoming) -> None:
         try:
+            if not self.folder_made:
+                self._ensure_folder()
+                self.folder_made = True
             self._ok(self.imap.uid("STORE", message.key, "+FLAGS", r"(\Seen)"), "store")
             if self.move:
                 self._ok(self.imap.uid("MOVE", message.key, _quoted(PROCESSED)), "move")
