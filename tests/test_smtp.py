@@ -128,7 +128,8 @@ def test_an_answer_that_is_no_reply_after_the_final_dot_is_unknown():
         first = transport.send(SENDER, "a@example.org", MESSAGE, following="b@example.org")
         second = transport.send(SENDER, "b@example.org", MESSAGE)
         transport.close()
-    assert first.status == "unknown" and "not a reply" in (first.reply or "")
+    assert first.status == "unknown" and "not an SMTP reply" in (first.reply or "")
+    assert "-1" not in (first.reply or "")  # smtplib's code for it is nobody's business
     assert second == Outcome("sent")
     assert relay.received == ["a@example.org", "b@example.org"]
     assert relay.connections == 2

@@ -264,7 +264,11 @@ class SmtpTransport:
             raise _Unconfirmed(f"the connection failed: {exc or type(exc).__name__}") \
                 from None
         if not 200 <= code < 600:  # smtplib's -1: a line that is not a reply
-            raise _Unconfirmed(f"an answer that is not a reply: {_reply(code, text)}")
+            line = " ".join((text.decode("utf-8", "replace") if isinstance(text, bytes)
+                             else str(text)).split())[:200]
+            # (smtplib keeps the line after its first four characters: hence the "…")
+            raise _Unconfirmed("the server answered with a line that is not an SMTP "
+                               f"reply: '…{line}'")
         return code, text
 
     def _refused(self, code: int, text: bytes) -> Outcome:
