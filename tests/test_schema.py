@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from digest.models import Edition
+from digest.models import Article, Edition, StoredArticle
 from digest.store import MIGRATIONS, Store, schema
 
 THEN = dt.datetime(2026, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
@@ -42,6 +43,37 @@ def test_a_state_file_of_any_version_ends_as_a_new_one_with_its_data(tmp_path: P
         emails = [(s.email, s.name) for s in store.subscribers()]
     assert emails == ([("a@example.org", "A; B")] if version else [])
     assert schema_of(old) == schema_of(fresh)
+
+
+def test_terms_kept_before_they_were_told_by_source_count_until_a_source_is_read(
+        tmp_path: Path):
+    path = tmp_path / "state.sqlite3"
+    db = sqlite3.connect(path, isolation_level=None)
+    for number in range(10):  # a state file of version 10, with an article and its terms
+        schema.apply(db, MIGRATIONS[number])
+    db.execute("PRAGMA user_version = 10")
+    db.execute("INSERT INTO articles (link, title, summary_html, excerpt, published, key,"
+               " first_seen, feed_url) VALUES ('https://n.example/1', 'T', '', '', ?, 'k',"
+               " ?, 'https://n.example/feed')", (THEN.isoformat(),) * 2)
+    db.execute("INSERT INTO article_sources (feed_url, key, article_id)"
+               " VALUES ('https://n.example/feed', 'k', 1)")
+    db.execute("INSERT INTO article_categories (article_id, category) VALUES (1, 'news')")
+    db.execute("INSERT INTO article_terms (article_id, term) VALUES (1, 'Economy')")
+    db.close()
+    window = (THEN - dt.timedelta(hours=1), THEN + dt.timedelta(hours=1), "2026-03-04")
+    with Store(path) as store:
+        [kept] = store.candidate_articles(*window)
+        assert kept.terms == {"Economy"}
+        store.add_articles([replace(article_from(kept), terms=("Energy",))], "news", THEN)
+        [read] = store.candidate_articles(*window)
+        assert read.terms == {"Energy"}
+
+
+def article_from(stored: StoredArticle) -> Article:
+    return Article(key=stored.key, link=stored.link, title=stored.title,
+                   summary_html=stored.summary_html, excerpt=stored.excerpt,
+                   author=stored.author, published=stored.published, image=stored.image,
+                   reading_minutes=stored.reading_minutes, feed_url="https://n.example/feed")
 
 
 def test_a_migration_runs_each_statement_whole_or_a_function(tmp_path: Path):

@@ -257,3 +257,33 @@ def test_an_article_without_recorded_sources_is_never_taken_for_withdrawn(tmp_pa
         store.add_articles([article(1)], "news", NOW)
         store.db.execute("DELETE FROM article_sources")
         assert len(stored(store)) == 1
+
+
+def test_a_post_moved_to_another_category_is_filed_there(tmp_path: Path):
+    """Each read of a source replaces the terms it gave; a source that withdrew the post
+    (its category feed no longer lists it) names its category no more."""
+    economy = "https://news.example.org/category/economy/feed/"
+    energy = "https://news.example.org/category/energy/feed/"
+    since, until = NOW - dt.timedelta(days=2), NOW
+
+    def terms(store: Store) -> frozenset[str]:
+        [found] = store.candidate_articles(since, until, "2026-11-25")
+        return found.terms
+
+    def post(feed_url: str, *terms: str) -> Article:  # one story: the same link in both
+        return article(1, feed_url=feed_url, terms=terms,
+                       canonical="https://news.example.org/1/")
+
+    with Store(tmp_path / "state.sqlite3") as store:
+        store.add_articles([post(economy, "Economy")], "economy", NOW)
+        assert terms(store) == {"Economy"}
+        # Moved: the energy feed lists it under its new category...
+        store.add_articles([post(energy, "Energy")], "energy", NOW)
+        assert terms(store) == {"Economy", "Energy"}  # the economy feed was not read again
+        # ... and the economy feed, read again, no longer does.
+        store.withdraw(economy, [article(1).key], NOW)
+        assert terms(store) == {"Energy"}
+        # A source read again says what it says now, not what it said before.
+        store.add_articles([post(energy, "Energy", "Climate")], "energy", NOW)
+        store.add_articles([post(energy, "Climate")], "energy", NOW)
+        assert terms(store) == {"Climate"}

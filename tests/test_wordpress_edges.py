@@ -167,3 +167,33 @@ def test_a_post_retracted_after_it_was_read_is_not_in_the_next_edition(
     assert sorted(link for _, link, _ in got) == sorted(
         p.link for p in wordpress.manifest.window(48, dt.datetime.now(dt.UTC)))
     assert [link for _, link, _ in got].count(trashed.link) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_post_moved_to_another_category_before_the_edition_goes_is_filed_there(
+        wordpress: WordPressSite, tmp_path: Path, mode: str) -> None:
+    config = set_up(wordpress, tmp_path / "digest", mode, False)
+    at = ["--config", str(config.path)]
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")  # today's edition, not sent yet: it may still change
+    window = wordpress.manifest.window(48, dt.datetime.now(dt.UTC))
+    slugs = [c.slug for c in config.categories]
+    # A post of one category, moved (an editor's correction) to a category listed after
+    # it: filed by the terms it had, it would stay where it was.
+    moved = next(p for p in window if len(p.categories) == 1
+                 and p.categories[0] in slugs[:-1] and not wordpress.manifest.category(
+                     p.categories[0]).parent)
+    before = filed(config, moved)
+    target = next(s for s in slugs[slugs.index(before) + 1:]
+                  if not wordpress.manifest.category(s).parent)
+    assert dict((link, section) for section, link, _ in
+                edition_links(config, today(config)))[moved.link] == before
+    wordpress.php(f"wp_set_post_categories({moved.id}, "
+                  f"[get_term_by('slug', '{target}', 'category')->term_id]);")
+    assert wordpress.manifest.post(moved.key).categories == (target,)
+    an_hour_passes(config)
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    got = edition_links(config, today(config))
+    assert [section for section, link, _ in got if link == moved.link] == [target]
+    assert len(got) == len(window)

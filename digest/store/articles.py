@@ -12,6 +12,9 @@ from digest.models import Article, StoredArticle
 from digest.store.core import StoreCore, _dt, _ts
 
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
+# A term `t` counts unless the source that gave it has withdrawn the article since.
+TERM_STANDS = """NOT EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = t.article_id
+                 AND s.feed_url = t.feed_url AND s.withdrawn IS NOT NULL)"""
 # An article `a` that every source which gave it has withdrawn (the site retracted it):
 # one look at its sources (min is NULL when it has none, 0 when one still lists it).
 RETRACTED = """coalesce((SELECT min(s.withdrawn IS NOT NULL) FROM article_sources s
@@ -132,12 +135,15 @@ class ArticlesMixin(StoreCore):
                     "INSERT OR IGNORE INTO article_categories (article_id, category) VALUES (?, ?)",
                     (article_id, category),
                 )
-                # Every source's terms count: a feed names a post's categories by name,
-                # the REST API by slug and name.
+                # Every source's terms count (a feed names a post's categories by name,
+                # the REST API by slug and name), as its latest read gave them: a post
+                # moved to another category is filed there. (Terms kept before sources
+                # were told apart, under '', go with the first read of any source.)
+                db.execute("DELETE FROM article_terms WHERE article_id = ? AND feed_url IN"
+                           " (?, '')", (article_id, a.feed_url))
                 db.executemany(
-                    "INSERT OR IGNORE INTO article_terms (article_id, term) VALUES (?, ?)",
-                    [(article_id, term) for term in a.terms],
-                )
+                    "INSERT OR IGNORE INTO article_terms (article_id, feed_url, term)"
+                    " VALUES (?, ?, ?)", [(article_id, a.feed_url, term) for term in a.terms])
         return new
 
     def source_keys(self, feed_url: str, since: dt.datetime
@@ -168,7 +174,7 @@ class ArticlesMixin(StoreCore):
             # By the date index: left to itself SQLite scans every article for the GROUP BY.
             f"""SELECT a.*, group_concat(c.category, ' ') AS cats,
                  (SELECT group_concat(t.term, char(31)) FROM article_terms t
-                   WHERE t.article_id = a.id) AS terms
+                   WHERE t.article_id = a.id AND {TERM_STANDS}) AS terms
                FROM articles a INDEXED BY articles_when
                JOIN article_categories c ON c.article_id = a.id
                WHERE coalesce(a.published, a.first_seen) > ?
@@ -198,8 +204,8 @@ class ArticlesMixin(StoreCore):
                             WHERE c2.article_id = a.id) AS cats
                FROM articles a
                WHERE (a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
-                      OR a.id IN (SELECT article_id FROM article_terms
-                                  WHERE term COLLATE NOCASE IN ({marks})))
+                      OR a.id IN (SELECT article_id FROM article_terms t
+                                  WHERE term COLLATE NOCASE IN ({marks}) AND {TERM_STANDS}))
                  AND NOT {RETRACTED}
                ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?""",
             (category, *names, limit),

@@ -219,6 +219,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         # An article's sources, looked up for each candidate of an edition.
         "CREATE INDEX article_sources_article ON article_sources (article_id, withdrawn)",
     ),
+    # 11: an article's terms by the source that gave them, so that each read of a source
+    # replaces what it said before (a post moved to another category is filed there),
+    # and a source that withdrew the article no longer names its categories. Terms kept
+    # before are under the source '' until a source of the article is read again.
+    (
+        """CREATE TABLE article_terms_by_source (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        feed_url TEXT NOT NULL,
+        term TEXT NOT NULL,
+        PRIMARY KEY (article_id, feed_url, term)
+    )""",
+        """INSERT INTO article_terms_by_source (article_id, feed_url, term)
+           SELECT article_id, '', term FROM article_terms""",
+        "DROP TABLE article_terms",
+        "ALTER TABLE article_terms_by_source RENAME TO article_terms",
+    ),
 )
 
 
