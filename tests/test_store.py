@@ -232,10 +232,11 @@ def test_an_article_every_source_withdrew_is_no_candidate_but_stays_in_its_editi
         assert yesterday.id is not None
         store.freeze_edition(yesterday.id, NOW)
 
-        # One of two sources withdraws article 1: the other still lists it.
+        # One of two sources withdraws article 1: the other still lists it. It is still a
+        # candidate, carried now by the other source's category alone.
         store.withdraw(FEED_A, [article(1).key, article(2).key], NOW)
-        assert [a.id for a in stored(store)] == [first.id]
-        assert [a.id for a in store.category_articles("news", 10)] == [first.id]
+        assert [(a.id, a.categories) for a in stored(store)] == [(first.id, {"economy"})]
+        assert store.category_articles("news", 10) == []
         assert store.source_keys(FEED_A, since) == []
         assert [a.id for a in store.category_articles("economy", 10)] == [first.id]
         store.withdraw(FEED_B, [article(1).key], NOW)
@@ -261,7 +262,8 @@ def test_an_article_without_recorded_sources_is_never_taken_for_withdrawn(tmp_pa
 
 def test_a_post_moved_to_another_category_is_filed_there(tmp_path: Path):
     """Each read of a source replaces the terms it gave; a source that withdrew the post
-    (its category feed no longer lists it) names its category no more."""
+    (its category feed no longer lists it) names its category no more, and no longer
+    carries it into that category."""
     economy = "https://news.example.org/category/economy/feed/"
     energy = "https://news.example.org/category/energy/feed/"
     since, until = NOW - dt.timedelta(days=2), NOW
@@ -269,6 +271,10 @@ def test_a_post_moved_to_another_category_is_filed_there(tmp_path: Path):
     def terms(store: Store) -> frozenset[str]:
         [found] = store.candidate_articles(since, until, "2026-11-25")
         return found.terms
+
+    def carried_by(store: Store) -> frozenset[str]:
+        [found] = store.candidate_articles(since, until, "2026-11-25")
+        return found.categories
 
     def post(feed_url: str, *terms: str) -> Article:  # one story: the same link in both
         return article(1, feed_url=feed_url, terms=terms,
@@ -281,8 +287,12 @@ def test_a_post_moved_to_another_category_is_filed_there(tmp_path: Path):
         store.add_articles([post(energy, "Energy")], "energy", NOW)
         assert terms(store) == {"Economy", "Energy"}  # the economy feed was not read again
         # ... and the economy feed, read again, no longer does.
+        assert carried_by(store) == {"economy", "energy"}
         store.withdraw(economy, [article(1).key], NOW)
         assert terms(store) == {"Energy"}
+        assert carried_by(store) == {"energy"}  # nor does the economy feed carry it
+        assert store.category_articles("economy", 10, ("economy", "Economy")) == []
+        assert [a.id for a in store.category_articles("energy", 10, ("energy",))] == [1]
         # A source read again says what it says now, not what it said before.
         store.add_articles([post(energy, "Energy", "Climate")], "energy", NOW)
         store.add_articles([post(energy, "Climate")], "energy", NOW)

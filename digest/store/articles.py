@@ -12,9 +12,11 @@ from digest.models import Article, StoredArticle
 from digest.store.core import StoreCore, _dt, _ts
 
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
-# A term `t` counts unless the source that gave it has withdrawn the article since.
+# A term `t` (a category `c`) counts unless the source that gave it (whose feed carried
+# the article) has withdrawn the article since.
 TERM_STANDS = """NOT EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = t.article_id
                  AND s.feed_url = t.feed_url AND s.withdrawn IS NOT NULL)"""
+CATEGORY_STANDS = TERM_STANDS.replace("t.", "c.")
 # An article `a` that every source which gave it has withdrawn (the site retracted it):
 # one look at its sources (min is NULL when it has none, 0 when one still lists it).
 RETRACTED = """coalesce((SELECT min(s.withdrawn IS NOT NULL) FROM article_sources s
@@ -131,10 +133,10 @@ class ArticlesMixin(StoreCore):
                            " VALUES (?, ?, ?) ON CONFLICT (feed_url, key) DO UPDATE"
                            " SET withdrawn = NULL WHERE withdrawn IS NOT NULL",
                            (a.feed_url, a.key, article_id))
-                db.execute(
-                    "INSERT OR IGNORE INTO article_categories (article_id, category) VALUES (?, ?)",
-                    (article_id, category),
-                )
+                db.execute("DELETE FROM article_categories WHERE article_id = ? AND"
+                           " category = ? AND feed_url = ''", (article_id, category))
+                db.execute("INSERT OR IGNORE INTO article_categories (article_id, category,"
+                           " feed_url) VALUES (?, ?, ?)", (article_id, category, a.feed_url))
                 # Every source's terms count (a feed names a post's categories by name,
                 # the REST API by slug and name), as its latest read gave them: a post
                 # moved to another category is filed there. (Terms kept before sources
@@ -172,11 +174,11 @@ class ArticlesMixin(StoreCore):
         every source retracted."""
         rows = self.db.execute(
             # By the date index: left to itself SQLite scans every article for the GROUP BY.
-            f"""SELECT a.*, group_concat(c.category, ' ') AS cats,
+            f"""SELECT a.*, group_concat(DISTINCT c.category) AS cats,
                  (SELECT group_concat(t.term, char(31)) FROM article_terms t
                    WHERE t.article_id = a.id AND {TERM_STANDS}) AS terms
                FROM articles a INDEXED BY articles_when
-               JOIN article_categories c ON c.article_id = a.id
+               JOIN article_categories c ON c.article_id = a.id AND {CATEGORY_STANDS}
                WHERE coalesce(a.published, a.first_seen) > ?
                  AND coalesce(a.published, a.first_seen) <= ?
                  AND NOT {RETRACTED}
@@ -186,7 +188,7 @@ class ArticlesMixin(StoreCore):
                GROUP BY a.id""",
             (_ts(since), _ts(until), edition_date),
         )
-        return [replace(article_from_row(r, frozenset(r["cats"].split())),
+        return [replace(article_from_row(r, frozenset(r["cats"].split(","))),
                         terms=frozenset((r["terms"] or "").split(TERM_SEPARATOR)) - {""})
                 for r in rows]
 
@@ -200,17 +202,19 @@ class ArticlesMixin(StoreCore):
         """
         marks = ", ".join("?" for _ in names) or "NULL"
         rows = self.db.execute(
-            f"""SELECT a.*, (SELECT group_concat(c2.category, ' ') FROM article_categories c2
-                            WHERE c2.article_id = a.id) AS cats
+            f"""SELECT a.*, (SELECT group_concat(DISTINCT c.category) FROM article_categories c
+                            WHERE c.article_id = a.id AND {CATEGORY_STANDS}) AS cats
                FROM articles a
-               WHERE (a.id IN (SELECT article_id FROM article_categories WHERE category = ?)
+               WHERE (a.id IN (SELECT article_id FROM article_categories c
+                               WHERE category = ? AND {CATEGORY_STANDS})
                       OR a.id IN (SELECT article_id FROM article_terms t
                                   WHERE term COLLATE NOCASE IN ({marks}) AND {TERM_STANDS}))
                  AND NOT {RETRACTED}
                ORDER BY coalesce(a.published, a.first_seen) DESC, a.id DESC LIMIT ?""",
             (category, *names, limit),
         )
-        return [article_from_row(r, frozenset((r["cats"] or "").split())) for r in rows]
+        return [article_from_row(r, frozenset((r["cats"] or "").split(",")) - {""})
+                for r in rows]
 
     def article_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])

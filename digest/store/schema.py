@@ -219,10 +219,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         # An article's sources, looked up for each candidate of an edition.
         "CREATE INDEX article_sources_article ON article_sources (article_id, withdrawn)",
     ),
-    # 11: an article's terms by the source that gave them, so that each read of a source
-    # replaces what it said before (a post moved to another category is filed there),
-    # and a source that withdrew the article no longer names its categories. Terms kept
-    # before are under the source '' until a source of the article is read again.
+    # 11: an article's terms, and the categories whose feeds carried it, by the source
+    # that gave them, so that each read of a source replaces what it said before (a post
+    # moved to another category is filed there), and a source that withdrew the article
+    # no longer counts. Rows kept before are under the source '' until a source of the
+    # article is read again.
     (
         """CREATE TABLE article_terms_by_source (
         article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
@@ -234,6 +235,16 @@ MIGRATIONS: tuple[Migration, ...] = (
            SELECT article_id, '', term FROM article_terms""",
         "DROP TABLE article_terms",
         "ALTER TABLE article_terms_by_source RENAME TO article_terms",
+        """CREATE TABLE article_categories_by_source (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        category TEXT NOT NULL,
+        feed_url TEXT NOT NULL,
+        PRIMARY KEY (article_id, category, feed_url)
+    )""",
+        """INSERT INTO article_categories_by_source (article_id, category, feed_url)
+           SELECT article_id, category, '' FROM article_categories""",
+        "DROP TABLE article_categories",
+        "ALTER TABLE article_categories_by_source RENAME TO article_categories",
     ),
 )
 
