@@ -221,12 +221,13 @@ def test_a_late_notice_about_a_copy_before_the_reader_came_back(kind, action):
 
 
 def test_at_send_time_only_an_unknown_address_bounces_at_once():
+    from digest.deliver.bounce_rules import reply_kind
     from digest.deliver.policy import bounce_at_send
 
-    assert bounce_at_send("550 5.1.1 <a@b>: User unknown", 1)
-    assert not bounce_at_send("550 5.7.1 blocked", 99)
-    assert not bounce_at_send("554 transaction failed", 2)
-    assert bounce_at_send("554 transaction failed", 3)
+    assert bounce_at_send(reply_kind("550 5.1.1 <a@b>: User unknown"), 1)
+    assert not bounce_at_send(reply_kind("550 5.7.1 blocked"), 99)
+    assert not bounce_at_send(reply_kind("554 transaction failed"), 2)
+    assert bounce_at_send(reply_kind("554 transaction failed"), 3)
 
 
 def test_control_characters_never_reach_the_editors_terminal():

@@ -181,7 +181,7 @@ class Recorder:
                 subscriber.id, self.edition_id, kind, status_in(reply or ""),
                 " ".join((reply or "").split())[:300], subscriber.email.rpartition("@")[2],
                 "smtp"))
-        if bounce_at_send(reply, self.store.hard_failures_in_a_row(subscriber.id)):
+        if bounce_at_send(kind, self.store.hard_failures_in_a_row(subscriber.id)):
             self.store.set_subscriber_status(subscriber.email, "bounced",
                                              f"refused at send time: {reply}")
             self.report.bounced.append(subscriber.email)

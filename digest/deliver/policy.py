@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-from digest.deliver.bounce_rules import BounceKind, reply_kind
+from digest.deliver.bounce_rules import BounceKind
 from digest.models import DeliveryStatus, Edition, Subscriber, SubscriberStatus
 
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is marked bounced
@@ -71,11 +71,11 @@ def bounce_action(kind: BounceKind, acts: bool, status: SubscriberStatus | None,
     return "counted"
 
 
-def bounce_at_send(reply: str | None, failures_in_a_row: int) -> bool:
-    """Whether a refusal at send time makes the address bounced: at once when the reply
-    says the address does not exist (550 5.1.1), never for a policy block (5.7.x: the
-    sender's reputation, not the address), else after BOUNCE_AFTER in a row."""
-    kind = reply_kind(reply)
+def bounce_at_send(kind: BounceKind, failures_in_a_row: int) -> bool:
+    """Whether a refusal at send time makes the address bounced, given what its reply
+    says (`bounce_rules.reply_kind`): at once when the address does not exist (550
+    5.1.1), never for a policy block (5.7.x: the sender's reputation, not the address),
+    else after BOUNCE_AFTER in a row."""
     if kind == "hard":
         return True
     if kind == "policy":
