@@ -245,6 +245,9 @@ MIGRATIONS: tuple[Migration, ...] = (
            SELECT article_id, category, '' FROM article_categories""",
         "DROP TABLE article_categories",
         "ALTER TABLE article_categories_by_source RENAME TO article_categories",
+        # A category's articles, and those naming it, for its published feed.
+        "CREATE INDEX article_categories_category ON article_categories (category)",
+        "CREATE INDEX article_terms_term ON article_terms (term COLLATE NOCASE)",
     ),
 )
 
