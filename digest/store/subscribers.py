@@ -41,6 +41,10 @@ _NEW_ID = """(SELECT max(coalesce((SELECT max(id) FROM subscribers), 0),
                                  WHERE key = 'subscriber_ids_issued'), 0)) + 1)"""
 _ADD = f"""INSERT INTO subscribers (id, email, name, categories, status, created_at,
               updated_at) VALUES ({_NEW_ID}, ?, ?, ?, 'active', ?, ?)"""
+# The same with the id given: a bulk add works out the first new id once, inside its
+# write transaction (no one else can add meanwhile), instead of once a row.
+_ADD_NUMBERED = """INSERT INTO subscribers (id, email, name, categories, status, created_at,
+              updated_at) VALUES (?, ?, ?, ?, 'active', ?, ?)"""
 
 
 class BulkImport:
@@ -137,11 +141,12 @@ class SubscribersMixin(StoreCore):
             else:
                 outcomes = ["added"] * len(rows)
                 changed = [(email, name, cats, now, now) for email, name, cats in rows]
-            db.executemany(
-                _ADD + """
+            first = int(db.execute(f"SELECT {_NEW_ID}").fetchone()[0])
+            db.executemany(  # (an updated row keeps its id: the number given it goes unused)
+                _ADD_NUMBERED + """
                    ON CONFLICT (email) DO UPDATE SET name = excluded.name,
                        categories = excluded.categories, updated_at = excluded.updated_at""",
-                changed)
+                [(first + n, *row) for n, row in enumerate(changed)])
         return outcomes
 
     def add_new_subscribers(self, rows: Sequence[tuple[str, str, str]], bulk: BulkImport
@@ -159,15 +164,18 @@ class SubscribersMixin(StoreCore):
             if not bulk.only_its_own(db):
                 return None
             new = [(email, name, cats, now, now) for email, name, cats in rows]
+            first = int(db.execute(f"SELECT {_NEW_ID}").fetchone()[0])
             db.execute("SAVEPOINT new_rows")
             try:
-                db.executemany(_ADD, new)
+                db.executemany(_ADD_NUMBERED, [(first + n, *row) for n, row in enumerate(new)])
                 found: list[int | None] = [None] * len(rows)
             except sqlite3.IntegrityError:  # an address added before: find which
                 db.execute("ROLLBACK TO new_rows")
                 ids = self._ids(db, [row[0] for row in rows])
                 found = [ids.get(row[0].lower()) for row in rows]
-                db.executemany(_ADD, [r for r, f in zip(new, found, strict=True) if f is None])
+                db.executemany(_ADD_NUMBERED, [
+                    (first + n, *row) for n, row in enumerate(
+                        r for r, f in zip(new, found, strict=True) if f is None)])
             db.execute("RELEASE new_rows")
         return found
 
