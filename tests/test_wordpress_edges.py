@@ -132,13 +132,20 @@ def test_wordpress_feed_validators_are_sent_for_an_hour_after_a_read(
     assert first_pages() == {304}  # trusted again for an hour from that read
 
 
+def built_today(site: WordPressSite, tmp_path: Path, mode: str) -> tuple[Config, list[str]]:
+    """A digest of the site, fetched, with today's edition built and not sent yet (it
+    may still change); its config and the `--config` arguments."""
+    config = set_up(site, tmp_path / "digest", mode, False)
+    at = ["--config", str(config.path)]
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    return config, at
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_a_post_retracted_after_it_was_read_is_not_in_the_next_edition(
         wordpress: WordPressSite, tmp_path: Path, mode: str) -> None:
-    config = set_up(wordpress, tmp_path / "digest", mode, False)
-    at = ["--config", str(config.path)]
-    assert "0 failed" in digest(*at, "fetch")
-    digest(*at, "build")  # today's edition, not sent yet: it may still change
+    config, at = built_today(wordpress, tmp_path, mode)
     assert len(edition_links(config, today(config))) == 41
 
     # Read, then retracted before the edition is sent: one trashed (in News and Economy:
@@ -172,10 +179,7 @@ def test_a_post_retracted_after_it_was_read_is_not_in_the_next_edition(
 @pytest.mark.parametrize("mode", MODES)
 def test_a_post_moved_to_another_category_before_the_edition_goes_is_filed_there(
         wordpress: WordPressSite, tmp_path: Path, mode: str) -> None:
-    config = set_up(wordpress, tmp_path / "digest", mode, False)
-    at = ["--config", str(config.path)]
-    assert "0 failed" in digest(*at, "fetch")
-    digest(*at, "build")  # today's edition, not sent yet: it may still change
+    config, at = built_today(wordpress, tmp_path, mode)
     window = wordpress.manifest.window(48, dt.datetime.now(dt.UTC))
     slugs = [c.slug for c in config.categories]
     # A post of one category, moved (an editor's correction) to a category listed after

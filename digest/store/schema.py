@@ -16,6 +16,23 @@ from digest.errors import DigestError
 
 Migration = tuple[str, ...] | Callable[[sqlite3.Connection], None]
 
+
+def _by_source(table: str, column: str) -> tuple[str, ...]:
+    """Rebuild `table` (article_id, `column`) as (article_id, feed_url, `column`), its
+    rows kept under the source ''."""
+    return (
+        f"""CREATE TABLE {table}_by_source (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        feed_url TEXT NOT NULL,
+        {column} TEXT NOT NULL,
+        PRIMARY KEY (article_id, feed_url, {column})
+    )""",
+        f"""INSERT INTO {table}_by_source (article_id, feed_url, {column})
+           SELECT article_id, '', {column} FROM {table}""",
+        f"DROP TABLE {table}",
+        f"ALTER TABLE {table}_by_source RENAME TO {table}",
+    )
+
 MIGRATIONS: tuple[Migration, ...] = (
     (
         """CREATE TABLE feeds (
@@ -225,26 +242,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     # no longer counts. Rows kept before are under the source '' until a source of the
     # article is read again.
     (
-        """CREATE TABLE article_terms_by_source (
-        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-        feed_url TEXT NOT NULL,
-        term TEXT NOT NULL,
-        PRIMARY KEY (article_id, feed_url, term)
-    )""",
-        """INSERT INTO article_terms_by_source (article_id, feed_url, term)
-           SELECT article_id, '', term FROM article_terms""",
-        "DROP TABLE article_terms",
-        "ALTER TABLE article_terms_by_source RENAME TO article_terms",
-        """CREATE TABLE article_categories_by_source (
-        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-        category TEXT NOT NULL,
-        feed_url TEXT NOT NULL,
-        PRIMARY KEY (article_id, category, feed_url)
-    )""",
-        """INSERT INTO article_categories_by_source (article_id, category, feed_url)
-           SELECT article_id, category, '' FROM article_categories""",
-        "DROP TABLE article_categories",
-        "ALTER TABLE article_categories_by_source RENAME TO article_categories",
+        *_by_source("article_terms", "term"),
+        *_by_source("article_categories", "category"),
         # A category's articles, and those naming it, for its published feed.
         "CREATE INDEX article_categories_category ON article_categories (category)",
         "CREATE INDEX article_terms_term ON article_terms (term COLLATE NOCASE)",
