@@ -49,8 +49,8 @@ GIVE_UP_AFTER = 12  # attempts of one message (about 7 hours of trying)
 @dataclass(frozen=True)
 class SignUp:
     """What a POST of the form did (never shown to the reader: the page is the same).
-    `queued` is the message it owes ("" for none: sent within the hour, bounced, or
-    refused); `refused` says why nothing was stored."""
+    `queued` is the message it owes ("" for none: one was sent within the hour, or
+    the sign-up was refused); `refused` says why nothing was stored."""
 
     queued: Literal["confirmation", "already_active", ""]
     email: str = ""

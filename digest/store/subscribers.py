@@ -184,31 +184,27 @@ class SubscribersMixin(StoreCore):
         yield from self.db.execute("SELECT id, email FROM subscribers WHERE id <= ?", (up_to,))
 
     @staticmethod
-    def _ids(db: sqlite3.Connection, emails: list[str]) -> dict[str, int]:
-        """The ids of those of `emails` already stored, by lower-case address."""
-        ids: dict[str, int] = {}
+    def _stored_rows(db: sqlite3.Connection, columns: str, emails: list[str]
+                     ) -> Iterator[sqlite3.Row]:
+        """`email` and `columns` of those of `emails` already stored, a few thousand
+        addresses a query."""
         step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         for start in range(0, len(emails), step):
             chunk = emails[start:start + step]
             marks = ",".join("?" * len(chunk))
-            for subscriber_id, email in db.execute(
-                    f"SELECT id, email FROM subscribers WHERE email IN ({marks})", chunk):
-                ids[email.lower()] = subscriber_id
-        return ids
+            yield from db.execute(
+                f"SELECT email, {columns} FROM subscribers WHERE email IN ({marks})", chunk)
 
-    @staticmethod
-    def _stored(db: sqlite3.Connection, emails: list[str]) -> dict[str, tuple[str, str]]:
+    @classmethod
+    def _ids(cls, db: sqlite3.Connection, emails: list[str]) -> dict[str, int]:
+        """The ids of those of `emails` already stored, by lower-case address."""
+        return {row["email"].lower(): row["id"] for row in cls._stored_rows(db, "id", emails)}
+
+    @classmethod
+    def _stored(cls, db: sqlite3.Connection, emails: list[str]) -> dict[str, tuple[str, str]]:
         """(name, categories) of those of `emails` already stored, by lower-case address."""
-        existing: dict[str, tuple[str, str]] = {}
-        step = min(5000, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-        for start in range(0, len(emails), step):
-            chunk = emails[start:start + step]
-            marks = ",".join("?" * len(chunk))
-            for email, name, cats in db.execute(
-                    f"SELECT email, name, categories FROM subscribers "
-                    f"WHERE email IN ({marks})", chunk):
-                existing[email.lower()] = (name, cats)
-        return existing
+        return {row["email"].lower(): (row["name"], row["categories"])
+                for row in cls._stored_rows(db, "name, categories", emails)}
 
     def subscriber(self, email: str) -> Subscriber | None:
         row = self.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
@@ -272,9 +268,9 @@ class SubscribersMixin(StoreCore):
     def sign_up(self, email: str, name: str, categories: Iterable[str],
                 resend_after: float, form: str = "", expires: int = 0,
                 ) -> tuple[Subscriber, Literal["confirm", "active", ""]]:
-        """A reader asked to subscribe on the form. A new, pending or unsubscribed address
-        becomes (or stays) 'pending' with the name and categories given; an active,
-        paused or bounced one is left as it is. `form` (the page it was sent from) is
+        """A reader asked to subscribe on the form. A new, pending, unsubscribed or bounced
+        address becomes (or stays) 'pending' with the name and categories given; an
+        active or paused one is left as it is. `form` (the page it was sent from) is
         kept as the consent's form once they confirm.
 
         What they are owed is queued in the same transaction (signup_mail): a pending
@@ -282,8 +278,8 @@ class SubscribersMixin(StoreCore):
         this pending request (a nonce made with it; a pending address asked for again
         before a new link may go keeps its first request and link), an active or paused
         one a reminder with its manage link; nothing when a message went less than
-        `resend_after` seconds ago or the address bounced. Returns the subscriber and
-        the kind queued ("" for none)."""
+        `resend_after` seconds ago. Returns the subscriber and the kind queued ("" for
+        none)."""
         cats = " ".join(sorted(set(categories)))
         now = self.clock()
         stamp = _ts(now)
