@@ -12,11 +12,19 @@ from digest.models import Article, StoredArticle
 from digest.store.core import StoreCore, _dt, _ts
 
 TERM_SEPARATOR = "\x1f"  # joins an article's terms in queries: never in a category name
-# A term `t` (a category `c`) counts unless the source that gave it (whose feed carried
-# the article) has withdrawn the article since.
-TERM_STANDS = """NOT EXISTS (SELECT 1 FROM article_sources s WHERE s.article_id = t.article_id
-                 AND s.feed_url = t.feed_url AND s.withdrawn IS NOT NULL)"""
-CATEGORY_STANDS = TERM_STANDS.replace("t.", "c.")
+
+
+def _stands(row: str) -> str:
+    """SQL: a row (its alias) of article_terms or article_categories counts unless the
+    source that gave it (whose feed carried the article) has withdrawn the article since."""
+    return f"""NOT EXISTS (SELECT 1 FROM article_sources s
+                 WHERE s.article_id = {row}.article_id AND s.feed_url = {row}.feed_url
+                   AND s.withdrawn IS NOT NULL)"""
+
+
+TERM_STANDS = _stands("t")
+CATEGORY_STANDS = _stands("c")
+
 # An article `a` that every source which gave it has withdrawn (the site retracted it):
 # one look at its sources (min is NULL when it has none, 0 when one still lists it).
 RETRACTED = """coalesce((SELECT min(s.withdrawn IS NOT NULL) FROM article_sources s
