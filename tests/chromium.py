@@ -21,6 +21,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import websocket
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser")
@@ -83,6 +84,15 @@ def find_chromium() -> str | None:
         if found:
             return found
     return None
+
+
+def chromium_or_skip(needed_for: str) -> str:
+    """The Chromium to run; without one the test is skipped, saying what it needed it for."""
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip("Chromium is not installed (Debian package `chromium`; .ci/run installs "
+                    f"it): {needed_for}")
+    return binary
 
 
 def picture_png(width: int, height: int, seed: int) -> bytes:

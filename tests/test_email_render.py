@@ -20,7 +20,7 @@ from typing import Any
 
 import lxml.html
 import pytest
-from chromium import Chromium, find_chromium
+from chromium import Chromium, chromium_or_skip
 from click.testing import CliRunner
 from email_site import site_config
 from support.project import SAMPLE
@@ -55,11 +55,7 @@ def without_styles(html: str) -> str:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Chromium]:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Chromium is not installed (Debian package `chromium`; .ci/run installs "
-                    "it): the rendering checks need a real browser")
-    chromium = Chromium(binary)
+    chromium = Chromium(chromium_or_skip("the rendering checks need a real browser"))
     yield chromium
     chromium.close()
 

@@ -369,14 +369,10 @@ class LoopbackChromium:
 def test_the_published_pages_work_under_the_policy(published: Config,
                                                    served: tuple[str, list[str]]):
     """In a real browser, each page's own <style> applies and nothing is refused."""
-    from chromium import find_chromium
+    from chromium import chromium_or_skip
 
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Chromium is not installed (Debian package `chromium`; .ci/run "
-                    "installs it)")
     base, _ = served
-    browser = LoopbackChromium(binary)
+    browser = LoopbackChromium(chromium_or_skip("the pages are checked in a real browser"))
     try:
         for path in ("/", "/archive.html", f"/editions/{SAMPLE_DATE}.html",
                      "/unsubscribe?token=x"):

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from chromium import Chromium, Tab, find_chromium
+from chromium import Chromium, Tab, chromium_or_skip
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, run, sample_config
 from test_manage import manage_link
@@ -28,11 +28,7 @@ READER = "phone.reader@example.org"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Chromium]:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip("Chromium is not installed (Debian package `chromium`; .ci/run installs "
-                    "it): the flow needs a real browser")
-    chromium = Chromium(binary)
+    chromium = Chromium(chromium_or_skip("the flow needs a real browser"))
     yield chromium
     chromium.close()
 
