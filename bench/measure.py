@@ -9,13 +9,18 @@ bytecode compiled, so each start would otherwise pay for compiling it again.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.servers import free_port, wait_listening
+
+__all__ = ["ENV", "Measured", "free_port", "measured", "serving"]
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
@@ -41,12 +46,6 @@ def measured(command: list[str], env: dict[str, str] | None = None) -> Measured:
     return Measured(seconds, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serving(command: list[str], port: int, cwd: Path) -> Iterator[int]:
     """`command`, a server listening on 127.0.0.1:`port`, running until the block ends;
@@ -54,15 +53,8 @@ def serving(command: list[str], port: int, cwd: Path) -> Iterator[int]:
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env=ENV)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"{' '.join(command[:4])} did not start") from None
-                time.sleep(0.05)
+        if not wait_listening(port, process):
+            raise SystemExit(f"{' '.join(command[:4])} did not start")
         yield port
     finally:
         process.terminate()

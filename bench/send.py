@@ -33,7 +33,6 @@ import argparse
 import datetime as dt
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,18 +41,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from measure import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 SINK = Path("/usr/sbin/smtp-sink")
 SOURCE = Path("/usr/sbin/smtp-source")
 DATE = "2026-11-25"  # the bundled sample feeds make an edition of this date
 CATEGORIES = ("news", "economy", "energy", "climate-and-ecology", "opinion", "culture",
               "science")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_keys(folder: Path, ed25519_too: bool) -> str:

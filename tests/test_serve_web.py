@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 from newsroom import SAMPLE_DATE, run, sample_config
-from support.servers import free_port
+from support.servers import free_port, wait_listening
 
 from digest.config import Config, load_config
 
@@ -70,15 +69,9 @@ def digest_serve(config: Config | Path, *extra: str) -> Iterator[tuple[str, list
     base = f"http://127.0.0.1:{port}"
     log: list[str] = []
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "digest serve did not start"
-                time.sleep(0.05)
+        if not wait_listening(port, process):
+            assert process.poll() is None, process.communicate()
+            raise AssertionError("digest serve did not start")
         yield base, log
     finally:
         process.terminate()

@@ -152,6 +152,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_listening(port: int, process: subprocess.Popen[bytes], seconds: float = 20) -> bool:
+    """Wait until something accepts connections on 127.0.0.1:`port`; False when
+    `process` (the server's) ended first or `seconds` went by."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
 def group_running(group: int) -> bool:
     """Whether a process of this process group still runs (zombies, dead and waiting for
     their parent to collect them, do not count): read from /proc."""
