@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mailservers import self_signed
-from support.servers import free_port, group_gone, watchdog_stood_down
+from support.servers import free_port, group_gone, reaped, watchdog_stood_down
 
 PACKAGE = "dovecot-imapd"
 DOVECOT = "/usr/sbin/dovecot"
@@ -231,12 +231,7 @@ class DovecotSite:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            reaped(process)
         # Its children (auth, imap) leave with the master; wait for the group to be gone.
         group_gone(process.pid, 10)
         watchdog_stood_down(self._watchdog)

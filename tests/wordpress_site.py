@@ -138,7 +138,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from support.servers import free_port
+from support.servers import free_port, reaped
 
 HERE = Path(__file__).resolve().parent / "wordpress"
 WORDPRESS = Path("/usr/share/wordpress")
@@ -629,12 +629,7 @@ class WordPressSite:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
         for process in self._processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            reaped(process)
         if self._watchdog is not None and self._watchdog.stdin is not None:
             self._watchdog.stdin.write(b"".join(f"-{p.pid}\n".encode() for p in self._processes))
             self._watchdog.stdin.close()

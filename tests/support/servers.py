@@ -166,6 +166,16 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], seconds: float =
             time.sleep(0.05)
 
 
+def reaped(process: subprocess.Popen[bytes], wait: float = 30) -> None:
+    """Wait up to `wait` seconds for a server asked to stop, then kill its process group."""
+    try:
+        process.wait(timeout=wait)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def group_running(group: int) -> bool:
     """Whether a process of this process group still runs (zombies, dead and waiting for
     their parent to collect them, do not count): read from /proc."""
