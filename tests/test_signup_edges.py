@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from mailservers import Sink, running
 from newsroom import SAMPLE_DATE, add_subscribers, numbered, run, sample_config
-from test_subscribe import ACTIVE, confirm_link, mails, post, row, served
+from test_subscribe import ACTIVE, confirm_link, mails, post, row, served, signup_site
 from web import request
 
 from digest.store import Store
@@ -56,65 +56,57 @@ def test_forget_leaves_the_address_in_no_byte_of_the_state_file_or_outbox(tmp_pa
 
 
 def test_a_confirmation_link_confirms_only_the_request_it_was_made_for(tmp_path: Path):
-    sink = Sink()
-    with running(sink) as port:
-        config = sample_config(tmp_path, port)
-        add_subscribers(config, [(ACTIVE, "", "")])
-        with served(config) as base:
-            post(base, "/subscribe", {"email": "twice@example.org"})
-            old = confirm_link(mails(sink, "twice@example.org")[0])
-            run(config, "subscribers", "remove", "twice@example.org")
-            with closing(sqlite3.connect(state_of(config))) as db:  # an hour has passed
-                db.execute("UPDATE subscribers SET confirm_sent_at = '2000-01-01T00:00:00+00:00'")
-                db.commit()
-            post(base, "/subscribe", {"email": "twice@example.org"})  # signed up again
-            _, second = mails(sink, "twice@example.org")
-            new = confirm_link(second)
-            assert new != old
-            token = urlsplit(old).query.removeprefix("token=")
-            for reply in (request(base, "GET", old), post(base, "/confirm", {"token": token})):
-                assert reply.status == 400 and "not valid" in reply.body
-            assert row(config, "twice@example.org")["status"] == "pending"  # type: ignore[index]
-            done = post(base, "/confirm", {"token": urlsplit(new).query.removeprefix("token=")})
-            assert done.status == 200
-            assert row(config, "twice@example.org")["status"] == "active"  # type: ignore[index]
-            assert post(base, "/confirm", {"token": token}).status == 400  # still refused
+    with signup_site(tmp_path, name="") as (config, sink, base):
+        post(base, "/subscribe", {"email": "twice@example.org"})
+        old = confirm_link(mails(sink, "twice@example.org")[0])
+        run(config, "subscribers", "remove", "twice@example.org")
+        with closing(sqlite3.connect(state_of(config))) as db:  # an hour has passed
+            db.execute("UPDATE subscribers SET confirm_sent_at = '2000-01-01T00:00:00+00:00'")
+            db.commit()
+        post(base, "/subscribe", {"email": "twice@example.org"})  # signed up again
+        _, second = mails(sink, "twice@example.org")
+        new = confirm_link(second)
+        assert new != old
+        token = urlsplit(old).query.removeprefix("token=")
+        for reply in (request(base, "GET", old), post(base, "/confirm", {"token": token})):
+            assert reply.status == 400 and "not valid" in reply.body
+        assert row(config, "twice@example.org")["status"] == "pending"  # type: ignore[index]
+        done = post(base, "/confirm", {"token": urlsplit(new).query.removeprefix("token=")})
+        assert done.status == 200
+        assert row(config, "twice@example.org")["status"] == "active"  # type: ignore[index]
+        assert post(base, "/confirm", {"token": token}).status == 400  # still refused
 
 
 def test_no_one_else_can_change_what_a_pending_link_confirms(tmp_path: Path):
-    sink = Sink()
-    with running(sink) as port:
-        config = sample_config(tmp_path, port)
-        add_subscribers(config, [(ACTIVE, "", "")])
-        with served(config) as base:
-            post(base, "/subscribe", {"email": "owner@example.org", "name": "Owner",
-                                      "category": "news"})
-            [first] = mails(sink, "owner@example.org")
-            link = confirm_link(first)
-            # Someone else types the same address, with other choices, within the hour:
-            # no new mail, and the pending request stays as its owner asked.
-            post(base, "/subscribe", {"email": "owner@example.org", "name": "Mallory",
-                                      "category": "economy"})
-            assert len(mails(sink, "owner@example.org")) == 1
-            found = row(config, "owner@example.org")
-            assert found is not None
-            assert (found["name"], found["categories"]) == ("Owner", "news")
-            # An hour later a new request replaces it, with a new link to its owner; the
-            # first link then confirms nothing (it would confirm other choices).
-            with closing(sqlite3.connect(state_of(config))) as db:
-                db.execute("UPDATE subscribers SET confirm_sent_at = '2000-01-01T00:00:00+00:00'")
-                db.commit()
-            post(base, "/subscribe", {"email": "owner@example.org", "name": "Mallory",
-                                      "category": "economy"})
-            _, second = mails(sink, "owner@example.org")
-            old = urlsplit(link).query.removeprefix("token=")
-            assert post(base, "/confirm", {"token": old}).status == 400
-            assert row(config, "owner@example.org")["status"] == "pending"  # type: ignore[index]
-            new = urlsplit(confirm_link(second)).query.removeprefix("token=")
-            assert post(base, "/confirm", {"token": new}).status == 200
-            found = row(config, "owner@example.org")
-            assert found is not None
-            assert (found["status"], found["categories"]) == ("active", "economy")
+    with signup_site(tmp_path, name="") as (config, sink, base):
+        post(base, "/subscribe", {"email": "owner@example.org", "name": "Owner",
+                                  "category": "news"})
+        [first] = mails(sink, "owner@example.org")
+        link = confirm_link(first)
+        # Someone else types the same address, with other choices, within the hour:
+        # no new mail, and the pending request stays as its owner asked.
+        post(base, "/subscribe", {"email": "owner@example.org", "name": "Mallory",
+                                  "category": "economy"})
+        assert len(mails(sink, "owner@example.org")) == 1
+        found = row(config, "owner@example.org")
+        assert found is not None
+        assert (found["name"], found["categories"]) == ("Owner", "news")
+        # An hour later a new request replaces it, with a new link to its owner; the
+        # first link then confirms nothing (it would confirm other choices).
+        with closing(sqlite3.connect(state_of(config))) as db:
+            db.execute("UPDATE subscribers SET confirm_sent_at = '2000-01-01T00:00:00+00:00'")
+            db.commit()
+        post(base, "/subscribe", {"email": "owner@example.org", "name": "Mallory",
+                                  "category": "economy"})
+        _, second = mails(sink, "owner@example.org")
+        old = urlsplit(link).query.removeprefix("token=")
+        assert post(base, "/confirm", {"token": old}).status == 400
+        assert row(config, "owner@example.org")["status"] == "pending"  # type: ignore[index]
+        new = urlsplit(confirm_link(second)).query.removeprefix("token=")
+        assert post(base, "/confirm", {"token": new}).status == 200
+        found = row(config, "owner@example.org")
+        assert found is not None
+        assert (found["status"], found["categories"]) == ("active", "economy")
 
 
 def pause(config: Path, email: str, days: int = 30) -> str:

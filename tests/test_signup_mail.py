@@ -15,9 +15,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 from mailservers import Sink, running
-from newsroom import SAMPLE_DATE, add_subscribers, run, sample_config
+from newsroom import SAMPLE_DATE, run, sample_config
 from support.servers import free_port
-from test_subscribe import ACTIVE, confirm_link, mails, post, row, served
+from test_subscribe import ACTIVE, confirm_link, mails, post, row, served, signup_site
 from web import settle
 
 
@@ -44,28 +44,25 @@ def queued(config: Path) -> list[tuple[str, str]]:
 
 def test_the_answer_comes_before_the_mail_server_has_the_message(tmp_path: Path):
     sink = HeldSink()
-    with running(sink) as port:
-        config = sample_config(tmp_path, port)
-        add_subscribers(config, [(ACTIVE, "", "")])
-        with served(config) as base:
-            try:
-                answer = post(base, "/subscribe", {"email": "new@example.org"})
-                assert answer.status == 200 and "Check your inbox" in answer.body
-                # answered: the decision is stored and the message queued ...
-                assert row(config, "new@example.org")["status"] == "pending"  # type: ignore[index]
-                assert queued(config) == [("new@example.org", "confirm")]
-                # ... and the mailer is sending it, held by the server
-                assert sink.reached.wait(10)
-                assert sink.received == []
-                again = post(base, "/subscribe", {"email": ACTIVE})
-                assert (again.status, again.body) == (answer.status, answer.body)
-            finally:
-                sink.release.set()
-            settle()
-            [message] = mails(sink, "new@example.org")
-            confirm_link(message)
-            [reminder] = mails(sink, ACTIVE)
-            assert "manage?token=" in str(reminder.get_body(preferencelist=("plain",)))
+    with signup_site(tmp_path, sink, name="") as (config, _, base):
+        try:
+            answer = post(base, "/subscribe", {"email": "new@example.org"})
+            assert answer.status == 200 and "Check your inbox" in answer.body
+            # answered: the decision is stored and the message queued ...
+            assert row(config, "new@example.org")["status"] == "pending"  # type: ignore[index]
+            assert queued(config) == [("new@example.org", "confirm")]
+            # ... and the mailer is sending it, held by the server
+            assert sink.reached.wait(10)
+            assert sink.received == []
+            again = post(base, "/subscribe", {"email": ACTIVE})
+            assert (again.status, again.body) == (answer.status, answer.body)
+        finally:
+            sink.release.set()
+        settle()
+        [message] = mails(sink, "new@example.org")
+        confirm_link(message)
+        [reminder] = mails(sink, ACTIVE)
+        assert "manage?token=" in str(reminder.get_body(preferencelist=("plain",)))
     assert queued(config) == []
 
 

@@ -42,15 +42,24 @@ def served(config: Path) -> Iterator[str]:
         yield base
 
 
+@contextmanager
+def signup_site(tmp_path: Path, sink: Sink | None = None, name: str = "Kept"
+                ) -> Iterator[tuple[Path, Sink, str]]:
+    """A digest with one active subscriber (ACTIVE, called `name`), its app served and
+    its mail captured by `sink` (a new Sink by default)."""
+    sink = sink or Sink()
+    with running(sink) as port:
+        config = sample_config(tmp_path, port)
+        add_subscribers(config, [(ACTIVE, name, "")])
+        with served(config) as base:
+            yield config, sink, base
+
+
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[tuple[Path, Sink, str]]:
     """A digest with one active subscriber, its app served and its mail captured."""
-    sink = Sink()
-    with running(sink) as port:
-        config = sample_config(tmp_path, port)
-        add_subscribers(config, [(ACTIVE, "Kept", "")])
-        with served(config) as base:
-            yield config, sink, base
+    with signup_site(tmp_path) as found:
+        yield found
 
 
 def post(base: str, target: str, fields: dict[str, str | list[str]]) -> Reply:
