@@ -123,7 +123,7 @@ def scan(xml: bytes) -> list[Scanned] | None:
     tag, start = b"", 0  # the entry's element (item or entry) and where its content starts
     feed_author = False
     end = tags_end(xml)  # past the last ">": only the opening of a section can follow
-    if b"<![CDATA[" in xml[end:] or b"<!--" in xml[end:]:
+    if xml.find(b"<![CDATA[", end) >= 0 or xml.find(b"<!--", end) >= 0:
         return None  # a CDATA section or comment never closed (SCAN's group 1)
     for found in SCAN.finditer(xml, 0, end):
         unclosed, closing, prefix, name, attributes = found.groups()
