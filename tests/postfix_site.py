@@ -33,11 +33,17 @@ lands where ``ADDRESS`` does, as a VERP return path must):
     envelope sender. A server that accepts and bounces later, as a backup MX does.
 ``full-ANYTHING@mail.example.net``
     The same, refused behind with ``552 5.2.2 Mailbox full``: ``Status: 5.2.2``.
+``slow-ANYTHING@mail.example.net``
+    The same, put off behind with ``450 4.2.0 … Greylisted``: the front defers it. Here that
+    bounces at once (one attempt); an instance started with ``settings={"maximal_queue_lifetime":
+    "1h", "delay_warning_time": "1s"}`` keeps trying, and warns the sender of the delay (a DSN
+    with ``Action: delayed``) at its second attempt, a second or two later.
 anything else ``@mail.example.net``
     Refused at RCPT: ``550 5.1.1 <…>: Recipient address rejected: User unknown in virtual
     mailbox table``. Other domains: ``554 5.7.1 … Relay access denied``.
 ``postmaster@`` and ``MAILER-DAEMON@mail.example.net`` are aliases of ``box-postmaster``.
 One delivery attempt only (``maximal_queue_lifetime = 0``): a deferral bounces at once.
+``start_postfix(settings=…)`` changes any of main.cf's parameters for an instance of its own.
 
 API
 ---
@@ -56,7 +62,7 @@ API
 ``site.send(mail_from, recipients, message) -> dict``
     Submits over SMTP (smtplib) and returns the refused recipients as smtplib does.
 ``site.log() -> str``, ``site.queue() -> str`` (``postqueue -p``)
-``start_postfix(folder=None)`` (a context manager)
+``start_postfix(folder=None, settings=None)`` (a context manager)
     The same outside pytest: ``.venv/bin/python tests/postfix_site.py`` runs one until
     interrupted (``--exit``: start and stop).
 Should the test run be killed, a watchdog process stops the instance and removes the folder.
@@ -110,7 +116,17 @@ def missing_packages() -> str:
 
 
 
-def _main_cf(folder: Path, uid: int, gid: int) -> str:
+def _main_cf(folder: Path, uid: int, gid: int, settings: dict[str, str] | None = None) -> str:
+    text = _main_cf_defaults(folder, uid, gid)
+    for name, value in (settings or {}).items():
+        line = next((x for x in text.splitlines() if x.startswith(f"{name} = ")), None)
+        if line is None:
+            raise ValueError(f"{name} is not among the test server's main.cf parameters")
+        text = text.replace(line + "\n", f"{name} = {value}\n")
+    return text
+
+
+def _main_cf_defaults(folder: Path, uid: int, gid: int) -> str:
     etc = folder / "etc"
     return f"""\
 # Written by tests/postfix_site.py: a private instance on loopback; nothing leaves it.
@@ -157,7 +173,8 @@ queue_run_delay = 1s
 minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 smtputf8_enable = no
-# The server behind (master.cf): gone-… is no user there, full-… a full mailbox.
+# The server behind (master.cf): gone-… is no user there, full-… a full mailbox, slow-…
+# greylisted.
 inner_mailbox_maps = texthash:{etc / "mailboxes"}
 inner_recipient_restrictions = check_recipient_access regexp:{etc / "full"},
     reject_unlisted_recipient, reject_unauth_destination
@@ -205,10 +222,11 @@ _MAPS = {
     "mailboxes": "".join(f"box-{n:03d}@{DOMAIN} box-{n:03d}/\n" for n in range(POOL))
                  + f"box-postmaster@{DOMAIN} box-postmaster/\n",
     # Accepted at RCPT (the value is no Maildir: transport_maps relays them behind).
-    "accepted": f"/^(gone|full)-{_LOCAL}@{_DOMAIN_RE}$/ relayed-behind\n",
+    "accepted": f"/^(gone|full|slow)-{_LOCAL}@{_DOMAIN_RE}$/ relayed-behind\n",
     "aliases": f"/^(postmaster|mailer-daemon)@{_DOMAIN_RE}$/ box-postmaster@{DOMAIN}\n",
-    "transport": f"/^(gone|full)-{_LOCAL}@{_DOMAIN_RE}$/ smtp:[127.0.0.1]:{{inner}}\n",
-    "full": f"/^full-{_LOCAL}@{_DOMAIN_RE}$/ 552 5.2.2 Mailbox full\n",
+    "transport": f"/^(gone|full|slow)-{_LOCAL}@{_DOMAIN_RE}$/ smtp:[127.0.0.1]:{{inner}}\n",
+    "full": f"/^full-{_LOCAL}@{_DOMAIN_RE}$/ 552 5.2.2 Mailbox full\n"
+            f"/^slow-{_LOCAL}@{_DOMAIN_RE}$/ 450 4.2.0 Greylisted, try again later\n",
 }
 
 
@@ -312,11 +330,13 @@ class PostfixSite:
         self._watchdog = None
 
 
-def _write_config(folder: Path, port: int, inner: int) -> None:
+def _write_config(folder: Path, port: int, inner: int,
+                  settings: dict[str, str] | None = None) -> None:
     user = pwd.getpwnam(MAIL_USER)
     etc = folder / "etc"
     etc.mkdir()
-    (etc / "main.cf").write_text(_main_cf(folder, user.pw_uid, user.pw_gid), encoding="utf-8")
+    (etc / "main.cf").write_text(_main_cf(folder, user.pw_uid, user.pw_gid, settings),
+                                 encoding="utf-8")
     (etc / "master.cf").write_text(_master_cf(port, inner), encoding="utf-8")
     for name, text in _MAPS.items():
         (etc / name).write_text(text.replace("{inner}", str(inner)), encoding="utf-8")
@@ -336,8 +356,10 @@ def _write_config(folder: Path, port: int, inner: int) -> None:
 
 
 @contextlib.contextmanager
-def start_postfix(folder: Path | None = None) -> Iterator[PostfixSite]:
-    """Starts a private instance; stops it and removes its folder after."""
+def start_postfix(folder: Path | None = None, settings: dict[str, str] | None = None
+                  ) -> Iterator[PostfixSite]:
+    """Starts a private instance (main.cf's `settings` changed); stops it and removes its
+    folder after."""
     missing = missing_packages()
     if missing:
         raise PostfixUnavailable(f"a real Postfix needs the Debian package {PACKAGE} "
@@ -353,7 +375,7 @@ def start_postfix(folder: Path | None = None) -> Iterator[PostfixSite]:
         inner = free_port()
         while inner == site.port:
             inner = free_port()
-        _write_config(root, site.port, inner)
+        _write_config(root, site.port, inner, settings)
         site.version = subprocess.run([POSTCONF, "-c", config, "-h", "mail_version"],
                                       capture_output=True, text=True, check=True).stdout.strip()
         check = subprocess.run([POSTFIX, "-c", config, "check"], capture_output=True, text=True)

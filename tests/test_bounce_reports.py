@@ -37,7 +37,16 @@ REAL_WORLD = [
                                     "userz@example.com"}),  # "doesn't have a yahoo.com account"
     ("flufl_yahoo_11.txt", "hard", {"bad_user@aol.com"}),
     ("flufl_dsn_01.txt", "soft", {"userx@example.com"}),  # 5.0.0, no words: not a guess
-    ("flufl_dsn_05.txt", "soft", {"userx@example.cz"}),  # delayed
+    # Warnings of a delay: the server still tries (DSNs with Action: delayed, and
+    # flufl.bounce's SimpleWarning texts).
+    ("flufl_dsn_05.txt", "delayed", {"userx@example.cz"}),
+    ("flufl_dsn_06.txt", "delayed", {"userx@example.com"}),
+    ("flufl_dsn_07.txt", "delayed", {"userx@example.nz"}),
+    ("flufl_dsn_08.txt", "delayed", {"userx@example.de"}),
+    ("flufl_simple_03.txt", "delayed", {"userx@example.za"}),  # Exim, "delayed 24 hours"
+    ("flufl_simple_21.txt", "delayed", {"userx@example.com"}),
+    ("flufl_simple_28.txt", "delayed", {"userx@example.com"}),  # Gmail's "(Delay)"
+    ("flufl_simple_40.txt", "delayed", {"user@example.com"}),
     ("flufl_dsn_09.txt", "policy", {"userx@example.com"}),  # 5.7.1
     ("flufl_dsn_11.txt", "hard", {"joem@example.com"}),
     ("flufl_dsn_12.txt", "hard", {"userx@example.jp"}),
@@ -204,6 +213,8 @@ def test_return_tags_fit_a_local_part_and_survive_lower_or_upper_case():
     ("complaint", True, "unsubscribed", 0, "unchanged"),
     ("unsubscribe", True, "paused", 0, "unsubscribed"),
     ("auto_reply", True, "active", 0, "ignored"),
+    ("delayed", True, "active", 5, "ignored"),  # the server still tries
+    ("delayed", False, "active", 5, "ignored"),
     ("unknown", True, "active", 0, "left"),
 ])
 def test_what_a_notice_does(kind, acts, status, streak, action):

@@ -36,7 +36,8 @@ def first_json(output: str) -> dict:  # type: ignore[type-arg]
     return json.JSONDecoder().raw_decode(output)[0]  # type: ignore[no-any-return]
 
 
-def dsn(to: str, recipient: str, status: str, words: str, message_id: str) -> bytes:
+def dsn(to: str, recipient: str, status: str, words: str, message_id: str,
+        action: str = "failed") -> bytes:
     return f"""Return-Path: <>
 From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
 To: {to}
@@ -57,7 +58,7 @@ Content-Type: message/delivery-status
 Reporting-MTA: dns; mx.example.net
 
 Final-Recipient: rfc822; {recipient}
-Action: failed
+Action: {action}
 Status: {status}
 Diagnostic-Code: smtp; {words}
 
@@ -260,6 +261,32 @@ def test_a_soft_bounce_counts_and_the_same_edition_twice_counts_once(project: Pa
                                   "a2")])
     out = run(project, "bounces")
     assert "counted" in out and statuses(project)["full@example.net"][0] == "active"
+
+
+def test_a_delay_warning_counts_nothing_and_is_put_away(project: Path):
+    """RFC 3464 `Action: delayed`: the server still tries, and the copy may yet arrive.
+    Counted as a soft bounce, a reader behind a slow server would be dropped though
+    every edition reached them."""
+    run(project, "send", "--quiet")
+    path = return_path(sent(project)["full@example.net"])
+    maildir = deliver_notices(project, [
+        dsn(path, "full@example.net", "4.4.7", "451 4.4.7 delivery time expired soon",
+            f"d{n}", action="delayed") for n in range(3)])
+    report = json.loads(run(project, "bounces", "--json"))
+    assert {(m["address"], m["kind"], m["action"], m["status"])
+            for m in report["messages"]} == {
+        ("full@example.net", "delayed", "ignored", "4.4.7")}
+    assert report["counts"]["delayed"] == 3 and report["counts"]["soft"] == 0
+    assert statuses(project)["full@example.net"] == ("active", None)
+    assert first_json(run(project, "status", "--json"))["bounces"]["bounced"] == 0
+    assert list((maildir / "new").iterdir()) == []  # handled: moved away
+    assert len(list((maildir / ".processed" / "cur").iterdir())) == 3
+    # The failure that may follow is what counts, once.
+    deliver_notices(project, [dsn(path, "full@example.net", "4.4.7",
+                                  "451 4.4.7 delivery time expired", "f1")])
+    [line] = json.loads(run(project, "bounces", "--json"))["messages"]
+    assert (line["kind"], line["action"]) == ("soft", "counted")
+    assert first_json(run(project, "status", "--json"))["bounces"]["bounced"] == 1
 
 
 def test_an_mbox_is_read_and_not_changed_and_remembered(project: Path, tmp_path: Path):

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from dovecot_site import DovecotSite
 from newsroom import SAMPLE_DATE, run, sample_config
-from postfix_site import DOMAIN, PostfixSite
+from postfix_site import DOMAIN, PostfixSite, start_postfix
 
 SAMPLES = Path(__file__).parent / "data" / "bounces"
 
@@ -159,6 +159,39 @@ def test_send_through_postfix_then_bounces_reads_its_dsns(postfix: PostfixSite,
     assert "Relay access denied" in failures[sent.blocked]
     active = run(config, "subscribers", "list", "--status", "active")
     assert sent.good in active
+
+
+def test_a_delay_warning_from_postfix_changes_nothing(tmp_path: Path):
+    """A greylisting server behind keeps Postfix retrying; Postfix warns the sender of the
+    delay (`Action: delayed`). The reader stays active, nothing is counted against them,
+    and the warning is put away."""
+    with start_postfix(settings={"maximal_queue_lifetime": "1h",
+                                 "delay_warning_time": "1s"}) as postfix:
+        bounces = postfix.new_mailbox()
+        n = bounces.partition("@")[0].removeprefix("box-")
+        slow = f"slow-{n}@{DOMAIN}"
+        config = sample_config(
+            tmp_path, postfix.port, email_extra=f'return_path = "{bounces}"',
+            tail=f'[bounces]\nmailbox = "maildir:{postfix.maildir(bounces)}"\nsoft_limit = 1\n')
+        run(config, "subscribers", "add", slow)
+        assert "sent 1" in run(config, "send", "--date", SAMPLE_DATE)  # accepted at RCPT
+        [warning] = postfix.wait_for(bounces, 1, timeout=60)
+        notice = parse(warning.read_bytes())
+        assert notice.get_content_type() == "multipart/report"
+        assert "Action: delayed" in warning.read_text(errors="replace")
+        assert slow in postfix.queue()  # still trying
+
+        report = bounces_json(config)
+        assert lines(report) == {(slow, "delayed", "ignored")}
+        [line] = report["messages"]  # type: ignore[misc]
+        assert line["status"] == "4.2.0" and "Greylisted" in line["diagnostic"]
+        assert line["tag"] == "valid" and line["edition"] == SAMPLE_DATE
+        # soft_limit is 1: counted as a soft bounce, the reader would be bounced now.
+        assert statuses(config)[slow] == "active"
+        status, _ = json.JSONDecoder().raw_decode(run(config, "status", "--json"))
+        assert status["bounces"]["bounced"] == 0
+        assert postfix.messages(bounces) == []  # put away
+        assert len(list((postfix.maildir(bounces) / ".processed" / "cur").iterdir())) == 1
 
 
 def test_the_next_send_reads_the_bounce_mailbox_first(postfix: PostfixSite, tmp_path: Path):

@@ -32,7 +32,8 @@ def bounces(settings: Settings, dry_run: bool, as_json: bool) -> None:
     A hard bounce makes the address bounced at once, soft bounces after
     [bounces] soft_limit editions in a row; a complaint or a mailed
     unsubscribe unsubscribes it; a policy block is counted (see `digest
-    status`); automatic replies are ignored. Handled messages are put away
+    status`); automatic replies and warnings of a delay (the server still
+    tries) are ignored. Handled messages are put away
     (a Maildir's .processed folder, IMAP's processed folder; an mbox's are
     remembered), so a rerun does not count them twice; anything not
     recognised is left in place. `digest send` runs this first.

@@ -246,14 +246,16 @@ def _dsn_recipient(block: email.message.Message) -> Recipient | None:
     if action in ("delivered", "relayed", "expanded"):
         return Recipient(address, "unknown", status, diagnostic)
     if action == "delayed":
-        return Recipient(address, "soft" if status is None or status[0] != "5" else
-                         kind_for(status, diagnostic), status, diagnostic)
+        # Still queued, and tried again: nothing has failed yet (a failure, if it comes,
+        # is a report of its own). Counting it would bounce a reader whose server is only
+        # slow (greylisting, a full queue) though every copy arrives in the end.
+        return Recipient(address, "delayed", status, diagnostic)
     permanent = None if status is None else status.startswith("5")
     kind = kind_for(status, diagnostic, permanent=permanent if action != "failed" else True)
     return Recipient(address, kind, status, diagnostic)
 
 
-SEVERITY: tuple[BounceKind, ...] = ("hard", "policy", "soft")
+SEVERITY: tuple[BounceKind, ...] = ("hard", "policy", "soft", "delayed")
 
 
 def _worst(recipients: list[Recipient]) -> BounceKind:
@@ -379,8 +381,10 @@ def _detected(message: email.message.Message, base: BounceOutcome) -> BounceOutc
         address = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         if CONTROLS.search(address):
             continue
-        kind: BounceKind = "policy" if kind_for(status, text) == "policy" else "soft"
-        recipients.append(Recipient(address, kind, status, _diagnostic_near(text, address)))
+        # flufl.bounce's temporary failures are the warnings of a delay (its DSN and
+        # SimpleWarning detectors): the server still tries.
+        recipients.append(Recipient(address, "delayed", status,
+                                    _diagnostic_near(text, address)))
     if not recipients:
         return None
     return _replace(base, kind=_worst(recipients), recipients=tuple(recipients))

@@ -12,9 +12,11 @@ from typing import Literal, get_args
 # hard: the address does not exist (bounced at once); soft: a passing problem (bounced
 # after [bounces] soft_limit editions in a row); policy: the receiving server blocks the
 # sender, not the address (stays active); complaint: the reader reported it as spam;
-# unsubscribe: a mailed request; auto_reply: out of office and the like; unknown: none.
+# unsubscribe: a mailed request; auto_reply: out of office and the like; delayed: a
+# warning that a server is still trying (RFC 3464 `Action: delayed`: no failure, the
+# copy may yet arrive); unknown: none.
 BounceKind = Literal["hard", "soft", "policy", "complaint", "unsubscribe", "auto_reply",
-                     "unknown"]
+                     "delayed", "unknown"]
 BOUNCE_KINDS: tuple[BounceKind, ...] = get_args(BounceKind)
 
 # An enhanced status code of a failure in a server's words (4.x.x or 5.x.x).

@@ -42,8 +42,9 @@ def should_bounce(failures_in_a_row: int) -> bool:
 
 # What `digest bounces` does with a notice: bounced (the subscriber becomes bounced),
 # counted (a soft bounce under the limit, a policy block), unsubscribed (a complaint, a
-# mailed request), ignored (an automatic reply), left (unknown or forged: left in the
-# mailbox), not_subscriber (about an address not on the list), unchanged (already gone).
+# mailed request), ignored (an automatic reply, a delay warning), left (unknown or
+# forged: left in the mailbox), not_subscriber (about an address not on the list),
+# unchanged (already gone).
 BounceAction = Literal["bounced", "counted", "unsubscribed", "ignored", "left",
                        "not_subscriber", "unchanged"]
 BOUNCE_ACTIONS: tuple[BounceAction, ...] = get_args(BounceAction)
@@ -56,7 +57,7 @@ def bounce_action(kind: BounceKind, acts: bool, status: SubscriberStatus | None,
     the list). `soft_streak`: editions in a row that bounced, this one included.
     `before_return`: the bounced copy went out before the subscriber came back (a late
     notice; their confirmation showed the mailbox takes mail again): kept, no change."""
-    if kind == "auto_reply":
+    if kind in ("auto_reply", "delayed"):
         return "ignored"
     if kind == "unknown" or not acts:
         return "left"
