@@ -67,6 +67,7 @@ class StoredArticle:
     categories: frozenset[str]
     image_size: tuple[int, int] | None = None  # (width, height) when the source told
     terms: frozenset[str] = frozenset()  # the categories it names itself (see Article)
+    revised_at: dt.datetime | None = None  # when a read last changed it (a correction)
 
     @property
     def when(self) -> dt.datetime:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +25,7 @@ from digest.render import feeds as feeds_out
 from digest.render.site import SitePages
 from digest.store import MIGRATIONS, Store
 
+ATOM = "{http://www.w3.org/2005/Atom}"
 DAYS = [TODAY - dt.timedelta(days=n) for n in range(6, -1, -1)]  # a week, oldest first
 SLUGS = ("news", "economy", "energy")
 
@@ -294,6 +297,8 @@ def test_a_state_file_from_before_incremental_builds_is_migrated_and_built_in_fu
             DROP INDEX article_sources_article;
             ALTER TABLE article_sources DROP COLUMN withdrawn;
             ALTER TABLE feeds DROP COLUMN validators_until;
+            DROP TRIGGER article_revised; ALTER TABLE articles DROP COLUMN revision;
+            ALTER TABLE articles DROP COLUMN revised_at;
             PRAGMA user_version = {before};""")
     rendered.clear()
     run(config, "build", "--date", DAYS[2].isoformat())
@@ -303,3 +308,60 @@ def test_a_state_file_from_before_incremental_builds_is_migrated_and_built_in_fu
         assert store.schema_version == len(MIGRATIONS)
         assert store.db.execute("SELECT count(*) FROM editions WHERE content IS NULL"
                                 ).fetchone()[0] == 2  # worked out when listed, until saved
+
+
+def test_a_correction_reaches_a_built_edition_until_it_is_sent(
+        config: Path, feed_server: FeedServer, rendered: list[dt.date]):
+    """An editor fixes a headline after the morning's build, before the send: the
+    rebuilt page, and the email, carry the fix. Once the sending began, the edition
+    keeps what it showed."""
+    output = config.parent / "public"
+    day = DAYS[-1]
+    page = output / "editions" / f"{day}.html"
+
+    def news_titled(title: str) -> None:
+        items = [Item(n, title if n == 0 else f"News story {n}",
+                      late_on(day) - dt.timedelta(hours=n)) for n in range(2)]
+        feed_server.routes["/category/news/feed/"] = Route(
+            200, {"Content-Type": "application/rss+xml; charset=UTF-8"}, rss("news", items))
+
+    def updated() -> tuple[str, str]:
+        """The `updated` of the digest feed's entry for the edition, and of the news feed's
+        entry for the story (Atom)."""
+        found = []
+        for path in ("atom.xml", "categories/news/atom.xml"):
+            root = ElementTree.fromstring((output / path).read_bytes())
+            entry = root.find(f"{ATOM}entry")
+            assert entry is not None
+            found.append(entry.findtext(f"{ATOM}updated") or "")
+        return found[0], found[1]
+
+    publish_day(feed_server, len(DAYS) - 1, ("economy", "energy"))
+    news_titled("Parliament pases the budget")
+    run(config, "fetch")
+    run(config, "build", "--date", day.isoformat())
+    assert "Parliament pases the budget" in page.read_text(encoding="utf-8")
+    first = updated()
+
+    time.sleep(1.1)  # the state file keeps times to the second
+    news_titled("Parliament passes the budget")
+    run(config, "fetch")
+    rendered.clear()
+    run(config, "build", "--date", day.isoformat())
+    assert rendered == [day]  # the page whose article changed, and only it
+    text = page.read_text(encoding="utf-8")
+    assert "Parliament passes the budget" in text and "pases" not in text
+    assert snapshot(output) == fresh_full_rebuild(config)
+    # Feed readers are told: both entries are dated by the correction.
+    assert all(now > then for now, then in zip(updated(), first, strict=True))
+
+    run(config, "subscribers", "add", "reader@example.org")
+    run(config, "send", "--date", day.isoformat())
+    [mail] = (config.parent / "outbox").rglob("*.eml")
+    assert "Parliament passes the budget" in mail.read_text(encoding="utf-8")
+    news_titled("Parliament passes the budget, 71 to 40")
+    run(config, "fetch")
+    rendered.clear()
+    run(config, "build", "--date", day.isoformat())
+    assert rendered == []  # sent: the edition keeps what its readers got
+    assert "71 to 40" not in page.read_text(encoding="utf-8")

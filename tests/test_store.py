@@ -53,7 +53,7 @@ def test_articles_are_stored_once_with_every_category(tmp_path: Path):
         assert cats == {"1": {"economy", "energy"}, "2": {"economy"}}
 
 
-def test_corrections_reach_the_store_until_the_article_is_in_a_sent_edition(tmp_path: Path):
+def test_corrections_reach_an_edition_until_its_sending_begins(tmp_path: Path):
     with Store(tmp_path / "s.sqlite3") as store:
         store.add_articles([article(1)], "news", NOW)
         store.add_articles([article(1, title="Story 1 (corrected)")], "news", NOW)
@@ -62,11 +62,26 @@ def test_corrections_reach_the_store_until_the_article_is_in_a_sent_edition(tmp_
         edition = store.save_edition(Edition(dt.date(2026, 11, 25),
                                              (Section("news", "News", (stored,)),), NOW))
         assert edition.id is not None
-        store.freeze_edition(edition.id, NOW)
+        [before] = store.edition_entries()
+        # Built (its page may be on the site) but not yet sent: it takes corrections, and
+        # what it holds reads differently, so its page is rendered again.
+        later = NOW + dt.timedelta(hours=1)
+        store.add_articles([article(1, title="Story 1 (corrected again)")], "news", later)
+        built = store.edition(dt.date(2026, 11, 25))
+        assert built is not None and not built.frozen
+        [corrected] = built.sections[0].articles
+        assert corrected.title == "Story 1 (corrected again)"
+        assert (corrected.first_seen, corrected.revised_at) == (NOW, later)
+        [after] = store.edition_entries()
+        assert after.content != before.content and after.articles == before.articles
+        store.add_articles([article(1, title="Story 1 (corrected again)")], "news", NOW)
+        assert store.edition_entries() == [after]  # read again unchanged: no new revision
+        store.freeze_edition(edition.id, NOW)  # its sending begins
         store.add_articles([article(1, title="Rewritten later")], "news", NOW)
         kept = store.edition(dt.date(2026, 11, 25))
         assert kept is not None and kept.frozen
-        assert kept.sections[0].articles[0].title == "Story 1 (corrected)"
+        assert kept.sections[0].articles[0].title == "Story 1 (corrected again)"
+        assert store.edition_entries() == [after]
         with pytest.raises(DigestError, match="already sent and cannot change"):
             store.save_edition(Edition(dt.date(2026, 11, 25), (), NOW))
 

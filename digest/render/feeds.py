@@ -11,6 +11,7 @@ editions and articles gives byte-identical files.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
@@ -94,9 +95,10 @@ def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
         summary_text=preheader(edition, 500),
         content_html=content,
         published=edition.created_at,
-        # An unsent edition rebuilt later in the day can gain articles: the time the
-        # newest of them was first seen dates the change (stored, never the clock).
-        updated=max([edition.created_at, *(a.first_seen for s in edition.sections
+        # An unsent edition rebuilt later in the day can gain articles, or take their
+        # corrections: the time the newest of them was first seen, or the last was
+        # corrected, dates the change (stored, never the clock).
+        updated=max([edition.created_at, *(changed(a) for s in edition.sections
                                            for a in s.articles)]),
         categories=tuple(s.title for s in edition.sections),
         permalink=True,
@@ -140,6 +142,11 @@ def article_id(article: StoredArticle) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, article.key)}"
 
 
+def changed(article: StoredArticle) -> dt.datetime:
+    """When the digest last learnt something new of the article: first seen, or corrected."""
+    return max(article.first_seen, article.revised_at or article.first_seen)
+
+
 def _article_item(config: Config, article: StoredArticle) -> FeedItem | None:
     link = published_url(article.link)
     if link is None:  # nothing to link to: a feed entry would lead nowhere
@@ -153,7 +160,7 @@ def _article_item(config: Config, article: StoredArticle) -> FeedItem | None:
         summary_text=article.excerpt,
         content_html=None,
         published=article.when,
-        updated=article.when,
+        updated=max(article.when, article.revised_at or article.when),
         authors=(article.author,) if article.author else (),
         categories=tuple(titles),
         image=article.image,

@@ -31,6 +31,15 @@ RETRACTED = """coalesce((SELECT min(s.withdrawn IS NOT NULL) FROM article_source
                       WHERE s.article_id = a.id), 0)"""
 
 
+# The columns a read of the article sets again, in the order `_merged` gives them.
+MERGED_COLUMNS = ("link", "title", "summary_html", "excerpt", "author", "published", "image",
+                  "reading_minutes", "image_width", "image_height", "canonical")
+MERGED_SET = ", ".join(f"{name} = ?" for name in MERGED_COLUMNS)
+# The article of `articles.id` is in an edition whose sending has begun.
+IN_FROZEN_EDITION = """SELECT 1 FROM edition_articles ea JOIN editions e ON e.id = ea.edition_id
+                       WHERE ea.article_id = articles.id AND e.frozen_at IS NOT NULL"""
+
+
 def _merged(row: sqlite3.Row, a: Article, same_source: bool) -> tuple[object, ...]:
     """The stored article's values after `a` is read again: from its own feed, a
     correction (every known value wins); from another feed, a merge (known over empty,
@@ -70,6 +79,7 @@ def article_from_row(row: sqlite3.Row, categories: frozenset[str]) -> StoredArti
         summary_html=row["summary_html"], excerpt=row["excerpt"], author=row["author"],
         published=_dt(row["published"]),
         first_seen=dt.datetime.fromisoformat(row["first_seen"]),  # NOT NULL
+        revised_at=_dt(row["revised_at"]),
         image=row["image"], reading_minutes=row["reading_minutes"], categories=categories,
         image_size=((row["image_width"], row["image_height"])
                     if row["image_width"] and row["image_height"] else None),
@@ -107,7 +117,9 @@ class ArticlesMixin(StoreCore):
         article another feed gave with the same canonical link, else a new one. The
         same feed's item corrects what was stored (but never with empty values); another
         feed's copy is merged: known values over empty ones, the fuller text, the larger
-        picture. Once an article is in an edition, the edition keeps what it showed."""
+        picture. A read that changes the article counts a revision. An edition takes its
+        articles' corrections until its sending begins (frozen): from then on it keeps
+        what it showed."""
         new = 0
         with self.transaction() as db:
             for a in articles:
@@ -128,14 +140,14 @@ class ArticlesMixin(StoreCore):
                     new += 1
                 else:
                     article_id = row["id"]
-                    db.execute(
-                        """UPDATE articles SET link = ?, title = ?, summary_html = ?,
-                               excerpt = ?, author = ?, published = ?, image = ?,
-                               reading_minutes = ?, image_width = ?, image_height = ?,
-                               canonical = ?
-                           WHERE id = ? AND id NOT IN (SELECT article_id FROM edition_articles)""",
-                        (*_merged(row, a, same_source), article_id),
-                    )
+                    merged = _merged(row, a, same_source)
+                    if merged != tuple(row[name] for name in MERGED_COLUMNS):
+                        db.execute(
+                            f"""UPDATE articles SET {MERGED_SET}, revision = revision + 1,
+                                   revised_at = ?
+                               WHERE id = ? AND NOT EXISTS ({IN_FROZEN_EDITION})""",
+                            (*merged, _ts(seen), article_id),
+                        )
                 # Listed again: no longer withdrawn (a post published again).
                 db.execute("INSERT INTO article_sources (feed_url, key, article_id)"
                            " VALUES (?, ?, ?) ON CONFLICT (feed_url, key) DO UPDATE"

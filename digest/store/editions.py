@@ -13,13 +13,14 @@ from digest.store.articles import article_from_row
 from digest.store.core import StoreCore, _dt, _ts
 
 # What an edition holds, as text: the number of articles on the first line, then an
-# element per article with its position, category and category title. Equal texts mean
-# equal editions whatever order group_concat took the rows in (an article's row never
-# changes once it is in an edition: add_articles leaves it).
+# element per article with its position, revision, category and category title. Equal
+# texts mean equal editions whatever order group_concat took the rows in (an article's
+# row changes only with its revision, and not at all once the edition is frozen).
 EDITION_CONTENT = """(SELECT count(*) || char(10) || group_concat(
-                                ea.position || ':' || ea.article_id || ':' || ea.category
-                                || ':' || ea.category_title, char(10))
-                      FROM edition_articles ea WHERE ea.edition_id = editions.id)"""
+                                ea.position || ':' || ea.article_id || '.' || a.revision
+                                || ':' || ea.category || ':' || ea.category_title, char(10))
+                      FROM edition_articles ea JOIN articles a ON a.id = ea.article_id
+                      WHERE ea.edition_id = editions.id)"""
 
 
 @dataclass(frozen=True)

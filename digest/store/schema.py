@@ -248,6 +248,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX article_categories_category ON article_categories (category)",
         "CREATE INDEX article_terms_term ON article_terms (term COLLATE NOCASE)",
     ),
+    # 12: corrections reach an edition until its sending begins (frozen_at). An
+    # article's revision counts the reads that changed it (the last one at revised_at,
+    # the feeds' "updated"); an edition's content names each article's revision, so a
+    # page whose article was corrected is rendered again.
+    (
+        "ALTER TABLE articles ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE articles ADD COLUMN revised_at TEXT",
+        """CREATE TRIGGER article_revised AFTER UPDATE OF revision ON articles BEGIN
+        UPDATE editions SET content = NULL WHERE id IN (
+            SELECT edition_id FROM edition_articles WHERE article_id = NEW.id); END""",
+    ),
 )
 
 
