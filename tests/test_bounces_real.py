@@ -328,9 +328,12 @@ def test_bounces_over_imap_flags_moves_and_counts_nothing_twice(
     assert b"<junk@example.org>" in left.raw and "\\Seen" not in left.flags
 
     again = bounces_json(config)
-    assert lines(again) == {(None, "unknown", "left")}
+    assert lines(again) == set() and again["left_earlier"] == 1  # not read again
+    assert lines(bounces_json(config, "--again")) == {(None, "unknown", "left")}
     assert statuses(config) == now
     assert len(dovecot.mailbox(user, "processed")) == 4
+    [still] = dovecot.mailbox(user)  # for a person to read: where it was, unseen
+    assert b"<junk@example.org>" in still.raw and "\\Seen" not in still.flags
 
 
 def test_imaps_with_a_trusted_certificate_and_clear_errors_before(

@@ -69,6 +69,7 @@ class BouncesReport:
     lines: list[BounceLine] = field(default_factory=list)  # kept when asked (JSON)
     forged: int = 0
     messages: int = 0
+    left_earlier: int = 0  # left by an earlier run, not read again
     total: int = 0  # lines, kept or not
     kinds: Counter[str] = field(default_factory=Counter)
     done: Counter[str] = field(default_factory=Counter)
@@ -99,13 +100,17 @@ class BouncesReport:
             text += f"; {verb + ' ' if verb else ''}{acted}"
         if self.forged:
             text += f"; {self.forged} with a forged VERP tag (nothing done)"
+        if self.left_earlier:
+            text += (f"; {self.left_earlier} left by earlier runs, not read again "
+                     "(--again reads them)")
         return text
 
     def record(self) -> dict[str, Any]:
         return {"mailbox": self.mailbox, "dry_run": self.dry_run,
                 "messages": [line.record() for line in self.lines],
                 "counts": self.counts, "actions": self.actions, "forged": self.forged,
-                "total": self.total, "warnings": self.warnings}
+                "total": self.total, "left_earlier": self.left_earlier,
+                "warnings": self.warnings}
 
 
 UNSIGNED_WARNING = (
@@ -123,11 +128,15 @@ def keys_for(config: Config, store: Store) -> BounceKeys:
 
 def process_bounces(config: Config, store: Store, *, dry_run: bool = False,
                     on_line: Callable[[BounceLine], None] | None = None,
-                    keep_lines: bool = True) -> BouncesReport:
+                    keep_lines: bool = True, again: bool = False) -> BouncesReport:
     """Read every new message of `[bounces] mailbox`, act on it, and put it away (a
     dry run only says what it would do). MailboxError when the mailbox cannot be read.
     Without `keep_lines` the report holds the counts only (memory stays flat; each line
-    still goes to `on_line`)."""
+    still goes to `on_line`).
+
+    A message nothing was done with (unrecognised, or proving nothing) stays in the
+    mailbox, for a person to read (the mailbox may be one people read too), and is
+    remembered: later runs count it, but do not read it again unless `again`."""
     where = config.bounces.mailbox
     if not where:
         from digest.errors import InputError
@@ -139,8 +148,14 @@ def process_bounces(config: Config, store: Store, *, dry_run: bool = False,
     if not config.email.return_path:
         report.warnings.append(UNSIGNED_WARNING)
     keys = keys_for(config, store)
+    left: set[str] = set()  # the ids of the messages left in the mailbox, this run
     try:
         for message in box.messages():
+            earlier = store.left_earlier(message.message_id)
+            if earlier and not again:
+                report.left_earlier += 1
+                left.add(message.message_id)
+                continue
             outcome = classify_bytes(message.data, keys)
             report.messages += 1
             report.forged += outcome.tag == "forged"
@@ -149,8 +164,17 @@ def process_bounces(config: Config, store: Store, *, dry_run: bool = False,
                 report.add(line, keep=keep_lines)
                 if on_line:
                     on_line(line)
-            if not dry_run and any(line.action != "left" for line in lines):
+            if dry_run:
+                continue
+            if any(line.action != "left" for line in lines):
                 box.handled(message)
+                if earlier:
+                    store.forget_left(message.message_id)
+            else:
+                store.remember_left(message.message_id)
+                left.add(message.message_id)
+        if not dry_run:
+            store.keep_left(left)  # those taken out of the mailbox are forgotten
     finally:
         box.close()
         report.warnings.extend(box.problems)

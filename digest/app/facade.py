@@ -164,14 +164,15 @@ class Digest:
 
     def process_bounces(self, *, dry_run: bool = False,
                         on_line: Callable[[BounceLine], None] | None = None,
-                        keep_lines: bool = True) -> BouncesReport:
+                        keep_lines: bool = True, again: bool = False) -> BouncesReport:
         """Read `[bounces] mailbox`: classify each message, act on it (bounce, count,
-        unsubscribe) and put it away; a dry run changes and moves nothing. InputError
+        unsubscribe) and put it away; a dry run changes and moves nothing. The messages
+        earlier runs left in the mailbox are read again only with `again`. InputError
         without a mailbox configured, MailboxError when it cannot be read."""
         from digest.app.bounces import process_bounces
 
         return process_bounces(self.config, self.store, dry_run=dry_run, on_line=on_line,
-                               keep_lines=keep_lines)
+                               keep_lines=keep_lines, again=again)
 
     def test_send(self, date: dt.date, address: str) -> pipeline.TestSend:
         """Mail one "[TEST]" copy of `date`'s edition to `address`; record nothing."""

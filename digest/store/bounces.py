@@ -151,3 +151,23 @@ class BouncesMixin(StoreCore):
     def remember_handled(self, message_id: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO handled_messages (message_id, handled_at) "
                         "VALUES (?, ?)", (message_id, _ts(self.clock())))
+
+    def left_earlier(self, message_id: str) -> bool:
+        """Whether an earlier run left this message of the bounce mailbox where it was."""
+        return self.db.execute("SELECT 1 FROM left_messages WHERE message_id = ?",
+                               (message_id,)).fetchone() is not None
+
+    def remember_left(self, message_id: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO left_messages (message_id, left_at) "
+                        "VALUES (?, ?)", (message_id, _ts(self.clock())))
+
+    def forget_left(self, message_id: str) -> None:
+        self.db.execute("DELETE FROM left_messages WHERE message_id = ?", (message_id,))
+
+    def keep_left(self, present: set[str]) -> None:
+        """Forget the left messages that are no longer in the mailbox (`present`: the ids
+        of those a whole run found there)."""
+        gone = [(m,) for (m,) in self.db.execute("SELECT message_id FROM left_messages")
+                if m not in present]
+        with self.transaction() as db:
+            db.executemany("DELETE FROM left_messages WHERE message_id = ?", gone)

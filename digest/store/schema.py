@@ -259,6 +259,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         UPDATE editions SET content = NULL WHERE id IN (
             SELECT edition_id FROM edition_articles WHERE article_id = NEW.id); END""",
     ),
+    # 13: the messages of the bounce mailbox that `digest bounces` left where they were
+    # (unrecognised, or proving nothing): a later run does not read them again.
+    (
+        """CREATE TABLE left_messages (message_id TEXT PRIMARY KEY,
+                                left_at TEXT NOT NULL)""",
+    ),
 )
 
 
