@@ -298,7 +298,7 @@ def test_a_state_file_from_before_incremental_builds_is_migrated_and_built_in_fu
             ALTER TABLE article_sources DROP COLUMN withdrawn;
             ALTER TABLE feeds DROP COLUMN validators_until;
             DROP TRIGGER article_revised; ALTER TABLE articles DROP COLUMN revision;
-            ALTER TABLE articles DROP COLUMN revised_at;
+            ALTER TABLE articles DROP COLUMN revised_at; DROP TABLE left_messages;
             PRAGMA user_version = {before};""")
     rendered.clear()
     run(config, "build", "--date", DAYS[2].isoformat())
