@@ -98,7 +98,7 @@ def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
         # An unsent edition rebuilt later in the day can gain articles, or take their
         # corrections: the time the newest of them was first seen, or the last was
         # corrected, dates the change (stored, never the clock).
-        updated=max([edition.created_at, *(changed(a) for s in edition.sections
+        updated=max([edition.created_at, *(_changed(a) for s in edition.sections
                                            for a in s.articles)]),
         categories=tuple(s.title for s in edition.sections),
         permalink=True,
@@ -142,7 +142,7 @@ def article_id(article: StoredArticle) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, article.key)}"
 
 
-def changed(article: StoredArticle) -> dt.datetime:
+def _changed(article: StoredArticle) -> dt.datetime:
     """When the digest last learnt something new of the article: first seen, or corrected."""
     return max(article.first_seen, article.revised_at or article.first_seen)
 
