@@ -1,6 +1,7 @@
 """Issue 11's edges on a real WordPress (tests/wordpress_site.py): a scheduled post that
-WordPress's cron publishes late, a post edited after it was read, and a post retracted
-(trashed, back to draft) after it was read. Both modes: category feeds and REST."""
+WordPress's cron publishes late, a post edited after it was read (its headline fixed
+before and after the send, its category changed), and a post retracted (trashed, back
+to draft) after it was read. Both modes: category feeds and REST."""
 
 from __future__ import annotations
 
@@ -201,3 +202,35 @@ def test_a_post_moved_to_another_category_before_the_edition_goes_is_filed_there
     got = edition_links(config, today(config))
     assert [section for section, link, _ in got if link == moved.link] == [target]
     assert len(got) == len(window)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_headline_fixed_before_the_send_is_sent_fixed_and_kept_after(
+        wordpress: WordPressSite, tmp_path: Path, mode: str) -> None:
+    """An editor fixes a headline on the site after the morning's build: the send (which
+    reads the site again first) mails the fixed one. A fix after the send began changes
+    nothing of the edition its readers got."""
+    config, at = built_today(wordpress, tmp_path, mode)
+    post = wordpress.manifest.window(48, dt.datetime.now(dt.UTC))[0]
+
+    def titled(title: str) -> None:
+        wordpress.php(f"wp_update_post(['ID' => {post.id}, 'post_title' => '{title}']);")
+        an_hour_passes(config)
+
+    def title_shown() -> str:
+        [title] = [t for _, link, t in edition_links(config, today(config))
+                   if link == post.link]
+        return title
+
+    assert title_shown() == post.title
+    titled("Parliament passes the budget (corrected)")
+    digest(*at, "subscribers", "add", "reader@example.org")
+    assert "sent 1" in digest(*at, "send")
+    assert title_shown() == "Parliament passes the budget (corrected)"
+    [mail] = (config.path.parent / "outbox").rglob("*.eml")
+    assert "Parliament passes the budget (corrected)" in mail.read_text(encoding="utf-8")
+
+    titled("Parliament passes the budget, 71 to 40")
+    assert "0 failed" in digest(*at, "fetch")
+    digest(*at, "build")
+    assert title_shown() == "Parliament passes the budget (corrected)"
