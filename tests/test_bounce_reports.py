@@ -231,6 +231,27 @@ def test_a_late_notice_about_a_copy_before_the_reader_came_back(kind, action):
     assert bounce_action(kind, True, "active", 5, 5, before_return=True) == action
 
 
+@pytest.mark.parametrize(("kind", "action"), [
+    ("hard", "left"), ("soft", "left"), ("policy", "left"), ("complaint", "unsubscribed"),
+    ("delayed", "ignored")])
+def test_a_notice_whose_tag_names_a_copy_sent_too_long_ago(kind, action):
+    from digest.deliver.policy import bounce_action
+
+    assert bounce_action(kind, True, "active", 5, 5, stale=True) == action
+
+
+def test_a_tag_is_stale_thirty_days_after_its_copy_was_sent():
+    from digest.deliver.policy import stale_tag
+
+    now = dt.datetime(2027, 3, 1, 12, tzinfo=dt.UTC)
+    sent = now - dt.timedelta(days=30)
+    assert not stale_tag(sent, EDITION, now)  # however old the edition (sent late)
+    assert stale_tag(sent - dt.timedelta(seconds=1), EDITION, now)
+    # No record of sending it: from the edition's date.
+    assert not stale_tag(None, (now - dt.timedelta(days=29)).date(), now)
+    assert stale_tag(None, (now - dt.timedelta(days=31)).date(), now)
+
+
 def test_at_send_time_only_an_unknown_address_bounces_at_once():
     from digest.deliver.bounce_rules import reply_kind
     from digest.deliver.policy import bounce_at_send

@@ -303,6 +303,32 @@ def test_a_delay_warning_counts_nothing_and_is_put_away(project: Path):
     assert first_json(run(project, "status", "--json"))["bounces"]["bounced"] == 1
 
 
+def test_a_bounce_about_a_copy_sent_months_ago_acts_on_nobody(project: Path):
+    """Mail servers give up within days: a bounce naming a copy sent 40 days ago is a
+    VERP tag copied from a kept newsletter, replayed. It is left for a person to read."""
+    run(project, "send", "--quiet")
+    state = project.parent / "state" / "digest.sqlite3"
+    gone_path = return_path(sent(project)["gone@example.org"])
+    with sqlite3.connect(state) as db:  # the copies went out 40 days ago
+        db.execute("UPDATE deliveries SET updated_at = ?", (
+            (dt.datetime.now(dt.UTC) - dt.timedelta(days=40)).isoformat(),))
+    db.close()
+    deliver_notices(project, [dsn(gone_path, "gone@example.org", "5.1.1",
+                                  "550 5.1.1 user unknown", "late1")])
+    [line] = json.loads(run(project, "bounces", "--json"))["messages"]
+    assert (line["address"], line["kind"], line["action"], line["tag"]) == (
+        "gone@example.org", "hard", "left", "stale")
+    assert statuses(project)["gone@example.org"][0] == "active"
+    assert "no mail server reports that late" in run(project, "bounces", "--again")
+    # Sent 29 days ago: a late bounce, but a server's.
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE deliveries SET updated_at = ?", (
+            (dt.datetime.now(dt.UTC) - dt.timedelta(days=29)).isoformat(),))
+    db.close()
+    [line] = json.loads(run(project, "bounces", "--again", "--json"))["messages"]
+    assert (line["action"], line["tag"]) == ("bounced", "valid")
+
+
 def test_an_mbox_is_read_and_not_changed_and_remembered(project: Path, tmp_path: Path):
     run(project, "send", "--quiet")
     paths = {address: return_path(raw) for address, raw in sent(project).items()}

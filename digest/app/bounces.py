@@ -23,7 +23,13 @@ from digest.deliver.bounce_reports import (
     classify_bytes,
 )
 from digest.deliver.bounce_rules import BOUNCE_KINDS, BounceKind
-from digest.deliver.policy import BOUNCE_ACTIONS, BounceAction, bounce_action
+from digest.deliver.policy import (
+    BOUNCE_ACTIONS,
+    NOTICE_DAYS,
+    BounceAction,
+    bounce_action,
+    stale_tag,
+)
 from digest.deliver.tokens import secret_for
 from digest.models import Subscriber
 from digest.store import BounceEvent, Store
@@ -50,7 +56,10 @@ class BounceLine:
     def text(self) -> str:
         why = f" {self.status}" if self.status else ""
         words = f": {self.diagnostic}" if self.diagnostic else ""
-        return f"{self.address or '(no address)'}: {self.kind}{why}, {self.action}{words}"
+        action = self.action + (f" (its VERP tag names a copy sent over {NOTICE_DAYS} days "
+                                "ago: no mail server reports that late)"
+                                if self.tag == "stale" else "")
+        return f"{self.address or '(no address)'}: {self.kind}{why}, {action}{words}"
 
     def record(self) -> dict[str, Any]:
         return {"message_id": self.message_id, "kind": self.kind, "address": self.address,
@@ -217,21 +226,26 @@ def _handle(config: Config, store: Store, outcome: BounceOutcome, dry_run: bool
             kind = outcome.kind
         edition_id = None
         streak = 0
-        before_return = False
+        before_return = stale = False
         if subscriber is not None and kind in ("hard", "soft", "policy", "complaint"):
             edition_id = store.edition_id_for(outcome.edition, subscriber.id)
             if kind == "soft":
                 streak = store.soft_streak(subscriber.id, edition_id)
             if kind in ("hard", "soft") and edition_id is not None:
                 before_return = store.sent_before_status_change(subscriber.id, edition_id)
+            if outcome.tag == "valid" and outcome.edition is not None and kind != "complaint":
+                sent = store.sent_at(subscriber.id, edition_id) if edition_id else None
+                stale = stale_tag(sent, outcome.edition, store.clock())
         action = bounce_action(kind, outcome.acts, subscriber.status if subscriber else None,
-                               streak, config.bounces.soft_limit, before_return=before_return)
+                               streak, config.bounces.soft_limit, before_return=before_return,
+                               stale=stale)
         status = recipient.status if recipient else None
         diagnostic = recipient.diagnostic if recipient else outcome.detail
         if not dry_run and subscriber is not None:
             _apply(store, subscriber, outcome, kind, action, edition_id, status, diagnostic)
         lines.append(BounceLine(outcome.message_id, kind, address, action, status,
-                                diagnostic, outcome.edition, outcome.tag))
+                                diagnostic, outcome.edition,
+                                "stale" if stale else outcome.tag))
     return lines
 
 

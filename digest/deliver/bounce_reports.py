@@ -32,7 +32,9 @@ logging.getLogger("flufl.bounce").addHandler(logging.NullHandler())
 
 READ_AT_MOST = 1024 * 1024  # bytes of a message classified: its headers and first parts
 DIAGNOSTIC_CHARS = 300
-TagState = Literal["valid", "forged", "none"]
+# stale: valid, but naming a copy sent longer ago than any mail server reports on
+# (`policy.stale_tag`: told where the deliveries are known, not here).
+TagState = Literal["valid", "forged", "stale", "none"]
 # Where a message sent to a tagged address keeps that address.
 ADDRESSED_TO = ("to", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to",
                 "x-delivered-to", "cc")

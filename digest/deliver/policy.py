@@ -11,6 +11,10 @@ from digest.deliver.bounce_rules import BounceKind
 from digest.models import DeliveryStatus, Edition, Subscriber, SubscriberStatus
 
 BOUNCE_AFTER = 3  # permanent failures in a row before an address is marked bounced
+# Mail servers give up on a message within days (Postfix and Sendmail after 5, Exchange
+# after 2): a bounce about a copy sent longer ago than this is no server's, but a VERP
+# tag copied from a kept newsletter, replayed.
+NOTICE_DAYS = 30
 PROBLEMS_SHOWN = 20  # per kind; a run with 10,000 refusals prints a count, not 10,000 lines
 
 
@@ -51,15 +55,17 @@ BOUNCE_ACTIONS: tuple[BounceAction, ...] = get_args(BounceAction)
 
 
 def bounce_action(kind: BounceKind, acts: bool, status: SubscriberStatus | None,
-                  soft_streak: int, soft_limit: int, *, before_return: bool = False
-                  ) -> BounceAction:
+                  soft_streak: int, soft_limit: int, *, before_return: bool = False,
+                  stale: bool = False) -> BounceAction:
     """What a classified notice does to the subscriber it names (`status` None: nobody on
     the list). `soft_streak`: editions in a row that bounced, this one included.
     `before_return`: the bounced copy went out before the subscriber came back (a late
-    notice; their confirmation showed the mailbox takes mail again): kept, no change."""
+    notice; their confirmation showed the mailbox takes mail again): kept, no change.
+    `stale`: its tag names a copy sent too long ago (`stale_tag`): a bounce then acts on
+    nobody; a complaint, the reader's own report, still acts."""
     if kind in ("auto_reply", "delayed"):
         return "ignored"
-    if kind == "unknown" or not acts:
+    if kind == "unknown" or not acts or (stale and kind in ("hard", "soft", "policy")):
         return "left"
     if status is None:
         return "not_subscriber"
@@ -70,6 +76,14 @@ def bounce_action(kind: BounceKind, acts: bool, status: SubscriberStatus | None,
     if kind == "hard" or (kind == "soft" and soft_streak >= soft_limit):
         return "bounced"
     return "counted"
+
+
+def stale_tag(sent: dt.datetime | None, edition: dt.date, now: dt.datetime) -> bool:
+    """Whether a notice whose VERP tag names the copy of `edition` comes later than any
+    mail server sends one: NOTICE_DAYS after that copy was sent (`sent`; when the
+    digest has no record of sending it, after the edition's date)."""
+    since = sent or dt.datetime.combine(edition, dt.time(), tzinfo=dt.UTC)
+    return now - since > dt.timedelta(days=NOTICE_DAYS)
 
 
 def bounce_at_send(kind: BounceKind, failures_in_a_row: int) -> bool:

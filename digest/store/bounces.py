@@ -75,6 +75,13 @@ class BouncesMixin(StoreCore):
                ORDER BY e.date DESC LIMIT 1""", (subscriber_id,)).fetchone()
         return int(row[0]) if row else None
 
+    def sent_at(self, subscriber_id: int, edition_id: int) -> dt.datetime | None:
+        """When the subscriber's copy of the edition was sent (None: it was not)."""
+        row = self.db.execute(
+            "SELECT updated_at FROM deliveries WHERE subscriber_id = ? AND edition_id = ?"
+            " AND status = 'sent'", (subscriber_id, edition_id)).fetchone()
+        return _dt(row[0]) if row else None
+
     def sent_before_status_change(self, subscriber_id: int, edition_id: int) -> bool:
         """Whether the subscriber's copy of the edition went out before their status last
         changed (a notice about it arrived after they came back)."""
