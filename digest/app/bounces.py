@@ -111,7 +111,7 @@ class BouncesReport:
             text += f"; {self.forged} with a forged VERP tag (nothing done)"
         if self.left_earlier:
             text += (f"; {self.left_earlier} left by earlier runs, not read again "
-                     "(--again reads them)")
+                     "(`digest bounces --again` reads them)")
         return text
 
     def record(self) -> dict[str, Any]:
