@@ -295,7 +295,12 @@ def test_a_delay_warning_counts_nothing_and_is_put_away(project: Path):
         ("full@example.net", "delayed", "ignored", "4.4.7")}
     assert report["counts"]["delayed"] == 3 and report["counts"]["soft"] == 0
     assert statuses(project)["full@example.net"] == ("active", None)
-    assert first_json(run(project, "status", "--json"))["bounces"]["bounced"] == 0
+    status = first_json(run(project, "status", "--json"))["bounces"]
+    assert status["bounced"] == 0
+    # Kept all the same: the domains whose servers delay are shown to the editor.
+    assert status["delays"] == [{"domain": "example.net", "delays": 3}]
+    assert "Delayed in the last 30 days" in run(project, "status")
+    assert "example.net 3" in run(project, "status")
     assert list((maildir / "new").iterdir()) == []  # handled: moved away
     assert len(list((maildir / ".processed" / "cur").iterdir())) == 3
     # The failure that may follow is what counts, once.

@@ -190,6 +190,7 @@ def test_a_delay_warning_from_postfix_changes_nothing(tmp_path: Path):
         assert statuses(config)[slow] == "active"
         status, _ = json.JSONDecoder().raw_decode(run(config, "status", "--json"))
         assert status["bounces"]["bounced"] == 0
+        assert status["bounces"]["delays"] == [{"domain": DOMAIN, "delays": 1}]
         assert postfix.messages(bounces) == []  # put away
         assert len(list((postfix.maildir(bounces) / ".processed" / "cur").iterdir())) == 1
 

@@ -252,8 +252,11 @@ def _handle(config: Config, store: Store, outcome: BounceOutcome, dry_run: bool
 def _apply(store: Store, subscriber: Subscriber, outcome: BounceOutcome, kind: BounceKind,
            action: BounceAction, edition_id: int | None, status: str | None,
            diagnostic: str) -> None:
-    """Keep the event and change the subscriber's status, in one transaction."""
-    if action not in ("bounced", "counted", "unsubscribed", "unchanged"):
+    """Keep the event and change the subscriber's status, in one transaction. A warning
+    of a delay is kept too (`digest status` lists the domains that delay), and changes
+    nothing."""
+    if action not in ("bounced", "counted", "unsubscribed", "unchanged") and not (
+            action == "ignored" and kind == "delayed"):
         return
     with store.transaction():
         store.record_bounce(BounceEvent(

@@ -71,6 +71,15 @@ class PolicyBlocks:
 
 
 @dataclass(frozen=True)
+class Delays:
+    """Warnings of a delay from one receiving domain lately: its servers accepted the
+    mail late (greylisting, rate limits), or are still trying."""
+
+    domain: str
+    delays: int
+
+
+@dataclass(frozen=True)
 class BounceStatus:
     """Bounces, complaints and policy blocks overall (distinct subscribers)."""
 
@@ -79,6 +88,12 @@ class BounceStatus:
     blocked: int = 0
     unsubscribed_by_mail: int = 0
     policy_blocks: tuple[PolicyBlocks, ...] = ()  # in the last POLICY_DAYS days
+    delays: tuple[Delays, ...] = ()  # in the last POLICY_DAYS days
+
+    def delays_line(self) -> str:
+        return (f"Delayed in the last {POLICY_DAYS} days (the receiving server warned it "
+                "was still trying; nothing counted): "
+                + ", ".join(f"{d.domain} {d.delays}" for d in self.delays))
 
     def warnings(self) -> list[str]:
         return [f"{p.domain} refused {p.blocks} message(s) for policy in the last "
@@ -243,9 +258,10 @@ def signup_status(store: Store) -> SignupStatus:
 
 def bounce_status(store: Store, now: dt.datetime) -> BounceStatus:
     tally = store.bounce_tally()
-    blocks = store.policy_blocks(now - dt.timedelta(days=POLICY_DAYS))
+    since = now - dt.timedelta(days=POLICY_DAYS)
     return BounceStatus(tally.bounced, tally.complained, tally.blocked, tally.unsubscribed,
-                        tuple(PolicyBlocks(domain, n) for domain, n in blocks))
+                        tuple(PolicyBlocks(d, n) for d, n in store.policy_blocks(since)),
+                        tuple(Delays(d, n) for d, n in store.delays(since)))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     failed, unknown) and bounce counts (bounced, complained, blocked for
     policy), the recipients whose delivery is unknown, subscriber counts
     (active, unsubscribed, bounced), a warning per receiving domain that
-    blocks the sender for policy, the sign-up form's mail still to be sent
+    blocks the sender for policy, the domains whose servers sent warnings of a
+    delay lately, the sign-up form's mail still to be sent
     (a warning when some has waited over an hour) and the sign-ups refused
     (honeypot, rate, domain), and the state file's path and size.
 
@@ -85,6 +86,8 @@ def status(settings: Settings, edition_limit: int, as_json: bool) -> None:
     b = data.bounces
     click.echo(f"Bounces: {b.bounced} bounced, {b.complained} complained, {b.blocked} "
                f"blocked for policy, {b.unsubscribed_by_mail} unsubscribed by mail")
+    if b.delays:
+        click.echo(b.delays_line())
     signup = data.signup
     refused = ", ".join(f"{n} {why}" for why, n in sorted(signup.refused.items()))
     click.echo(f"Sign-up form: {signup.waiting} mail(s) waiting to be sent"

@@ -127,10 +127,17 @@ class BouncesMixin(StoreCore):
 
     def policy_blocks(self, since: dt.datetime | None = None) -> list[tuple[str, int]]:
         """(receiving domain, policy blocks) since a time, the most first."""
+        return self._by_domain("policy", since)
+
+    def delays(self, since: dt.datetime | None = None) -> list[tuple[str, int]]:
+        """(receiving domain, warnings of a delay) since a time, the most first."""
+        return self._by_domain("delayed", since)
+
+    def _by_domain(self, kind: str, since: dt.datetime | None) -> list[tuple[str, int]]:
         rows = self.db.execute(
-            """SELECT domain, count(*) FROM bounce_events WHERE kind = 'policy'
+            """SELECT domain, count(*) FROM bounce_events WHERE kind = ?
                    AND received_at >= ? GROUP BY domain ORDER BY count(*) DESC, domain""",
-            (_ts(since) if since else "",)).fetchall()
+            (kind, _ts(since) if since else "")).fetchall()
         return [(str(r[0]), int(r[1])) for r in rows]
 
     def edition_failures(self, edition_id: int, limit: int = 1000) -> list[Failure]:
