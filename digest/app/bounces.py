@@ -231,10 +231,13 @@ def _handle(config: Config, store: Store, outcome: BounceOutcome, dry_run: bool
             edition_id = store.edition_id_for(outcome.edition, subscriber.id)
             if kind == "soft":
                 streak = store.soft_streak(subscriber.id, edition_id)
-            if kind in ("hard", "soft") and edition_id is not None:
-                before_return = store.sent_before_status_change(subscriber.id, edition_id)
+            delivery = (store.delivery(subscriber.id, edition_id)
+                        if edition_id is not None else None)
+            if kind in ("hard", "soft") and delivery and subscriber.status_changed_at:
+                # The copy went out before the subscriber's status last changed.
+                before_return = delivery[1] < subscriber.status_changed_at
             if outcome.tag == "valid" and outcome.edition is not None and kind != "complaint":
-                sent = store.sent_at(subscriber.id, edition_id) if edition_id else None
+                sent = delivery[1] if delivery and delivery[0] == "sent" else None
                 stale = stale_tag(sent, outcome.edition, store.clock())
         action = bounce_action(kind, outcome.acts, subscriber.status if subscriber else None,
                                streak, config.bounces.soft_limit, before_return=before_return,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from digest.models import DeliveryStatus
 from digest.store.core import StoreCore, _dt, _ts
 from digest.store.subscribers import SINCE_STATUS
 
@@ -75,21 +76,14 @@ class BouncesMixin(StoreCore):
                ORDER BY e.date DESC LIMIT 1""", (subscriber_id,)).fetchone()
         return int(row[0]) if row else None
 
-    def sent_at(self, subscriber_id: int, edition_id: int) -> dt.datetime | None:
-        """When the subscriber's copy of the edition was sent (None: it was not)."""
+    def delivery(self, subscriber_id: int, edition_id: int
+                 ) -> tuple[DeliveryStatus, dt.datetime] | None:
+        """The subscriber's delivery of the edition, and when it last changed (for a sent
+        copy, when it went out); None when there is none."""
         row = self.db.execute(
-            "SELECT updated_at FROM deliveries WHERE subscriber_id = ? AND edition_id = ?"
-            " AND status = 'sent'", (subscriber_id, edition_id)).fetchone()
-        return _dt(row[0]) if row else None
-
-    def sent_before_status_change(self, subscriber_id: int, edition_id: int) -> bool:
-        """Whether the subscriber's copy of the edition went out before their status last
-        changed (a notice about it arrived after they came back)."""
-        row = self.db.execute(
-            f"""SELECT d.updated_at < {SINCE_STATUS} FROM deliveries d
-               WHERE d.subscriber_id = ? AND d.edition_id = ?""",
-            (subscriber_id, subscriber_id, edition_id)).fetchone()
-        return bool(row and row[0])
+            "SELECT status, updated_at FROM deliveries WHERE subscriber_id = ?"
+            " AND edition_id = ?", (subscriber_id, edition_id)).fetchone()
+        return (row[0], dt.datetime.fromisoformat(row[1])) if row else None
 
     def soft_streak(self, subscriber_id: int, edition_id: int | None) -> int:
         """In how many of the subscriber's editions in a row, up to `edition_id` (counted
