@@ -98,8 +98,8 @@ def _edition_item(config: Config, edition: Edition, env: jinja2.Environment,
         # An unsent edition rebuilt later in the day can gain articles, or take their
         # corrections: the time the newest of them was first seen, or the last was
         # corrected, dates the change (stored, never the clock).
-        updated=max([edition.created_at, *(_changed(a) for s in edition.sections
-                                           for a in s.articles)]),
+        updated=max([edition.created_at, *(_or_revised(a, a.first_seen)
+                                           for s in edition.sections for a in s.articles)]),
         categories=tuple(s.title for s in edition.sections),
         permalink=True,
     )
@@ -142,9 +142,9 @@ def article_id(article: StoredArticle) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, article.key)}"
 
 
-def _changed(article: StoredArticle) -> dt.datetime:
-    """When the digest last learnt something new of the article: first seen, or corrected."""
-    return max(article.first_seen, article.revised_at or article.first_seen)
+def _or_revised(article: StoredArticle, moment: dt.datetime) -> dt.datetime:
+    """`moment`, or when the digest read a correction of the article, whichever is later."""
+    return max(moment, article.revised_at or moment)
 
 
 def _article_item(config: Config, article: StoredArticle) -> FeedItem | None:
@@ -160,7 +160,7 @@ def _article_item(config: Config, article: StoredArticle) -> FeedItem | None:
         summary_text=article.excerpt,
         content_html=None,
         published=article.when,
-        updated=max(article.when, article.revised_at or article.when),
+        updated=_or_revised(article, article.when),
         authors=(article.author,) if article.author else (),
         categories=tuple(titles),
         image=article.image,
